@@ -1,0 +1,32 @@
+package connect
+
+import (
+	"encoding/json"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Claims are the claims of a Connect JWT: the registered claims plus the
+// query-string hash and the product context. Tokens are always decoded into
+// this typed struct, never into a map.
+type Claims struct {
+	jwt.RegisteredClaims
+	QSH     string          `json:"qsh,omitempty"`
+	Context json.RawMessage `json:"context,omitempty"`
+}
+
+// AccountID returns the acting user's Atlassian accountId: the context's
+// user.accountId when present, otherwise "sub".
+func (c *Claims) AccountID() string {
+	if len(c.Context) > 0 {
+		var ctx struct {
+			User struct {
+				AccountID string `json:"accountId"`
+			} `json:"user"`
+		}
+		if json.Unmarshal(c.Context, &ctx) == nil && ctx.User.AccountID != "" {
+			return ctx.User.AccountID
+		}
+	}
+	return c.Subject
+}

@@ -1,0 +1,56 @@
+package connect
+
+import (
+	"time"
+
+	"github.com/connect-doctor/connect-doctor/connect/scope"
+)
+
+// TenantState is the lifecycle state of an installation.
+type TenantState string
+
+// Tenant states. A tenant row is never deleted by the lifecycle: an
+// uninstalled tenant keeps its row (reinstalls reuse the clientKey) but its
+// tokens are refused.
+const (
+	StateInstalled   TenantState = "installed"
+	StateDisabled    TenantState = "disabled"
+	StateUninstalled TenantState = "uninstalled"
+)
+
+// Tenant is one installation of the app in one Atlassian site, as the
+// application sees it. SharedSecret is the plaintext HS256 key; it exists
+// only in memory (the store encrypts it at rest) and must never be logged or
+// sent to a browser.
+type Tenant struct {
+	ClientKey                string
+	AppKey                   string // the "key" of the installed app
+	BaseURL                  string // prefix for every REST call; never DisplayURL
+	DisplayURL               string
+	ProductType              string
+	Description              string
+	ServiceEntitlementNumber string
+	OAuthClientID            string
+	CloudID                  string
+	InstallationID           string
+	ServerVersion            string
+	PluginsVersion           string
+	SharedSecret             string
+	State                    TenantState
+	// Scopes are the Connect scopes the app declared when this site last
+	// installed or updated it: what Jira enforces for the site.
+	Scopes      scope.Set
+	InstalledAt time.Time
+	UpdatedAt   time.Time
+}
+
+// Active reports whether tokens from the tenant may be accepted.
+func (t *Tenant) Active() bool { return t != nil && t.State == StateInstalled }
+
+// String names the tenant without any secret, for logs.
+func (t *Tenant) String() string {
+	if t == nil {
+		return "<nil tenant>"
+	}
+	return t.ClientKey + " (" + t.BaseURL + ")"
+}
