@@ -1,0 +1,78 @@
+// Command connect-doctor is the Connect Doctor app server and its CLI.
+//
+// Subcommands: serve (the default), migrate, version, dev, and the doctor
+// tools explain, jwt, qsh, endpoints, endpoint, scopes and catalog. This file
+// only wires the subcommands; the work lives in the packages they call.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// stdio bundles the process streams and environment so that every
+// subcommand can be run from tests.
+type stdio struct {
+	in     io.Reader
+	out    io.Writer
+	err    io.Writer
+	getenv func(string) string
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr, getenv: os.Getenv}))
+}
+
+func run(args []string, io stdio) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return runServe(args, io)
+	case "explain":
+		return runExplain(args, io)
+	case "jwt":
+		return runJWT(args, io)
+	case "qsh":
+		return runQSH(args, io)
+	case "endpoints":
+		return runEndpoints(args, io)
+	case "endpoint":
+		return runEndpoint(args, io)
+	case "scopes":
+		return runScopes(args, io)
+	case "catalog":
+		return runCatalog(args, io)
+	case "help", "-h", "--help":
+		usage(io.out)
+		return 0
+	default:
+		fmt.Fprintf(io.err, "connect-doctor: unknown command %q\n", cmd)
+		usage(io.err)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: connect-doctor <command> [flags]
+
+app:
+  serve                 run the app server (default)
+  migrate               apply database migrations
+  dev                   run the app with an in-process Jira simulator
+  version               print the version
+
+doctor:
+  explain               diagnose a 401/403 (flags or --response-file)
+  jwt decode TOKEN      decode a JWT, check signature, expiry and qsh
+  qsh METHOD URL        print the canonical request and its hash
+  endpoints [QUERY]     search the Jira endpoint catalog
+  endpoint METHOD PATH  show the operation a request maps to
+  scopes advise         minimal Connect scopes for operations on stdin
+  catalog import SPEC   build a catalog file from an OpenAPI spec
+`)
+}
