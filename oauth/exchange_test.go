@@ -193,7 +193,9 @@ func TestExchangeErrors(t *testing.T) {
 			},
 			sentinel: ErrTokenEndpoint, status: 307, descSubstr: "redirect to https://elsewhere.example"},
 		{name: "200 without a token",
-			respond:  func(w http.ResponseWriter, _ *http.Request, _ *assertionCheck) { w.Write([]byte(`{"token_type":"Bearer"}`)) },
+			respond: func(w http.ResponseWriter, _ *http.Request, _ *assertionCheck) {
+				w.Write([]byte(`{"token_type":"Bearer"}`))
+			},
 			sentinel: ErrBadResponse, status: 200},
 		{name: "200 that is not JSON",
 			respond:  func(w http.ResponseWriter, _ *http.Request, _ *assertionCheck) { w.Write([]byte(`<html>`)) },
