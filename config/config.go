@@ -1,0 +1,237 @@
+// Package config reads Connect Doctor's settings from the environment, once,
+// in main, and validates them; every other package receives the values it
+// needs as arguments. An invalid setting is an error that names the variable.
+package config
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/connect-doctor/connect-doctor/connect/scope"
+)
+
+// Config is the validated configuration of the app.
+type Config struct {
+	Port              int
+	BaseURL           string // our public base URL, no trailing slash
+	DatabaseURL       string // empty: SQLite under DataDir
+	DataDir           string
+	AppKey            string
+	Scopes            scope.Set
+	InstallKeysURL    string
+	AllowedHosts      []HostPattern
+	EncryptionKey     []byte // 32 bytes; nil in SQLite dev mode until generated
+	OAuthTokenURL     string // override for the JWT-bearer server (simulator); empty: chosen per tenant host
+	APJSURL           string // Atlassian's all.js, or the simulator's bridge
+	CatalogFile       string
+	LogLevel          slog.Level
+	LogFormat         string // text | json
+	ShutdownTimeout   time.Duration
+	CheckHistoryLimit int // per-tenant history rows kept
+	ChecksPerMinute   int // per-tenant rate limit on /api/checks
+}
+
+// Error is an invalid setting.
+type Error struct {
+	Var    string
+	Value  string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("config: %s: %s", e.Var, e.Reason)
+	}
+	return fmt.Sprintf("config: %s=%q: %s", e.Var, e.Value, e.Reason)
+}
+
+// ErrInvalid is matched by every *Error via errors.Is.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Is makes errors.Is(err, ErrInvalid) true for configuration errors.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
+
+// Defaults.
+const (
+	DefaultPort           = 8080
+	DefaultAppKey         = "connect-doctor"
+	DefaultScopes         = "READ,ACT_AS_USER"
+	DefaultInstallKeysURL = "https://connect-install-keys.atlassian.com"
+	DefaultAllowedHosts   = "*.atlassian.net,*.jira.com,*.jira-dev.com"
+	DefaultAPJSURL        = "https://connect-cdn.atl-paas.net/all.js"
+)
+
+// Load reads the configuration through getenv (os.Getenv in main, a map in
+// tests) and validates it. All problems are reported together.
+func Load(getenv func(string) string) (*Config, error) {
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	bad := func(k, v, reason string) { errs = append(errs, &Error{Var: k, Value: v, Reason: reason}) }
+
+	c := &Config{}
+	port, err := strconv.Atoi(get("PORT", strconv.Itoa(DefaultPort)))
+	if err != nil || port < 1 || port > 65535 {
+		bad("PORT", getenv("PORT"), "must be a port number between 1 and 65535")
+	}
+	c.Port = port
+
+	c.BaseURL = strings.TrimSuffix(get("BASE_URL", fmt.Sprintf("http://localhost:%d", port)), "/")
+	if u, err := url.Parse(c.BaseURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		bad("BASE_URL", c.BaseURL, "must be an absolute http(s) URL such as https://doctor.example.com")
+	} else if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+		bad("BASE_URL", c.BaseURL, "must use https (Jira Cloud refuses plain http apps); http is only for localhost")
+	} else if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		bad("BASE_URL", c.BaseURL, "must not contain a query, fragment or user info")
+	}
+
+	c.DatabaseURL = get("DATABASE_URL", "")
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("DATABASE_URL", redactDSN(c.DatabaseURL), "must be a postgres:// URL (leave it unset for the embedded SQLite database)")
+		}
+	}
+	c.DataDir = get("DATA_DIR", "./data")
+
+	c.AppKey = get("APP_KEY", DefaultAppKey)
+	if err := ValidateAppKey(c.AppKey); err != nil {
+		bad("APP_KEY", c.AppKey, err.Error())
+	}
+	c.Scopes, err = scope.ParseSet(get("CONNECT_SCOPES", DefaultScopes))
+	if err != nil {
+		bad("CONNECT_SCOPES", getenv("CONNECT_SCOPES"), err.Error()+"; use READ, WRITE, DELETE, PROJECT_ADMIN, ADMIN, ACT_AS_USER, ACCESS_EMAIL_ADDRESSES")
+	} else {
+		for _, s := range c.Scopes {
+			if !s.Declarable() {
+				bad("CONNECT_SCOPES", getenv("CONNECT_SCOPES"), fmt.Sprintf("%s cannot be declared by an app", s))
+			}
+		}
+	}
+
+	c.InstallKeysURL = strings.TrimSuffix(get("CONNECT_INSTALL_KEYS_URL", DefaultInstallKeysURL), "/")
+	if u, err := url.Parse(c.InstallKeysURL); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && IsLoopback(u.Hostname()))) {
+		bad("CONNECT_INSTALL_KEYS_URL", c.InstallKeysURL, "must be an https URL (http only for loopback test servers)")
+	}
+
+	c.AllowedHosts, err = ParseHostPatterns(get("ALLOWED_HOSTS", DefaultAllowedHosts))
+	if err != nil {
+		bad("ALLOWED_HOSTS", getenv("ALLOWED_HOSTS"), err.Error())
+	}
+
+	if k := getenv("ENCRYPTION_KEY"); k != "" {
+		key, err := ParseEncryptionKey(k)
+		if err != nil {
+			bad("ENCRYPTION_KEY", "", err.Error())
+		}
+		c.EncryptionKey = key
+	} else if c.DatabaseURL != "" {
+		bad("ENCRYPTION_KEY", "", "is required when DATABASE_URL is set: 32 random bytes as 64 hex characters or base64 (generate one with: openssl rand -hex 32)")
+	}
+
+	c.OAuthTokenURL = strings.TrimSuffix(get("OAUTH_TOKEN_URL", ""), "/")
+	if c.OAuthTokenURL != "" {
+		if u, err := url.Parse(c.OAuthTokenURL); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && IsLoopback(u.Hostname()))) {
+			bad("OAUTH_TOKEN_URL", c.OAuthTokenURL, "must be an https URL (http only for loopback test servers)")
+		}
+	}
+	c.APJSURL = get("AP_JS_URL", DefaultAPJSURL)
+	if u, err := url.Parse(c.APJSURL); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && IsLoopback(u.Hostname()))) {
+		bad("AP_JS_URL", c.APJSURL, "must be an https URL (http only for loopback test servers)")
+	}
+	c.CatalogFile = get("CATALOG_FILE", "")
+
+	switch strings.ToLower(get("LOG_LEVEL", "info")) {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "info":
+		c.LogLevel = slog.LevelInfo
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		bad("LOG_LEVEL", getenv("LOG_LEVEL"), "must be debug, info, warn or error")
+	}
+	c.LogFormat = strings.ToLower(get("LOG_FORMAT", "text"))
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("LOG_FORMAT", getenv("LOG_FORMAT"), "must be text or json")
+	}
+	c.ShutdownTimeout, err = time.ParseDuration(get("SHUTDOWN_TIMEOUT", "15s"))
+	if err != nil || c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT", getenv("SHUTDOWN_TIMEOUT"), "must be a positive duration such as 15s")
+	}
+	c.CheckHistoryLimit, err = strconv.Atoi(get("CHECK_HISTORY_LIMIT", "500"))
+	if err != nil || c.CheckHistoryLimit < 1 {
+		bad("CHECK_HISTORY_LIMIT", getenv("CHECK_HISTORY_LIMIT"), "must be a positive integer")
+	}
+	c.ChecksPerMinute, err = strconv.Atoi(get("CHECKS_PER_MINUTE", "60"))
+	if err != nil || c.ChecksPerMinute < 1 {
+		bad("CHECKS_PER_MINUTE", getenv("CHECKS_PER_MINUTE"), "must be a positive integer")
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// ValidateAppKey checks an app key the way the Connect descriptor schema
+// does: 1–64 characters of letters, digits, "-", "_" and ".".
+func ValidateAppKey(k string) error {
+	if k == "" || len(k) > 64 {
+		return errors.New("must be 1 to 64 characters long")
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return fmt.Errorf("contains %q: only letters, digits, '-', '_' and '.' are allowed", r)
+		}
+	}
+	return nil
+}
+
+// ParseEncryptionKey accepts 32 bytes as 64 hex characters or as standard or
+// URL-safe base64.
+func ParseEncryptionKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if b, err := hex.DecodeString(s); err == nil && len(b) == 32 {
+		return b, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == 32 {
+			return b, nil
+		}
+	}
+	return nil, errors.New("must be 32 bytes as 64 hex characters or base64 (generate one with: openssl rand -hex 32)")
+}
+
+// IsLoopback reports whether host is localhost or a loopback IP.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func redactDSN(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
