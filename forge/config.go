@@ -1,0 +1,209 @@
+package forge
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Constants from forge.md §1.3.
+const (
+	// Issuer is the iss of every Forge Invocation Token.
+	Issuer = "forge/invocation-token"
+	// ProductionJWKSURL is Atlassian's production key set for FITs.
+	ProductionJWKSURL = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
+	// StagingJWKSURL is Atlassian's internal staging key set; trusted only
+	// when Config.AllowStaging is set.
+	StagingJWKSURL = "https://forge.cdn.stg.atlassian-dev.net/.well-known/jwks.json"
+	// AppARIPrefix prefixes an app UUID to form the app ARI (the FIT aud).
+	AppARIPrefix = "ari:cloud:ecosystem::app/"
+	// DefaultLeeway is the clock-skew tolerance on exp, nbf and iat.
+	DefaultLeeway = 5 * time.Second
+	// DefaultReplayCacheSize bounds the jti replay cache.
+	DefaultReplayCacheSize = 100_000
+	// DefaultAPIHost is the only product API gateway trusted by default.
+	DefaultAPIHost = "api.atlassian.com"
+)
+
+// The Forge environment types (app.environment.type).
+const (
+	EnvProduction  = "PRODUCTION"
+	EnvStaging     = "STAGING"
+	EnvDevelopment = "DEVELOPMENT"
+)
+
+// Config configures a Verifier. The zero value of every optional field means
+// the secure default.
+type Config struct {
+	// AppID is the app's ARI (ari:cloud:ecosystem::app/<uuid>) or bare
+	// UUID, which is normalised to the ARI. Required.
+	AppID string
+	// JWKSURL is the key set to trust. Default ProductionJWKSURL. It is
+	// never taken from a token.
+	JWKSURL string
+	// AllowStaging additionally trusts StagingJWKSURL (or StagingJWKSURL
+	// field when set). Atlassian-internal; off by default.
+	AllowStaging bool
+	// StagingURL overrides StagingJWKSURL (tests).
+	StagingURL string
+	// AllowedEnvironments lists the accepted app.environment.type values
+	// (case-insensitive) or exact app.environment.id ARIs. Default
+	// {"PRODUCTION"}.
+	AllowedEnvironments []string
+	// Leeway is the clock-skew tolerance. Zero means DefaultLeeway; a
+	// negative value means none. At most one minute.
+	Leeway time.Duration
+	// ReplayCache turns on the jti replay cache; ReplayCacheSize bounds
+	// it (default DefaultReplayCacheSize).
+	ReplayCache     bool
+	ReplayCacheSize int
+	// APIHosts lists the hosts app.apiBaseUrl may point at (see
+	// CheckAPIBaseURL). Default {"api.atlassian.com"}.
+	APIHosts []string
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// HTTPClient fetches key sets. Default: a client with KeySetTimeout.
+	HTTPClient *http.Client
+	// KeySets shares cached key sets between verifiers. Default: a
+	// private cache.
+	KeySets *KeySets
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// NormalizeAppID turns a bare app UUID into the app ARI and checks an ARI's
+// shape. It is applied to configuration only, never to a token.
+func NormalizeAppID(id string) (string, error) {
+	id = strings.TrimSpace(id)
+	switch {
+	case id == "":
+		return "", fmt.Errorf("%w: app id is empty (set FORGE_APP_ID to app.id from manifest.yml)", ErrConfig)
+	case uuidRE.MatchString(id):
+		return AppARIPrefix + strings.ToLower(id), nil
+	case strings.HasPrefix(id, AppARIPrefix) && uuidRE.MatchString(strings.TrimPrefix(id, AppARIPrefix)):
+		return AppARIPrefix + strings.ToLower(strings.TrimPrefix(id, AppARIPrefix)), nil
+	}
+	return "", fmt.Errorf("%w: app id %q is neither %s<uuid> nor a bare UUID", ErrConfig, id, AppARIPrefix)
+}
+
+// normalized returns a copy with defaults applied, or a config error.
+func (c Config) normalized() (Config, error) {
+	var err error
+	if c.AppID, err = NormalizeAppID(c.AppID); err != nil {
+		return c, err
+	}
+	if c.JWKSURL == "" {
+		c.JWKSURL = ProductionJWKSURL
+	}
+	if c.StagingURL == "" {
+		c.StagingURL = StagingJWKSURL
+	}
+	for _, u := range []string{c.JWKSURL, c.StagingURL} {
+		if err := checkKeySetURL(u); err != nil {
+			return c, err
+		}
+	}
+	if len(c.AllowedEnvironments) == 0 {
+		c.AllowedEnvironments = []string{EnvProduction}
+	}
+	switch {
+	case c.Leeway == 0:
+		c.Leeway = DefaultLeeway
+	case c.Leeway < 0:
+		c.Leeway = 0
+	case c.Leeway > time.Minute:
+		return c, fmt.Errorf("%w: leeway %v is more than a minute", ErrConfig, c.Leeway)
+	}
+	if c.ReplayCacheSize <= 0 {
+		c.ReplayCacheSize = DefaultReplayCacheSize
+	}
+	if len(c.APIHosts) == 0 {
+		c.APIHosts = []string{DefaultAPIHost}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
+
+func checkKeySetURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("%w: key set URL %q is not an absolute http(s) URL", ErrConfig, raw)
+	}
+	return nil
+}
+
+// allowsEnvironment applies the environment policy.
+func (c Config) allowsEnvironment(env Environment) bool {
+	for _, a := range c.AllowedEnvironments {
+		if (env.Type != "" && strings.EqualFold(a, env.Type)) || (env.ID != "" && a == env.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckAPIBaseURL checks that a FIT's app.apiBaseUrl is an https URL on one
+// of the configured API hosts, so product calls (which carry the OAuth
+// tokens) never go anywhere else.
+func (v *Verifier) CheckAPIBaseURL(raw string) error {
+	return checkAPIBaseURL(raw, v.cfg.APIHosts)
+}
+
+func checkAPIBaseURL(raw string, hosts []string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.User != nil || u.Port() != "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%w: app.apiBaseUrl %q is not a plain https URL", ErrFITMalformed, raw)
+	}
+	if !slices.Contains(hosts, strings.ToLower(u.Hostname())) {
+		return fmt.Errorf("%w: app.apiBaseUrl host %q is not in FORGE_API_HOSTS %v", ErrFITMalformed, u.Hostname(), hosts)
+	}
+	return nil
+}
+
+// ConfigFromEnv reads FORGE_APP_ID, FORGE_JWKS_URL, FORGE_ALLOW_STAGING,
+// FORGE_ALLOWED_ENVIRONMENTS (comma-separated) and FORGE_API_HOSTS
+// (comma-separated). enabled is false when FORGE_APP_ID is unset, meaning the
+// Forge routes stay off. The returned Config is validated.
+func ConfigFromEnv(getenv func(string) string) (cfg Config, enabled bool, err error) {
+	cfg.AppID = strings.TrimSpace(getenv("FORGE_APP_ID"))
+	if cfg.AppID == "" {
+		return Config{}, false, nil
+	}
+	cfg.JWKSURL = strings.TrimSpace(getenv("FORGE_JWKS_URL"))
+	if s := strings.TrimSpace(getenv("FORGE_ALLOW_STAGING")); s != "" {
+		if cfg.AllowStaging, err = strconv.ParseBool(s); err != nil {
+			return Config{}, true, fmt.Errorf("%w: FORGE_ALLOW_STAGING=%q is not a boolean", ErrConfig, s)
+		}
+	}
+	cfg.AllowedEnvironments = splitList(getenv("FORGE_ALLOWED_ENVIRONMENTS"), true)
+	for _, e := range cfg.AllowedEnvironments {
+		if !strings.HasPrefix(e, "ari:") && e != EnvProduction && e != EnvStaging && e != EnvDevelopment {
+			return Config{}, true, fmt.Errorf("%w: FORGE_ALLOWED_ENVIRONMENTS entry %q is not PRODUCTION, STAGING, DEVELOPMENT or an environment ARI", ErrConfig, e)
+		}
+	}
+	cfg.APIHosts = splitList(getenv("FORGE_API_HOSTS"), false)
+	if _, err := cfg.normalized(); err != nil {
+		return Config{}, true, err
+	}
+	return cfg, true, nil
+}
+
+func splitList(s string, upper bool) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if upper && !strings.HasPrefix(f, "ari:") {
+			f = strings.ToUpper(f)
+		} else if !upper {
+			f = strings.ToLower(f)
+		}
+		out = append(out, f)
+	}
+	return out
+}

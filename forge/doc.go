@@ -1,0 +1,12 @@
+// Package forge authenticates Forge Remote calls: it verifies Forge Invocation
+// Tokens (FITs, RS256 JWTs signed by a key from a JWKS pinned by configuration,
+// iss "forge/invocation-token", aud = the app ARI), applies an environment and
+// replay policy, and reads the Forge OAuth headers (x-forge-oauth-system,
+// x-forge-oauth-user) into values that never print their secrets.
+//
+// Every verification failure is a sentinel error with a stable code
+// (Code(err), e.g. "fit_wrong_aud") and a hint, and maps to a 401 JSON
+// envelope through HTTPError / WriteError.
+//
+// Facts: shared/docs/forge.md §1.2 (request), §1.3 (FIT), §1.4 (tokens), §5.
+package forge
