@@ -2,6 +2,7 @@ package connect
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"net/url"
 	"slices"
@@ -89,17 +90,16 @@ func CanonicalQuery(rawQuery string) string {
 	return b.String()
 }
 
-type queryParam struct {
-	key    string
-	values []string
-}
+type queryPair struct{ key, value string }
 
 func writeCanonicalQuery(b *strings.Builder, rawQuery string) {
 	if rawQuery == "" {
 		return
 	}
-	var stack [16]queryParam
-	params := stack[:0]
+	// Sorting the (key, value) pairs by key and then value gives the keys in
+	// code-point order and each key's values sorted, ready to be joined.
+	var stack [16]queryPair
+	pairs := stack[:0]
 	for rawQuery != "" {
 		var pair string
 		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
@@ -111,36 +111,37 @@ func writeCanonicalQuery(b *strings.Builder, rawQuery string) {
 		if k == "jwt" {
 			continue
 		}
-		v = formUnescape(v)
-		found := false
-		for i := range params {
-			if params[i].key == k {
-				params[i].values = append(params[i].values, v)
-				found = true
-				break
-			}
-		}
-		if !found {
-			params = append(params, queryParam{key: k, values: []string{v}})
-		}
+		pairs = append(pairs, queryPair{k, formUnescape(v)})
 	}
-	slices.SortFunc(params, func(a, b queryParam) int { return strings.Compare(a.key, b.key) })
-	for i, p := range params {
-		if i > 0 {
+	slices.SortFunc(pairs, func(a, b queryPair) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return strings.Compare(a.value, b.value)
+	})
+	for i, p := range pairs {
+		switch {
+		case i == 0:
+		case pairs[i-1].key == p.key:
+			b.WriteByte(',')
+			writeRFC3986(b, p.value)
+			continue
+		default:
 			b.WriteByte('&')
 		}
 		writeRFC3986(b, p.key)
 		b.WriteByte('=')
-		if len(p.values) > 1 {
-			slices.Sort(p.values)
-		}
-		for j, v := range p.values {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			writeRFC3986(b, v)
-		}
+		writeRFC3986(b, p.value)
 	}
+}
+
+// QSHMatches reports, in constant time, whether claimed is the qsh of
+// canonical. It allocates nothing beyond the hash.
+func QSHMatches(canonical, claimed string) bool {
+	sum := sha256.Sum256([]byte(canonical))
+	var want [sha256.Size * 2]byte
+	hex.Encode(want[:], sum[:])
+	return subtle.ConstantTimeCompare(want[:], []byte(claimed)) == 1
 }
 
 // formUnescape decodes "+" and %XX like application/x-www-form-urlencoded.

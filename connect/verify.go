@@ -2,9 +2,12 @@ package connect
 
 import (
 	"context"
-	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,11 +61,11 @@ func (v *Verified) AccountID() string { return v.Claims.AccountID() }
 
 // RequestVerifier verifies HS256 tokens signed by a tenant's shared secret.
 type RequestVerifier struct {
-	tenants  TenantLookup
-	appKey   string
-	basePath string
-	now      func() time.Time
-	parser   *jwt.Parser
+	tenants   TenantLookup
+	appKey    string
+	basePath  string
+	now       func() time.Time
+	validator *jwt.Validator
 }
 
 // RequestVerifierOptions configures a RequestVerifier.
@@ -86,13 +89,11 @@ func NewRequestVerifier(tenants TenantLookup, o RequestVerifierOptions) *Request
 		appKey:   o.AppKey,
 		basePath: strings.TrimSuffix(o.BasePath, "/"),
 		now:      o.Now,
-		parser: jwt.NewParser(
-			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		validator: jwt.NewValidator(
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(o.Leeway),
 			jwt.WithTimeFunc(o.Now),
-			jwt.WithStrictDecoding(),
 		),
 	}
 }
@@ -139,7 +140,7 @@ func (v *RequestVerifier) Verify(ctx context.Context, method, requestURI, token 
 			return nil, &VerifyError{Err: ErrContextTokenNotAllowed, ClientKey: tenant.ClientKey}
 		}
 		canonical := CanonicalRequest(method, requestURI, v.basePath)
-		if subtle.ConstantTimeCompare([]byte(QSH(canonical)), []byte(claims.QSH)) != 1 {
+		if !QSHMatches(canonical, claims.QSH) {
 			return nil, &VerifyError{Err: ErrQSHMismatch, Canonical: canonical, ClientKey: tenant.ClientKey,
 				Detail: "expected the hash of " + canonical}
 		}
@@ -159,35 +160,131 @@ func (v *RequestVerifier) Verify(ctx context.Context, method, requestURI, token 
 // parse verifies the signature and the time claims, and returns the tenant
 // that signed the token (also on a signature failure, so the caller can
 // retry with a fresh read).
+//
+// This is the hot path of every request, so it decodes the compact token
+// itself instead of going through jwt.Parser (which decodes the header into
+// a map): the header must name HS256 exactly, the parts are strict
+// base64url, the MAC is checked by golang-jwt's HS256 method (constant
+// time) before any claim is trusted, and the time claims are then checked
+// by golang-jwt's Validator with the same options a Parser would use.
 func (v *RequestVerifier) parse(ctx context.Context, token string, fresh bool) (*Claims, *Tenant, error) {
-	claims := &Claims{}
-	var tenant *Tenant
-	_, err := v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
-		iss := claims.Issuer
-		if iss == "" {
-			return nil, &VerifyError{Err: ErrMissingClaim, Detail: "iss"}
-		}
-		if iss == v.appKey || strings.HasPrefix(iss, "urn:atlassian:connect:") {
-			return nil, ErrOwnToken
-		}
-		tn, err := v.tenants.LookupTenant(ctx, iss, fresh)
-		if err != nil {
-			return nil, err
-		}
-		tenant = tn
-		if len(tn.SharedSecret) < MinSecretLength {
-			return nil, ErrWeakSecret
-		}
-		return []byte(tn.SharedSecret), nil
-	})
+	header, rest, ok1 := strings.Cut(token, ".")
+	payload, sig, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.IndexByte(sig, '.') >= 0 {
+		return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "a JWT has three dot-separated parts"}
+	}
+	raw := []byte(token) // one copy; the segments below are slices of it
+	var hbuf [256]byte
+	hb, err := decodeSegment(hbuf[:0], raw[:len(header)])
 	if err != nil {
-		ck := ""
-		if tenant != nil {
-			ck = tenant.ClientKey
-		}
-		return nil, tenant, mapJWTError(err, ck)
+		return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "header is not base64url"}
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "header is not a JSON object"}
+	}
+	if h.Alg != jwt.SigningMethodHS256.Alg() {
+		return nil, nil, &VerifyError{Err: ErrUnsupportedAlg, Detail: fmt.Sprintf("alg %.20q; request tokens are HS256", h.Alg)}
+	}
+	var pbuf [1024]byte
+	pb, err := decodeSegment(pbuf[:0], raw[len(header)+1:len(header)+1+len(payload)])
+	if err != nil {
+		return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "claims are not base64url"}
+	}
+	var w wireClaims
+	if err := json.Unmarshal(pb, &w); err != nil {
+		return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "claims are not a valid JSON object"}
+	}
+	claims := w.claims()
+	var sbuf [64]byte
+	sb, err := decodeSegment(sbuf[:0], raw[len(token)-len(sig):])
+	if err != nil {
+		return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "signature is not base64url"}
+	}
+	iss := claims.Issuer
+	if iss == "" {
+		return nil, nil, &VerifyError{Err: ErrMissingClaim, Detail: "iss"}
+	}
+	if iss == v.appKey || strings.HasPrefix(iss, "urn:atlassian:connect:") {
+		return nil, nil, ErrOwnToken
+	}
+	tenant, err := v.tenants.LookupTenant(ctx, iss, fresh)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(tenant.SharedSecret) < MinSecretLength {
+		return nil, tenant, &VerifyError{Err: ErrWeakSecret, ClientKey: tenant.ClientKey}
+	}
+	if err := jwt.SigningMethodHS256.Verify(token[:len(header)+1+len(payload)], sb, []byte(tenant.SharedSecret)); err != nil {
+		return nil, tenant, &VerifyError{Err: ErrBadSignature, ClientKey: tenant.ClientKey}
+	}
+	if err := v.validator.Validate(claims); err != nil {
+		return nil, tenant, mapJWTError(err, tenant.ClientKey)
 	}
 	return claims, tenant, nil
+}
+
+// wireClaims decodes the claims with fewer allocations than
+// jwt.RegisteredClaims (whose NumericDate goes through json.Number).
+type wireClaims struct {
+	Iss     string           `json:"iss"`
+	Sub     string           `json:"sub"`
+	Aud     jwt.ClaimStrings `json:"aud"`
+	Exp     numericDate      `json:"exp"`
+	Iat     numericDate      `json:"iat"`
+	Nbf     numericDate      `json:"nbf"`
+	Jti     string           `json:"jti"`
+	QSH     string           `json:"qsh"`
+	Context json.RawMessage  `json:"context"`
+}
+
+func (w *wireClaims) claims() *Claims {
+	return &Claims{RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: w.Iss, Subject: w.Sub, Audience: w.Aud, ID: w.Jti,
+		ExpiresAt: w.Exp.date(), IssuedAt: w.Iat.date(), NotBefore: w.Nbf.date(),
+	}, QSH: w.QSH, Context: w.Context}
+}
+
+// numericDate is a JSON number of seconds since the epoch, remembering
+// whether it was present.
+type numericDate struct {
+	sec float64
+	set bool
+}
+
+func (n *numericDate) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Errorf("time claim %.20q is not a number", b)
+	}
+	n.sec, n.set = f, true
+	return nil
+}
+
+func (n numericDate) date() *jwt.NumericDate {
+	if !n.set {
+		return nil
+	}
+	sec, frac := math.Modf(n.sec)
+	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9)))
+}
+
+// decodeSegment decodes strict, unpadded base64url into dst's spare
+// capacity (allocating only when it is too small).
+func decodeSegment(dst []byte, seg []byte) ([]byte, error) {
+	enc := base64.RawURLEncoding.Strict()
+	n := enc.DecodedLen(len(seg))
+	if cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	dst = dst[:n]
+	m, err := enc.Decode(dst, seg)
+	return dst[:m], err
 }
 
 // mapJWTError turns golang-jwt's errors into this package's sentinels; our
