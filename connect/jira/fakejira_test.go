@@ -47,7 +47,7 @@ type fakeJira struct {
 	requests  []seen
 	bearers   map[string]bool
 	respond   func(w http.ResponseWriter, r *http.Request, n int) // n = 1-based request number
-	allowFail bool                                               // do not report auth failures
+	allowFail bool                                                // do not report auth failures
 }
 
 func newFakeJira(t *testing.T, basePath string) *fakeJira {
