@@ -163,7 +163,7 @@ func Predict(c *catalog.Catalog, in Input) Result {
 	if user {
 		who = "the impersonated user"
 	}
-	r.Reason = fmt.Sprintf("%s needs Connect scope %s, which is allowed; Jira still applies %s's permissions%s", name, req, who, permissionNote(op))
+	r.Reason = name + " needs Connect scope " + string(req) + ", which is allowed; Jira still applies " + who + "'s permissions" + permissionNote(op)
 	r.Outcome = Allowed
 	if op.Deprecated {
 		r.Outcome = Deprecated

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/connect-doctor/connect-doctor/connect/catalog"
+)
+
+const spec = `{"openapi":"3.0.1","info":{"title":"Jira Software Cloud API","version":"1"},"paths":{
+"/rest/agile/1.0/board/{boardId}":{"get":{"operationId":"getBoard","summary":"Get board","x-atlassian-connect-scope":"READ",
+"security":[{"OAuth2":["read:board-scope:jira-software"]}]}}}}`
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.json"), []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "catalog.json")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-o", out, filepath.Join(dir, "*.json")}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := catalog.Load(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := c.Match("GET", "/rest/agile/1.0/board/7")
+	if !ok || m.Op.API != catalog.APISoftware || m.Op.OAuthGranular[0] != "read:board-scope:jira-software" {
+		t.Fatalf("generated catalog: %+v %v", m.Op, ok)
+	}
+	if strings.Contains(string(b), "Get board") {
+		t.Fatal("summary copied into the catalog")
+	}
+	for _, args := range [][]string{{}, {"-o", out}, {"-o", out, filepath.Join(dir, "none-*.json")}, {"-x"}} {
+		if code := run(args, &stdout, &stderr); code != 2 {
+			t.Fatalf("run %v: exit %d, want 2", args, code)
+		}
+	}
+}
