@@ -14,6 +14,7 @@ package catalog
 
 import (
 	"bufio"
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -102,7 +103,7 @@ type Catalog struct {
 var embedded []byte
 
 var defaultCatalog = sync.OnceValue(func() *Catalog {
-	c, err := Load(strings.NewReader(string(embedded)))
+	c, err := Load(bytes.NewReader(embedded))
 	if err != nil {
 		panic("catalog: embedded catalog.json is invalid: " + err.Error())
 	}

@@ -399,6 +399,9 @@ func FuzzMatch(f *testing.F) {
 				t.Fatalf("%q: segment %q != template %q", path, ps[i], seg)
 			}
 		}
+		if op, ok := c.Lookup(m.Op.Method, m.Op.Path); !ok || op != m.Op {
+			t.Fatalf("%q: Lookup of the matched template disagrees", path)
+		}
 		// The normalised path maps back to the same operation.
 		m2, ok := c.Match(m.Op.Method, m.Path)
 		if !ok || m2.Op != m.Op || !mapsEqual(m2.Params, m.Params) {
