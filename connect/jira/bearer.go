@@ -68,10 +68,8 @@ func (b *bearer) send(req *http.Request, body io.ReadCloser) (*http.Response, *o
 		}
 		return nil, nil, fmt.Errorf("%w for %s on %s: %w", ErrToken, b.accountID, b.tenant.ClientKey, err)
 	}
-	out := req.Clone(req.Context())
+	out := withAuth(req, "Bearer "+tok.AccessToken, b.userAgent)
 	out.Body = body
-	out.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	out.Header.Set("User-Agent", b.userAgent)
 	infoFrom(req).sent++
 	resp, err := b.next.RoundTrip(out)
 	return resp, tok, err

@@ -1,6 +1,7 @@
 package jira
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -75,6 +76,7 @@ func (f *fakeJira) refuse(w http.ResponseWriter, format string, args ...any) {
 
 func (f *fakeJira) handle(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	s := seen{Method: r.Method, RequestURI: r.RequestURI, Body: string(body), UserAgent: r.UserAgent()}
 	ok := f.authenticate(w, r, &s)
 	f.mu.Lock()

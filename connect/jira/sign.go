@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,14 +22,6 @@ const AppTokenLifetime = 180 * time.Second
 // libraries emit.
 const jwtHeader = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9"
 
-// appClaims are written in the order ACE writes them.
-type appClaims struct {
-	Iss string   `json:"iss"`
-	Iat int64    `json:"iat"`
-	Exp int64    `json:"exp"`
-	Qsh string   `json:"qsh"`
-	Aud []string `json:"aud"`
-}
 
 // SignAppToken returns the JWT with which the app calls Jira: HS256 with
 // the tenant's shared secret, iss = appKey, aud = [clientKey], iat = now,
@@ -59,16 +52,21 @@ func basePathOf(baseURL string) string {
 
 func signApp(appKey, clientKey, secret, basePath, method, requestURI string, now time.Time) (string, error) {
 	iat := now.Unix()
-	payload, err := json.Marshal(appClaims{
-		Iss: appKey,
-		Iat: iat,
-		Exp: iat + int64(AppTokenLifetime/time.Second),
-		Qsh: connect.RequestQSH(method, requestURI, basePath),
-		Aud: []string{clientKey},
-	})
-	if err != nil {
-		return "", fmt.Errorf("jira: encoding app token claims: %w", err)
-	}
+	qsh := connect.RequestQSH(method, requestURI, basePath)
+	// The claims, in ACE's order: {"iss","iat","exp","qsh","aud":[…]}.
+	payload := make([]byte, 0, 64+len(appKey)+len(qsh)+len(clientKey))
+	payload = append(payload, `{"iss":`...)
+	payload = appendJSONString(payload, appKey)
+	payload = append(payload, `,"iat":`...)
+	payload = strconv.AppendInt(payload, iat, 10)
+	payload = append(payload, `,"exp":`...)
+	payload = strconv.AppendInt(payload, iat+int64(AppTokenLifetime/time.Second), 10)
+	payload = append(payload, `,"qsh":"`...)
+	payload = append(payload, qsh...)
+	payload = append(payload, `","aud":[`...)
+	payload = appendJSONString(payload, clientKey)
+	payload = append(payload, "]}"...)
+
 	enc := base64.RawURLEncoding
 	buf := make([]byte, 0, len(jwtHeader)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(sha256.Size))
 	buf = append(buf, jwtHeader...)
@@ -80,6 +78,20 @@ func signApp(appKey, clientKey, secret, basePath, method, requestURI string, now
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, m.Sum(sum[:0]))
 	return string(buf), nil
+}
+
+// appendJSONString appends s as a JSON string: plain printable ASCII
+// directly, anything else through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // appSigner is the RoundTripper decorator that authenticates each request
@@ -103,9 +115,7 @@ func (s *appSigner) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	out := req.Clone(req.Context())
-	out.Header.Set("Authorization", "JWT "+tok)
-	out.Header.Set("User-Agent", s.userAgent)
+	out := withAuth(req, "JWT "+tok, s.userAgent)
 	infoFrom(req).sent++
 	return s.next.RoundTrip(out)
 }
@@ -114,4 +124,20 @@ func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
 	}
+}
+
+// withAuth returns a shallow copy of req with its own header map carrying
+// the Authorization and User-Agent headers (a RoundTripper must not modify
+// the request it is given).
+func withAuth(req *http.Request, authorization, userAgent string) *http.Request {
+	out := new(http.Request)
+	*out = *req
+	h := make(http.Header, len(req.Header)+2)
+	for k, v := range req.Header {
+		h[k] = v
+	}
+	h["Authorization"] = []string{authorization}
+	h["User-Agent"] = []string{userAgent}
+	out.Header = h
+	return out
 }

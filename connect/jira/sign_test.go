@@ -160,3 +160,18 @@ func TestAppRequestIsSentToBaseURLNotDisplayURL(t *testing.T) {
 		t.Errorf("BaseURL server saw %d requests", n)
 	}
 }
+
+func TestAppTokenClaimsWithUnusualCharacters(t *testing.T) {
+	tenant := &connect.Tenant{ClientKey: "ck \"quoted\" <&> é", BaseURL: "https://a.atlassian.net", SharedSecret: "s"}
+	tok, err := SignAppToken(`app\key`, tenant, "GET", "/rest/api/3/myself", fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c connect.Claims
+	if err := decodeUnverified(tok, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer != `app\key` || len(c.Audience) != 1 || c.Audience[0] != tenant.ClientKey {
+		t.Errorf("claims %+v", c)
+	}
+}
