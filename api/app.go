@@ -1,0 +1,120 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	connectdoctor "github.com/connect-doctor/connect-doctor"
+	"github.com/connect-doctor/connect-doctor/config"
+	"github.com/connect-doctor/connect-doctor/connect"
+	"github.com/connect-doctor/connect-doctor/storage"
+)
+
+// App is a fully wired Connect Doctor instance: database, stores,
+// verifiers and HTTP server. cmd/connect-doctor, the dev mode and the
+// end-to-end tests build it the same way.
+type App struct {
+	Config  *config.Config
+	DB      *storage.DB
+	Store   *storage.TenantStore
+	Tenants *storage.TenantCache
+	Keys    *connect.InstallKeys
+	Server  *Server
+	Logger  *slog.Logger
+}
+
+// BuildOptions are the process-level inputs besides the configuration.
+type BuildOptions struct {
+	Logger  *slog.Logger
+	Version string
+	Now     func() time.Time
+	// HTTPClient is used for outgoing calls (install keys). nil: default.
+	HTTPClient *http.Client
+	// Migrate applies pending migrations at start-up. SQLite dev mode
+	// always migrates; PostgreSQL expects `connect-doctor migrate`.
+	Migrate bool
+}
+
+// ErrSchemaOutdated means the database needs `connect-doctor migrate`.
+var ErrSchemaOutdated = errors.New("database schema is not up to date: run `connect-doctor migrate`")
+
+// Build wires an App from the configuration.
+func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	raw, desc, err := connect.RenderDescriptor(connectdoctor.DescriptorTemplate(), connect.DescriptorSettings{
+		BaseURL: cfg.BaseURL, Key: cfg.AppKey, Scopes: cfg.Scopes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	db, err := storage.Open(ctx, storage.OpenOptions{DatabaseURL: cfg.DatabaseURL, SQLitePath: filepath.Join(cfg.DataDir, "connect-doctor.db"), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*App, error) { db.Close(); return nil, err }
+	if db.Dialect == storage.SQLite || o.Migrate {
+		if applied, err := db.Migrate(ctx); err != nil {
+			return fail(err)
+		} else if len(applied) > 0 {
+			log.Info("migrations applied", slog.Any("versions", applied))
+		}
+	}
+	if _, pending, err := db.SchemaVersion(ctx); err != nil {
+		return fail(fmt.Errorf("reading schema version: %w", err))
+	} else if pending {
+		return fail(ErrSchemaOutdated)
+	}
+	key := cfg.EncryptionKey
+	if key == nil {
+		k, created, err := storage.DevEncryptionKey(cfg.DataDir)
+		if err != nil {
+			return fail(fmt.Errorf("dev encryption key: %w", err))
+		}
+		if created {
+			log.Warn("ENCRYPTION_KEY is not set: generated a development key; set ENCRYPTION_KEY in production",
+				slog.String("file", filepath.Join(cfg.DataDir, "encryption.key")))
+		}
+		key = k
+	}
+	sealer, err := storage.NewSealer(key)
+	if err != nil {
+		return fail(err)
+	}
+	store := storage.NewTenantStore(db, sealer, o.Now)
+	cache := storage.NewTenantCache(store, 10000, 10*time.Second)
+	keys := connect.NewInstallKeys(connect.InstallKeysOptions{BaseURL: cfg.InstallKeysURL, HTTPClient: o.HTTPClient})
+	srv := New(Deps{
+		Descriptor: raw, DescriptorInfo: desc, Store: store, Invalidate: cache.Invalidate, DB: db,
+		InstallVerifier: connect.NewInstallVerifier(keys, connect.InstallVerifierOptions{BaseURL: cfg.BaseURL, Now: o.Now}),
+		RequestVerifier: connect.NewRequestVerifier(cache, connect.RequestVerifierOptions{AppKey: cfg.AppKey, BasePath: connect.BasePath(cfg.BaseURL), Now: o.Now}),
+		AllowedHosts:    cfg.AllowedHosts, Logger: log, Now: o.Now, Version: o.Version, APJSURL: cfg.APJSURL,
+	})
+	return &App{Config: cfg, DB: db, Store: store, Tenants: cache, Keys: keys, Server: srv, Logger: log}, nil
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+// HTTPServer returns an *http.Server for the app with production timeouts.
+func (a *App) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           a.Server.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}

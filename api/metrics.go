@@ -1,0 +1,62 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics holds the server's Prometheus collectors, on a registry of its
+// own (never the global default), so several servers can live in one
+// process (tests, the multi-instance harness).
+type metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	authFails *prometheus.CounterVec
+	lifecycle *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connect_doctor_http_requests_total", Help: "HTTP requests by route template, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "connect_doctor_http_request_duration_seconds", Help: "HTTP request latency by route template.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route"}),
+		authFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connect_doctor_jwt_verification_failures_total", Help: "Rejected JWTs by error code.",
+		}, []string{"code"}),
+		lifecycle: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connect_doctor_lifecycle_events_total", Help: "Lifecycle callbacks by event and outcome.",
+		}, []string{"event", "outcome"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.authFails, m.lifecycle,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry exposes the registry so other components (token cache, Jira
+// client, explainer) can register their collectors.
+func (m *metrics) Registry() *prometheus.Registry { return m.reg }
+
+func (m *metrics) observe(route, method string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
+}
+
+func (m *metrics) authFailure(code string) { m.authFails.WithLabelValues(code).Inc() }
+
+func (m *metrics) lifecycleEvent(event, outcome string) {
+	m.lifecycle.WithLabelValues(event, outcome).Inc()
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,187 @@
+// Package api is Connect Doctor's HTTP layer: the gin router with its
+// middleware (request id, structured access log, panic recovery, body
+// limits), the descriptor, the Connect lifecycle callbacks, the
+// JWT-verified page and API routes, health checks and metrics.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/connect-doctor/connect-doctor/config"
+	"github.com/connect-doctor/connect-doctor/connect"
+	"github.com/connect-doctor/connect-doctor/storage"
+)
+
+// TenantStore is what the lifecycle handlers need from storage.
+type TenantStore interface {
+	SaveInstall(ctx context.Context, t *connect.Tenant) error
+	SetState(ctx context.Context, clientKey string, state connect.TenantState) error
+	Get(ctx context.Context, clientKey string) (*connect.Tenant, error)
+	LogEvent(ctx context.Context, ev storage.LifecycleEvent) error
+}
+
+// Pinger checks the database for /readyz.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// InstallVerifier verifies RS256 lifecycle tokens.
+type InstallVerifier interface {
+	Verify(ctx context.Context, method, requestURI, token, payloadClientKey string) (*connect.Claims, error)
+}
+
+// RequestVerifier verifies HS256 request and context tokens.
+type RequestVerifier interface {
+	Verify(ctx context.Context, method, requestURI, token string, o connect.VerifyOptions) (*connect.Verified, error)
+}
+
+// Deps are the collaborators of the server, built by the caller.
+type Deps struct {
+	Descriptor      []byte // the JSON served at /atlassian-connect.json
+	DescriptorInfo  *connect.Descriptor
+	Store           TenantStore
+	Invalidate      func(clientKey string) // drops a tenant from caches after a write
+	DB              Pinger
+	InstallVerifier InstallVerifier
+	RequestVerifier RequestVerifier
+	AllowedHosts    []config.HostPattern
+	Logger          *slog.Logger
+	Now             func() time.Time
+	Version         string
+	APJSURL         string
+}
+
+// Server holds the router and its dependencies.
+type Server struct {
+	Deps
+	appKey   string
+	basePath string
+	engine   *gin.Engine
+	metrics  *metrics
+}
+
+// New builds the server and its routes.
+func New(d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Invalidate == nil {
+		d.Invalidate = func(string) {}
+	}
+	s := &Server{Deps: d, appKey: d.DescriptorInfo.Key, basePath: connect.BasePath(d.DescriptorInfo.BaseURL), metrics: newMetrics()}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.Use(withRequestID(), accessLog(d.Logger, s.metrics), recoverJSON(d.Logger), securityHeaders())
+	e.NoRoute(func(c *gin.Context) {
+		abort(c, http.StatusNotFound, "not_found", "No such route.", "The app serves /atlassian-connect.json, the lifecycle callbacks, /admin and /api/….")
+	})
+	e.NoMethod(func(c *gin.Context) {
+		abort(c, http.StatusMethodNotAllowed, "method_not_allowed", "This route does not accept "+c.Request.Method+".", "")
+	})
+
+	g := e.Group(s.basePath)
+	g.GET("/healthz", s.healthz)
+	g.GET("/readyz", s.readyz)
+	g.GET("/metrics", gin.WrapH(s.metrics.handler()))
+	g.GET("/atlassian-connect.json", s.descriptor)
+
+	lc := g.Group("/", limitBody(connect.MaxLifecycleBody))
+	lc.POST(pathOf(d.DescriptorInfo.Lifecycle.Installed), s.installed)
+	lc.POST(pathOf(d.DescriptorInfo.Lifecycle.Uninstalled), s.uninstalled)
+	lc.POST(pathOf(d.DescriptorInfo.Lifecycle.Enabled), s.requireToken(connect.VerifyOptions{AllowDisabled: true}), s.enabledDisabled(connect.EventEnabled))
+	lc.POST(pathOf(d.DescriptorInfo.Lifecycle.Disabled), s.requireToken(connect.VerifyOptions{AllowDisabled: true}), s.enabledDisabled(connect.EventDisabled))
+
+	// Page routes: iframe URLs signed by Jira (request tokens bound by qsh).
+	pages := g.Group("/", limitBody(64<<10), s.requireToken(connect.VerifyOptions{Kind: connect.RequestToken}))
+	pages.GET("/admin", s.adminPage)
+
+	// Context routes: the admin panel's own API calls (AP.context.getToken).
+	apiGroup := g.Group("/api", limitBody(1<<20), s.requireToken(connect.VerifyOptions{Kind: connect.ContextToken}))
+	apiGroup.GET("/installation", s.installation)
+	s.engine = e
+	return s
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Engine exposes the gin engine so later features can add routes.
+func (s *Server) Engine() *gin.Engine { return s.engine }
+
+// Group returns a router group under the base path with the given
+// middleware, for features that mount their own routes.
+func (s *Server) Group(path string, h ...gin.HandlerFunc) *gin.RouterGroup {
+	return s.engine.Group(s.basePath+path, h...)
+}
+
+// ContextAuth is the middleware for context-token API routes.
+func (s *Server) ContextAuth() gin.HandlerFunc {
+	return s.requireToken(connect.VerifyOptions{Kind: connect.ContextToken})
+}
+
+// Registerer lets other components (token cache, Jira client, explainer)
+// register their Prometheus collectors with this server's registry.
+func (s *Server) Registerer() prometheus.Registerer { return s.metrics.reg }
+
+func pathOf(u string) string { return u }
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "version": s.Version})
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	if s.DB == nil {
+		c.JSON(http.StatusOK, gin.H{"status": "ok"})
+		return
+	}
+	if err := s.DB.Ping(c.Request.Context()); err != nil {
+		s.Logger.Warn("readiness: database unreachable", slog.String("error", err.Error()))
+		c.Header("Retry-After", "5")
+		abort(c, http.StatusServiceUnavailable, "database_unavailable", "The database is not reachable.", "Check DATABASE_URL and that PostgreSQL is up.")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (s *Server) descriptor(c *gin.Context) {
+	c.Header("Cache-Control", "no-cache")
+	c.Data(http.StatusOK, "application/json; charset=utf-8", s.Descriptor)
+}
+
+// requireToken verifies the request's JWT with the route's rules and
+// stores the verified tenant in the context.
+func (s *Server) requireToken(o connect.VerifyOptions) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		tok, err := connect.TokenFromRequest(c.Request)
+		if err != nil {
+			s.abortAuth(c, err)
+			return
+		}
+		v, err := s.RequestVerifier.Verify(c.Request.Context(), c.Request.Method, c.Request.RequestURI, tok, o)
+		if err != nil {
+			s.abortAuth(c, err)
+			return
+		}
+		c.Set(ctxClientKey, v.Tenant.ClientKey)
+		c.Set(ctxVerified, v)
+		c.Next()
+	}
+}
+
+// Verified returns the verified token of a request that passed requireToken.
+func Verified(c *gin.Context) *connect.Verified {
+	v, _ := c.Get(ctxVerified)
+	vv, _ := v.(*connect.Verified)
+	return vv
+}
