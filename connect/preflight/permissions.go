@@ -52,10 +52,6 @@ var permissionKeys = map[string]string{
 	"delete own worklogs":          "DELETE_OWN_WORKLOGS",
 }
 
-// globalKeys are the global permissions: with Permissions.Known, an absent
-// key means not held.
-var globalKeys = map[string]bool{KeyAdminister: true, KeySystemAdmin: true, KeyUserPicker: true, KeyBulkChange: true, "CREATE_SHARED_OBJECTS": true}
-
 // PermissionKey maps a permission name as written in Jira's REST
 // documentation ("Administer Jira", "Browse projects") to its key.
 func PermissionKey(name string) (string, bool) {
@@ -63,19 +59,28 @@ func PermissionKey(name string) (string, bool) {
 	return k, ok
 }
 
-// lacks reports whether p shows the permission is not held: a global key
-// absent or false when p.Known, a project key present and false.
+// NewPermissions merges permission maps (e.g. the global and project
+// answers of the permission probe) into a known Permissions.
+func NewPermissions(sets ...map[string]bool) *Permissions {
+	p := &Permissions{Global: map[string]bool{}, Known: true}
+	for _, set := range sets {
+		for k, v := range set {
+			p.Global[k] = p.Global[k] || v
+		}
+	}
+	return p
+}
+
+// lacks reports whether p shows the permission is not held: Known, and the
+// key present with false.
 func (p *Permissions) lacks(key string) bool {
 	if p == nil || !p.Known {
 		return false
 	}
-	held, present := p.Global[key]
 	if key == KeyAdminister && p.Global[KeySystemAdmin] {
 		return false
 	}
-	if globalKeys[key] {
-		return !held
-	}
+	held, present := p.Global[key]
 	return present && !held
 }
 

@@ -69,11 +69,11 @@ type Input struct {
 }
 
 // Permissions is what the acting identity is known to hold, e.g. from
-// GET /rest/api/3/mypermissions. Keys are Jira permission keys
-// ("ADMINISTER", "BROWSE_PROJECTS"). With Known set, an absent global
-// permission key (ADMINISTER, SYSTEM_ADMIN, USER_PICKER, BULK_CHANGE,
-// CREATE_SHARED_OBJECTS) counts as not held; a project permission counts as
-// missing only when present and false (held in no project).
+// GET /rest/api/3/mypermissions (project permissions asked without a
+// project mean "held in some project"). Keys are Jira permission keys
+// ("ADMINISTER", "BROWSE_PROJECTS"). Only a key present with false counts as
+// missing, and only when Known is set: an absent key is unknown, because a
+// probe usually asks for a few keys only. SYSTEM_ADMIN implies ADMINISTER.
 type Permissions struct {
 	Global map[string]bool
 	Known  bool

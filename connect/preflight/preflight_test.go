@@ -78,8 +78,12 @@ func TestPredict(t *testing.T) {
 			declared: "READ ACT_AS_USER", token: "ADMIN", want: preflight.TokenScopeMissing, wantStatus: 401, wantMissing: scope.Admin},
 		{name: "user mypreferences needs only ACT_AS_USER", in: preflight.Input{Method: "GET", Path: "/rest/api/3/mypreferences?key=x", Identity: preflight.User},
 			declared: "ACT_AS_USER", token: "READ", want: preflight.Allowed, wantStatus: 200},
-		{name: "needs admin", in: preflight.Input{Method: "GET", Path: "/rest/api/3/application-properties", Identity: preflight.User, Permissions: perms("BROWSE_PROJECTS")},
+		{name: "needs admin", in: preflight.Input{Method: "GET", Path: "/rest/api/3/application-properties", Identity: preflight.User, Permissions: perms("BROWSE_PROJECTS", "!ADMINISTER")},
 			declared: "ADMIN ACT_AS_USER", token: "-", want: preflight.NeedsAdmin, wantStatus: 403, wantPerm: "ADMINISTER"},
+		{name: "admin not probed: no verdict", in: preflight.Input{Method: "GET", Path: "/rest/api/3/application-properties", Identity: preflight.User, Permissions: perms("BROWSE_PROJECTS")},
+			declared: "ADMIN ACT_AS_USER", token: "-", want: preflight.Allowed, wantStatus: 200},
+		{name: "browse users missing", in: preflight.Input{Method: "GET", Path: "/rest/api/3/user/search?query=a", Permissions: perms("!USER_PICKER")},
+			declared: "READ", want: preflight.PermissionMissing, wantStatus: 403, wantPerm: "USER_PICKER"},
 		{name: "admin held", in: preflight.Input{Method: "GET", Path: "/rest/api/3/application-properties", Identity: preflight.User, Permissions: perms("ADMINISTER")},
 			declared: "ADMIN ACT_AS_USER", token: "-", want: preflight.Allowed, wantStatus: 200},
 		{name: "system admin implies administer", in: preflight.Input{Method: "GET", Path: "/rest/api/3/application-properties", Permissions: perms("SYSTEM_ADMIN")},
@@ -92,7 +96,7 @@ func TestPredict(t *testing.T) {
 			declared: "READ", want: preflight.Allowed, wantStatus: 200},
 		{name: "edit issues missing", in: preflight.Input{Method: "PUT", Path: "/rest/api/3/issue/ABC-1", Permissions: perms("BROWSE_PROJECTS", "!EDIT_ISSUES")},
 			declared: "WRITE", want: preflight.PermissionMissing, wantStatus: 403, wantPerm: "EDIT_ISSUES"},
-		{name: "project admin missing", in: preflight.Input{Method: "PUT", Path: "/rest/api/3/project/ABC", Permissions: perms("!ADMINISTER_PROJECTS")},
+		{name: "project admin missing", in: preflight.Input{Method: "PUT", Path: "/rest/api/3/project/ABC", Permissions: perms("!ADMINISTER_PROJECTS", "!ADMINISTER")},
 			declared: "PROJECT_ADMIN", want: preflight.PermissionMissing, wantStatus: 403, wantPerm: "ADMINISTER_PROJECTS"},
 		{name: "project admin via Administer Jira", in: preflight.Input{Method: "PUT", Path: "/rest/api/3/project/ABC", Permissions: perms("ADMINISTER", "!ADMINISTER_PROJECTS")},
 			declared: "PROJECT_ADMIN", want: preflight.Allowed, wantStatus: 200},
@@ -138,6 +142,18 @@ func TestResultJSON(t *testing.T) {
 	if back["outcome"] != "scope_missing" || back["status"] != float64(403) || back["missingScope"] != "ADMIN" ||
 		back["operation"].(map[string]any)["operationId"] != "getAllPermissions" {
 		t.Fatalf("json = %s", b)
+	}
+}
+
+func TestNewPermissions(t *testing.T) {
+	p := preflight.NewPermissions(map[string]bool{"ADMINISTER": false}, map[string]bool{"BROWSE_PROJECTS": true, "ADMINISTER": true})
+	if !p.Known || !p.Global["ADMINISTER"] || !p.Global["BROWSE_PROJECTS"] {
+		t.Fatalf("merged = %+v", p)
+	}
+	r := preflight.Predict(catalog.Default(), preflight.Input{Method: "GET", Path: "/rest/api/3/application-properties",
+		DeclaredScopes: scope.Set{scope.Admin}, Permissions: preflight.NewPermissions(map[string]bool{"ADMINISTER": false})})
+	if r.Outcome != preflight.NeedsAdmin || r.Status != 403 {
+		t.Fatalf("got %s %d", r.Outcome, r.Status)
 	}
 }
 
