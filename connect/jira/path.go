@@ -40,10 +40,14 @@ func checkPath(decoded, escaped string) error {
 	if strings.Contains(escaped, "//") {
 		return fmt.Errorf("%w: %q contains an empty segment", ErrPathNotAllowed, escaped)
 	}
-	// Decode up to three times so that "%2e%2e" and "%252e%252e" are seen
-	// as the dot segments some server in the path might make of them.
+	// Decode until stable so that "%2e%2e", "%252e%252e", … are seen as the
+	// dot segments some server on the way might make of them; a path still
+	// changing after eight rounds is refused outright.
 	s := decoded
-	for range 3 {
+	for round := 0; ; round++ {
+		if round == 8 {
+			return fmt.Errorf("%w: %q is percent-encoded too many times", ErrPathNotAllowed, escaped)
+		}
 		for _, seg := range strings.Split(s, "/") {
 			if seg == "." || seg == ".." {
 				return fmt.Errorf("%w: %q contains a dot segment", ErrPathNotAllowed, escaped)

@@ -160,3 +160,58 @@ func TestCleanQuery(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRelativePath: whatever a caller passes, an accepted path resolves to
+// the tenant's host, under its base path and /rest/, with no dot segment or
+// backslash at any level of decoding.
+func FuzzRelativePath(f *testing.F) {
+	for _, s := range []string{
+		"/rest/api/3/myself", "/rest/api/3/search?jql=a b", "/rest/../x", "/rest/%2e%2e/x", "/rest/%252e%252e/x",
+		"//evil/rest", "https://evil/rest/x", "/rest/a\\b", "/rest/a%5cb", "/rest//x", "/rest/x#f", "/rest/%E5%AE%AE",
+		"/rest/a%2f..%2fb", "/rest/.%2E/", "/rest/%00", "rest/x", "/rest/x?%zz",
+	} {
+		f.Add(s)
+	}
+	base, err := tenantBase(&connect.Tenant{ClientKey: "ck", BaseURL: "https://acme.atlassian.net/wiki"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return
+		}
+		p, q, err := checkRelative(u)
+		if err != nil {
+			return
+		}
+		out := resolve(base, p, q)
+		if out.Host != base.Host || out.Scheme != base.Scheme || !withinBase(base, out) {
+			t.Fatalf("%q resolved to %s", raw, out)
+		}
+		if !strings.HasPrefix(out.RequestURI(), "/wiki/rest/") {
+			t.Fatalf("%q resolved to %s", raw, out.RequestURI())
+		}
+		s := out.Path
+		for range 10 {
+			for _, seg := range strings.Split(s, "/") {
+				if seg == "." || seg == ".." {
+					t.Fatalf("%q kept a dot segment: %s", raw, out.RequestURI())
+				}
+			}
+			if strings.Contains(s, "\\") {
+				t.Fatalf("%q kept a backslash: %s", raw, out.RequestURI())
+			}
+			d, err := url.PathUnescape(s)
+			if err != nil || d == s {
+				break
+			}
+			s = d
+		}
+		for i := 0; i < len(q); i++ {
+			if !queryByteOK(q[i]) {
+				t.Fatalf("query %q has byte %q", q, q[i])
+			}
+		}
+	})
+}
