@@ -67,4 +67,3 @@ func BenchmarkCallAsApp(b *testing.B) {
 		}
 	}
 }
-

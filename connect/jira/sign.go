@@ -22,7 +22,6 @@ const AppTokenLifetime = 180 * time.Second
 // libraries emit.
 const jwtHeader = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9"
 
-
 // SignAppToken returns the JWT with which the app calls Jira: HS256 with
 // the tenant's shared secret, iss = appKey, aud = [clientKey], iat = now,
 // exp = iat + 180 s, and the qsh of method and relURL. relURL is the path
