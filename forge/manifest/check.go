@@ -50,9 +50,9 @@ const (
 
 // Problem is one finding of Check.
 type Problem struct {
-	Line     int      // 1-based line in the manifest, 0 if unknown
-	Path     string   // e.g. modules.endpoint[1].auth
-	Code     string   // stable, e.g. trigger_user_token
+	Line     int    // 1-based line in the manifest, 0 if unknown
+	Path     string // e.g. modules.endpoint[1].auth
+	Code     string // stable, e.g. trigger_user_token
 	Message  string
 	Fix      string
 	Severity Severity
