@@ -169,7 +169,9 @@ func TestCheckRules(t *testing.T) {
 		{"remote storage without inScopeEUD", func(t *testing.T) string { return edit(t, base, "    storage: { inScopeEUD: true }\n", "") }, "remote_in_scope_eud", "operations: [compute, storage]", "inScopeEUD", manifest.Error},
 		{"remote unknown operation", func(t *testing.T) string { return edit(t, base, "[compute, storage]", "[compute, storage, write]") }, "remote_operation_unknown", "[compute, storage, write]", "compute", manifest.Error},
 		{"remote without operations", func(t *testing.T) string { return edit(t, base, "    operations: [compute, storage]\n", "") }, "remote_operations_missing", "- key: doctor\n", "operations", manifest.Warning},
-		{"unknown scope", func(t *testing.T) string { return edit(t, base, "manage:jira-configuration]", "manage:jira-configuration, READ]") }, "unknown_scope", "scopes: [", "read:connect-jira", manifest.Error},
+		{"unknown scope", func(t *testing.T) string {
+			return edit(t, base, "manage:jira-configuration]", "manage:jira-configuration, READ]")
+		}, "unknown_scope", "scopes: [", "read:connect-jira", manifest.Error},
 		{"system token scope missing", func(t *testing.T) string { return edit(t, base, "read:app-system-token, ", "") }, "token_scope_missing", "permissions:", "read:app-system-token", manifest.Error},
 		{"user token scope missing", func(t *testing.T) string { return edit(t, base, "read:app-user-token, ", "") }, "token_scope_missing", "permissions:", "read:app-user-token", manifest.Error},
 		{"tokens without product scope", func(t *testing.T) string {
@@ -184,8 +186,12 @@ func TestCheckRules(t *testing.T) {
 		{"connect modules without app.connect", func(t *testing.T) string {
 			return edit(t, cof, "  connect:\n    key: com.example.connect-doctor\n    remote: connect\n    authentication: jwt\n", "")
 		}, "connect_remote_missing", "connectModules:", "app.connect", manifest.Error},
-		{"connect remote missing", func(t *testing.T) string { return edit(t, cof, "    remote: connect\n    authentication", "    authentication") }, "connect_remote_missing", "  connect:", "remote", manifest.Error},
-		{"connect remote unresolved", func(t *testing.T) string { return edit(t, cof, "remote: connect\n    auth", "remote: konnect\n    auth") }, "connect_remote_unresolved", "remote: konnect", "remotes", manifest.Error},
+		{"connect remote missing", func(t *testing.T) string {
+			return edit(t, cof, "    remote: connect\n    authentication", "    authentication")
+		}, "connect_remote_missing", "  connect:", "remote", manifest.Error},
+		{"connect remote unresolved", func(t *testing.T) string {
+			return edit(t, cof, "remote: connect\n    auth", "remote: konnect\n    auth")
+		}, "connect_remote_unresolved", "remote: konnect", "remotes", manifest.Error},
 		{"connect remote configurable", func(t *testing.T) string {
 			return edit(t, cof, "    storage: { inScopeEUD: true }\n", "    storage: { inScopeEUD: true }\n    configurable: true\n")
 		}, "connect_remote_configurable", "remote: connect\n    authentication", "configurable", manifest.Error},
@@ -203,11 +209,15 @@ func TestCheckRules(t *testing.T) {
 		{"connectModules value not a list", func(t *testing.T) string {
 			return edit(t, cof, "  jira:adminPages:\n    - key: doctor-admin\n      url: /admin\n      name: { value: Connect Doctor }\n", "  jira:adminPages:\n    key: doctor-admin\n    url: /admin\n")
 		}, "module_not_list", "jira:adminPages:", "list", manifest.Error},
-		{"core: migration module spelling", func(t *testing.T) string { return edit(t, cof, "  connectToForgeMigration:", "  core:connectToForgeMigration:") }, "module_name", "core:connectToForgeMigration:", "connectToForgeMigration", manifest.Error},
+		{"core: migration module spelling", func(t *testing.T) string {
+			return edit(t, cof, "  connectToForgeMigration:", "  core:connectToForgeMigration:")
+		}, "module_name", "core:connectToForgeMigration:", "connectToForgeMigration", manifest.Error},
 		{"migration guide not https", func(t *testing.T) string {
 			return edit(t, cof, "migrationGuideUrl: https://", "migrationGuideUrl: http://")
 		}, "migration_guide_url", "migrationGuideUrl: http://", "https", manifest.Error},
-		{"migration answer", func(t *testing.T) string { return edit(t, cof, "willMigrateToForgeBeforeEOS: YES", "willMigrateToForgeBeforeEOS: SOON") }, "migration_answer", "- key: migration-plan", "YES", manifest.Error},
+		{"migration answer", func(t *testing.T) string {
+			return edit(t, cof, "willMigrateToForgeBeforeEOS: YES", "willMigrateToForgeBeforeEOS: SOON")
+		}, "migration_answer", "- key: migration-plan", "YES", manifest.Error},
 		{"authentication without connectModules", func(t *testing.T) string {
 			i := strings.Index(cof, "connectModules:")
 			j := strings.Index(cof, "modules:\n  endpoint")
