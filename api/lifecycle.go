@@ -35,7 +35,7 @@ func (s *Server) recordLifecycle(c *gin.Context, event, clientKey, outcome, reas
 
 // readPayload reads and validates the body of a lifecycle callback.
 func (s *Server) readPayload(c *gin.Context, event string) (*connect.Payload, *lifecycleRejection) {
-	body, err := io.ReadAll(c.Request.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, connect.MaxLifecycleBody))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) || len(body) > connect.MaxLifecycleBody {
 		return nil, &lifecycleRejection{http.StatusRequestEntityTooLarge, "payload_too_large", "The lifecycle payload is larger than allowed.", ""}
@@ -151,6 +151,22 @@ func (s *Server) uninstalled(c *gin.Context) {
 	}
 	s.Logger.Info("uninstalled", slog.String("client_key", p.ClientKey))
 	c.Status(http.StatusNoContent)
+}
+
+// lifecycleToken verifies the HS256 token of the enabled and disabled
+// callbacks (a disabled tenant may send "enabled"), logging refusals.
+func (s *Server) lifecycleToken(event string) gin.HandlerFunc {
+	verify := s.requireToken(connect.VerifyOptions{AllowDisabled: true})
+	return func(c *gin.Context) {
+		verify(c)
+		if c.IsAborted() {
+			outcome := storage.OutcomeRejected
+			if c.Writer.Status() == http.StatusServiceUnavailable {
+				outcome = storage.OutcomeFailed
+			}
+			s.recordLifecycle(c, event, c.GetString(ctxClientKey), outcome, c.GetString(ctxAuthError), "token refused")
+		}
+	}
 }
 
 // enabledDisabled handles the HS256-signed enabled and disabled callbacks.

@@ -96,11 +96,13 @@ func New(d Deps) *Server {
 	g.GET("/metrics", gin.WrapH(s.metrics.handler()))
 	g.GET("/atlassian-connect.json", s.descriptor)
 
-	lc := g.Group("/", limitBody(connect.MaxLifecycleBody))
-	lc.POST(pathOf(d.DescriptorInfo.Lifecycle.Installed), s.installed)
-	lc.POST(pathOf(d.DescriptorInfo.Lifecycle.Uninstalled), s.uninstalled)
-	lc.POST(pathOf(d.DescriptorInfo.Lifecycle.Enabled), s.requireToken(connect.VerifyOptions{AllowDisabled: true}), s.enabledDisabled(connect.EventEnabled))
-	lc.POST(pathOf(d.DescriptorInfo.Lifecycle.Disabled), s.requireToken(connect.VerifyOptions{AllowDisabled: true}), s.enabledDisabled(connect.EventDisabled))
+	// Lifecycle callbacks limit and log their bodies themselves, so that an
+	// oversized or unauthenticated attempt is recorded in the event log.
+	lc := d.DescriptorInfo.Lifecycle
+	g.POST(lc.Installed, s.installed)
+	g.POST(lc.Uninstalled, s.uninstalled)
+	g.POST(lc.Enabled, s.lifecycleToken(connect.EventEnabled), s.enabledDisabled(connect.EventEnabled))
+	g.POST(lc.Disabled, s.lifecycleToken(connect.EventDisabled), s.enabledDisabled(connect.EventDisabled))
 
 	// Page routes: iframe URLs signed by Jira (request tokens bound by qsh).
 	pages := g.Group("/", limitBody(64<<10), s.requireToken(connect.VerifyOptions{Kind: connect.RequestToken}))
@@ -133,8 +135,6 @@ func (s *Server) ContextAuth() gin.HandlerFunc {
 // Registerer lets other components (token cache, Jira client, explainer)
 // register their Prometheus collectors with this server's registry.
 func (s *Server) Registerer() prometheus.Registerer { return s.metrics.reg }
-
-func pathOf(u string) string { return u }
 
 func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "version": s.Version})
@@ -175,7 +175,6 @@ func (s *Server) requireToken(o connect.VerifyOptions) gin.HandlerFunc {
 		}
 		c.Set(ctxClientKey, v.Tenant.ClientKey)
 		c.Set(ctxVerified, v)
-		c.Next()
 	}
 }
 

@@ -33,6 +33,10 @@ func run(args []string, io stdio) int {
 	switch cmd {
 	case "serve":
 		return runServe(args, io)
+	case "migrate":
+		return runMigrate(args, io)
+	case "version", "--version":
+		return runVersion(args, io)
 	case "explain":
 		return runExplain(args, io)
 	case "jwt":

@@ -1,8 +1,135 @@
 package main
 
-import "fmt"
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/config"
+	"github.com/connect-doctor/connect-doctor/storage"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func loadConfig(io stdio) (*config.Config, bool) {
+	cfg, err := config.Load(io.getenv)
+	if err != nil {
+		fmt.Fprintln(io.err, "connect-doctor: invalid configuration:")
+		fmt.Fprintln(io.err, err)
+		return nil, false
+	}
+	return cfg, true
+}
 
 func runServe(args []string, io stdio) int {
-	fmt.Fprintln(io.err, "serve: not wired yet")
-	return 1
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	migrate := fs.Bool("migrate", false, "apply pending database migrations before serving")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, ok := loadConfig(io)
+	if !ok {
+		return 2
+	}
+	log := newLogger(io.err, cfg)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app, err := api.Build(ctx, cfg, api.BuildOptions{Logger: log, Version: version, Migrate: *migrate})
+	if err != nil {
+		log.Error("start-up failed", slog.String("error", err.Error()))
+		return 1
+	}
+	defer app.Close()
+	return serveApp(ctx, app, net.JoinHostPort("", strconv.Itoa(cfg.Port)), log, nil)
+}
+
+// serveApp runs the HTTP server until ctx is cancelled, then shuts down
+// gracefully. ready, if set, receives the bound address.
+func serveApp(ctx context.Context, app *api.App, addr string, log *slog.Logger, ready chan<- string) int {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Error("listen failed", slog.String("addr", addr), slog.String("error", err.Error()))
+		return 1
+	}
+	srv := app.HTTPServer(addr)
+	log.Info("connect-doctor listening", slog.String("addr", ln.Addr().String()), slog.String("base_url", app.Config.BaseURL),
+		slog.String("database", string(app.DB.Dialect)), slog.String("version", version))
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Error("server failed", slog.String("error", err.Error()))
+			return 1
+		}
+		return 0
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), app.Config.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("graceful shutdown incomplete", slog.String("error", err.Error()))
+		return 1
+	}
+	return 0
+}
+
+func runMigrate(args []string, io stdio) int {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, ok := loadConfig(io)
+	if !ok {
+		return 2
+	}
+	ctx := context.Background()
+	db, err := storage.Open(ctx, storage.OpenOptions{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.DataDir + "/connect-doctor.db"})
+	if err != nil {
+		fmt.Fprintln(io.err, "connect-doctor migrate:", err)
+		return 1
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		fmt.Fprintln(io.err, "connect-doctor migrate:", err)
+		return 1
+	}
+	v, _, _ := db.SchemaVersion(ctx)
+	if len(applied) == 0 {
+		fmt.Fprintf(io.out, "%s schema is up to date (version %d)\n", db.Dialect, v)
+	} else {
+		fmt.Fprintf(io.out, "%s schema migrated to version %d (applied %v)\n", db.Dialect, v, applied)
+	}
+	return 0
+}
+
+func runVersion(_ []string, io stdio) int {
+	fmt.Fprintln(io.out, "connect-doctor", version)
+	return 0
 }
