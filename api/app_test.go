@@ -39,7 +39,7 @@ type fakeAtlassian struct {
 	key  *rsa.PrivateKey
 }
 
-func newFakeAtlassian(t *testing.T) *fakeAtlassian {
+func newFakeAtlassian(t testing.TB) *fakeAtlassian {
 	keyOnce.Do(func() {
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
@@ -61,7 +61,7 @@ func newFakeAtlassian(t *testing.T) *fakeAtlassian {
 }
 
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	app  *api.App
 	srv  *httptest.Server
 	fake *fakeAtlassian
@@ -69,7 +69,7 @@ type harness struct {
 	base string
 }
 
-func newHarness(t *testing.T, databaseURL string) *harness {
+func newHarness(t testing.TB, databaseURL string) *harness {
 	t.Helper()
 	fake := newFakeAtlassian(t)
 	logs := &bytes.Buffer{}
@@ -122,6 +122,13 @@ func payload(clientKey, secret, event string) map[string]any {
 
 // signedLifecycle posts an RS256-signed installed/uninstalled callback.
 func (h *harness) signedLifecycle(path string, body map[string]any, mod func(*connect.Claims)) *http.Response {
+	b, auth := h.signLifecycle(path, body, mod)
+	return h.do("POST", path, auth, b)
+}
+
+// signLifecycle returns the body and Authorization header of a signed
+// lifecycle callback.
+func (h *harness) signLifecycle(path string, body map[string]any, mod func(*connect.Claims)) ([]byte, string) {
 	b, _ := json.Marshal(body)
 	now := time.Now()
 	c := &connect.Claims{RegisteredClaims: jwt.RegisteredClaims{
@@ -134,7 +141,7 @@ func (h *harness) signedLifecycle(path string, body map[string]any, mod func(*co
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
 	tok.Header["kid"] = h.fake.kid
 	s, _ := tok.SignedString(h.fake.key)
-	return h.do("POST", path, "JWT "+s, b)
+	return b, "JWT " + s
 }
 
 // hsToken mints an HS256 request token as Jira does.
