@@ -1,0 +1,170 @@
+package explain
+
+// Cause codes. They are stable identifiers: the admin panel, the JSON output
+// and the README refer to them, so a code is never renamed or reused. New
+// codes (for example Forge Remote ones such as "fit_audience_wrong") are
+// added by appending a constant, a row in codeTable and a detector.
+const (
+	// Credentials and their format.
+	AuthHeaderMissing      = "auth_header_missing"
+	AuthSchemeInvalid      = "auth_scheme_invalid"
+	TokenMalformed         = "token_malformed"
+	TokenExpired           = "token_expired"
+	TokenNotYetValid       = "token_not_yet_valid"
+	JWTIssuerWrong         = "jwt_issuer_wrong"
+	JWTSignatureInvalid    = "jwt_signature_invalid"
+	SharedSecretStale      = "shared_secret_stale"
+	QSHMissing             = "qsh_missing"
+	QSHMismatch            = "qsh_mismatch"
+	ContextTokenMisused    = "context_token_misused"
+	AnonymousRequest       = "anonymous_request"
+	CredentialsRejected    = "credentials_rejected"
+	CaptchaRequired        = "captcha_required"
+	AuthMethodNotSupported = "auth_method_not_supported"
+	// Scopes and permissions.
+	ScopeMissing                  = "scope_missing"
+	TokenScopeMissing             = "token_scope_missing"
+	EndpointInaccessibleToConnect = "endpoint_inaccessible_to_connect"
+	ActAsUserMissing              = "act_as_user_missing"
+	UserPermissionMissing         = "user_permission_missing"
+	AppPermissionMissing          = "app_permission_missing"
+	UserInactiveOrUnknown         = "user_inactive_or_unknown"
+	TenantUninstalled             = "tenant_uninstalled"
+	TokenExchangeFailed           = "token_exchange_failed"
+	XSRFCheckFailed               = "xsrf_check_failed"
+	// Request shape and routing.
+	GetWithBody         = "get_with_body"
+	WrongHost           = "wrong_host"
+	RedirectDroppedAuth = "redirect_dropped_auth"
+	EndpointUnknown     = "endpoint_unknown"
+	EndpointDeprecated  = "endpoint_deprecated"
+	// Things between the caller and Jira.
+	HTMLErrorPage    = "html_error_page"
+	FirewallBlock    = "firewall_block"
+	IPAllowlistBlock = "ip_allowlist_block"
+	CachedResponse   = "cached_response"
+	NetworkError     = "network_error"
+	RateLimited      = "rate_limited"
+	ServerError      = "server_error"
+)
+
+// CodeInfo documents one cause code.
+type CodeInfo struct {
+	Code string `json:"code"`
+	// Class is the verdict the cause implies when it is the leading one
+	// (authentication, authorization, rate_limited, not_found, client_error,
+	// server, network).
+	Class       string `json:"class"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+}
+
+// Verdicts.
+const (
+	VerdictAuthentication = "authentication"
+	VerdictAuthorization  = "authorization"
+	VerdictRateLimited    = "rate_limited"
+	VerdictNotFound       = "not_found"
+	VerdictClientError    = "client_error"
+	VerdictServer         = "server"
+	VerdictNetwork        = "network"
+	VerdictOK             = "ok"
+)
+
+var codeTable = []CodeInfo{
+	{AuthHeaderMissing, VerdictAuthentication, "No credentials were sent",
+		"The request carried no Authorization header, no jwt query parameter and no session cookie."},
+	{AuthSchemeInvalid, VerdictAuthentication, "Wrong or missing Authorization scheme",
+		"The credential was sent with the wrong scheme (Bearer for a Connect JWT, JWT for an OAuth token, a bare API token, Basic without base64(email:token))."},
+	{TokenMalformed, VerdictAuthentication, "The token is malformed",
+		"The token cannot be decoded, lacks a required claim (exp, iss) or uses an unusable algorithm."},
+	{TokenExpired, VerdictAuthentication, "The token has expired",
+		"exp is in the past by the clock of the server that judged it (possibly because of clock skew)."},
+	{TokenNotYetValid, VerdictAuthentication, "The token is not valid yet (clock skew)",
+		"iat or nbf lies in the future: the clock of the machine that minted it runs ahead."},
+	{JWTIssuerWrong, VerdictAuthentication, "The JWT's iss is not the app key",
+		"A Connect app JWT to Jira must carry iss = the app key from the descriptor; the tenant's clientKey is the classic mistake."},
+	{JWTSignatureInvalid, VerdictAuthentication, "The JWT signature does not verify",
+		"The token was not signed with the tenant's current shared secret (or uses the wrong algorithm)."},
+	{SharedSecretStale, VerdictAuthentication, "The shared secret is out of date",
+		"The site reinstalled the app and sent a new sharedSecret that the app did not store; tokens are signed with the old one."},
+	{QSHMissing, VerdictAuthentication, "The JWT has no qsh claim",
+		"Connect app JWTs must carry the query-string hash of the request they are sent with."},
+	{QSHMismatch, VerdictAuthentication, "The qsh does not match the request",
+		"The token's qsh was computed over a different canonical request (path, base path, query, encoding or method)."},
+	{ContextTokenMisused, VerdictAuthentication, "A context or incoming token was sent to Jira",
+		"A token minted by Jira for the app (AP.context.getToken with qsh=context-qsh, or an iframe/webhook JWT with iss=clientKey) was replayed against the REST API."},
+	{AnonymousRequest, VerdictAuthentication, "Jira treated the request as anonymous",
+		"Jira did not recognise any credential and ran the request as an anonymous user."},
+	{CredentialsRejected, VerdictAuthentication, "The credentials were rejected",
+		"The server recognised the credential type but refused it: wrong email or API token, revoked or expired API/OAuth token, password instead of API token."},
+	{CaptchaRequired, VerdictAuthentication, "Login is blocked behind a CAPTCHA",
+		"After repeated failed logins Jira requires a CAPTCHA (X-Seraph-LoginReason: AUTHENTICATION_DENIED); API logins fail until a browser login clears it."},
+	{AuthMethodNotSupported, VerdictAuthentication, "The endpoint does not accept this kind of credential",
+		"The operation is not available to this authentication method (e.g. \"OAuth 2.0 is not enabled for this method\")."},
+	{ScopeMissing, VerdictAuthorization, "The app's descriptor lacks the Connect scope",
+		"The operation needs a Connect scope the app did not declare, or the site still runs an app version without it."},
+	{TokenScopeMissing, VerdictAuthorization, "The access token lacks the required scope",
+		"The user/OAuth token was issued without the scope the operation needs (impersonation tokens get 401 here; OAuth 2.0 gets 'scope does not match' or 'missing scope grants')."},
+	{EndpointInaccessibleToConnect, VerdictAuthorization, "Connect apps cannot call this endpoint at all",
+		"Jira marks the operation INACCESSIBLE for Connect: no scope and no user permission makes it callable with a Connect JWT or impersonation token."},
+	{ActAsUserMissing, VerdictAuthorization, "The app lacks the ACT_AS_USER scope",
+		"User impersonation (the JWT-bearer grant) and user-only endpoints need ACT_AS_USER in the installed descriptor."},
+	{UserPermissionMissing, VerdictAuthorization, "The user lacks a Jira permission",
+		"The acting user (API token owner, OAuth or impersonated user) does not hold the product permission the operation needs."},
+	{AppPermissionMissing, VerdictAuthorization, "The app's user lacks a Jira permission",
+		"Requests signed as the app run as the app's bot user, which lacks the project or global permission the operation needs."},
+	{UserInactiveOrUnknown, VerdictAuthentication, "The user is inactive, unknown or cannot be impersonated",
+		"The account does not exist on the site, is deactivated, or may not be impersonated by the app."},
+	{TenantUninstalled, VerdictAuthentication, "The app is not installed (or disabled) on the site",
+		"Jira no longer accepts the app's tokens for this site: the app was uninstalled or disabled."},
+	{TokenExchangeFailed, VerdictAuthentication, "The user-token exchange failed",
+		"The JWT-bearer grant at the authorization server was refused (invalid_grant, unauthorized_client) or could not be completed."},
+	{XSRFCheckFailed, VerdictAuthorization, "Jira's XSRF check rejected the request",
+		"A form or multipart POST without 'X-Atlassian-Token: no-check' (or with a browser User-Agent/Origin) failed Jira's XSRF protection."},
+	{GetWithBody, VerdictClientError, "A GET request carried a body",
+		"Jira Cloud rejects GET requests with a body (CHANGE-2328); send the parameters in the query or use the POST variant."},
+	{WrongHost, VerdictNotFound, "The request went to the wrong host or URL prefix",
+		"The URL does not reach the site's REST API: displayUrl instead of baseUrl, api.atlassian.com without /ex/jira/<cloudId>, an OAuth token sent to the site host, a typo in the site name or DNS."},
+	{RedirectDroppedAuth, VerdictAuthentication, "A redirect dropped the Authorization header",
+		"The request was redirected (http→https, another host, trailing slash) and the client did not resend the credentials."},
+	{EndpointUnknown, VerdictNotFound, "The endpoint is not in the catalog",
+		"The method and path match no known Jira REST operation, so scopes and permissions cannot be checked; check the path and API version."},
+	{EndpointDeprecated, VerdictNotFound, "The endpoint is deprecated or removed",
+		"The operation is marked deprecated; Jira may answer 410 Gone once it is removed."},
+	{HTMLErrorPage, VerdictClientError, "An HTML error page came back instead of the API's JSON",
+		"Something other than the REST API (a proxy, load balancer, login page or error page) produced the answer."},
+	{FirewallBlock, VerdictAuthorization, "A firewall or WAF blocked the request",
+		"A web application firewall or CDN (Cloudflare, Akamai, AWS WAF, Imperva, F5, a corporate proxy) refused the request before it reached the API."},
+	{IPAllowlistBlock, VerdictAuthorization, "An IP allowlist blocked the request",
+		"The organisation restricts access to allowlisted IP addresses and the caller's address is not on the list."},
+	{CachedResponse, VerdictAuthentication, "The error was served from a cache",
+		"A proxy or CDN returned a stored response (Age, X-Cache: HIT, CF-Cache-Status: HIT) instead of asking the API."},
+	{NetworkError, VerdictNetwork, "The request did not reach the server",
+		"A transport failure: DNS, connection refused or reset, TLS handshake or timeout."},
+	{RateLimited, VerdictRateLimited, "Rate limited",
+		"The server throttled the caller (429); wait for Retry-After and back off."},
+	{ServerError, VerdictServer, "Server-side failure",
+		"The server or a gateway failed (5xx); usually transient and not caused by the credentials."},
+}
+
+var codeIndex = func() map[string]int {
+	m := make(map[string]int, len(codeTable))
+	for i, c := range codeTable {
+		m[c.Code] = i
+	}
+	return m
+}()
+
+// Codes returns every cause code with its class and a one-line description,
+// in documentation order.
+func Codes() []CodeInfo { return append([]CodeInfo(nil), codeTable...) }
+
+// LookupCode returns the documentation of a code.
+func LookupCode(code string) (CodeInfo, bool) {
+	i, ok := codeIndex[code]
+	if !ok {
+		return CodeInfo{}, false
+	}
+	return codeTable[i], true
+}

@@ -1,0 +1,432 @@
+package explain
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/connect-doctor/connect-doctor/connect/catalog"
+	"github.com/connect-doctor/connect-doctor/connect/preflight"
+	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/oauth"
+)
+
+var reGranted = regexp.MustCompile(`granted the following scopes: \[([^\]]*)\]`)
+
+// detectServerTexts reads the server's own words.
+func (a *analysis) detectServerTexts() {
+	said := a.said()
+	if _, ok := a.bodyHas("client must be authenticated to access this resource"); ok && a.cred.kind != credNone {
+		a.add(AnonymousRequest, 0.6, a.suggestedAuth(), said, "credentials were sent ("+a.cred.source+") but Jira did not recognise them and treated the request as anonymous")
+	}
+	if n, ok := a.bodyHas("query hash does not match", "expecting claim 'qsh'", "invalid qsh", "qsh does not match"); ok {
+		a.add(QSHMismatch, 0.9, "Recompute the qsh over the exact method, path and query of this request (see the canonical request in the evidence).", said, "the server reports a qsh mismatch ("+n+")")
+	}
+	if _, ok := a.bodyHas("did not contain the query string hash", "tokens without qsh are not allowed"); ok {
+		a.add(QSHMissing, 0.92, "Add the qsh claim to the JWT.", said)
+	}
+	if _, ok := a.bodyHas("signature verification failed", "invalid signature", "signature is invalid"); ok {
+		a.add(JWTSignatureInvalid, 0.85, "Sign with the tenant's current shared secret (HS256); after a reinstall the secret changes.", said)
+		a.add(SharedSecretStale, 0.55, "Store the sharedSecret of every installed callback; re-read it before signing.", said, "a stale secret after a reinstall is the usual reason for a signature failure on a token that used to work")
+	}
+	if _, ok := a.bodyHas("authentication request has expired", "jwt expired", "token has expired", "token is expired", "token expired"); ok {
+		a.add(TokenExpired, 0.88, "Mint a fresh token per request and keep the clock in sync (NTP).", said)
+	}
+	if _, ok := a.bodyHas("could not find stored client data", "is this client registered"); ok {
+		a.add(TenantUninstalled, 0.8, "The receiving app has no record of this tenant: the app was uninstalled, its database lost the tenant, or the clientKey (iss/aud) is wrong. Reinstall the app on the site.", said)
+	}
+	if _, ok := a.bodyHas("could not find authentication data on request"); ok {
+		a.add(AuthHeaderMissing, 0.75, fixConnectJWT, said, "the receiver found no JWT: none was sent, or it was sent as Bearer")
+	}
+	if _, ok := a.bodyHas("failed to parse connect session auth token"); ok {
+		a.add(WrongHost, 0.85, "Send OAuth 2.0/scoped/Forge tokens to https://api.atlassian.com/ex/jira/<cloudId>/…, not to the site URL.", said, "the site tried to read the bearer token as a Connect session token: it was sent to the wrong host")
+	}
+	if _, ok := a.bodyHas("oauth 2.0 is not enabled for this method", "is not available for oauth", "not supported for this authentication"); ok {
+		a.add(AuthMethodNotSupported, 0.9, "This operation cannot be called with an OAuth 2.0 token. Use another operation, or another credential the operation accepts (API token with Basic auth, or a Connect JWT if it has a Connect scope).", said)
+	}
+	if _, ok := a.bodyHas("disallowed to impersonate"); ok {
+		a.add(ActAsUserMissing, 0.8, "Impersonation through the JWT sub claim is gone: declare ACT_AS_USER, have the site update the app, and use the JWT-bearer grant for a user token.", said)
+	}
+	if _, ok := a.bodyHas("your presented credentials do not provide access"); ok {
+		a.add(UserInactiveOrUnknown, 0.7, "Reactivate the app's user (Jira user management → apps) or reinstall the app.", said, "the app's user is inactive or cannot be found")
+	}
+	if n, ok := a.bodyHas("user is inactive", "account is deactivated", "user has been deactivated", "account has been deactivated", "user does not exist", "user not found", "unknown user", "inactive user"); ok {
+		a.add(UserInactiveOrUnknown, 0.85, "Check the accountId exists on this site and the account is active (and has product access to Jira).", said, "the server names the user problem ("+n+")")
+	}
+	if _, ok := a.bodyHas("captcha"); ok || a.seraph == "AUTHENTICATION_DENIED" || strings.Contains(strings.ToUpper(a.hdr.Get("X-Authentication-Denied-Reason")), "CAPTCHA") {
+		ev := []string{}
+		if a.seraph != "" {
+			ev = append(ev, "X-Seraph-LoginReason: "+a.seraph)
+		}
+		if r := a.hdr.Get("X-Authentication-Denied-Reason"); r != "" {
+			ev = append(ev, "X-Authentication-Denied-Reason: "+r)
+		}
+		if ok {
+			ev = append(ev, said)
+		}
+		a.addExact(CaptchaRequired, 0.9, "Log in once in a browser as this user and solve the CAPTCHA (or have an admin reset the failed-login count), then fix the credentials your script sends so it stops failing.", ev...)
+	}
+	if _, ok := a.bodyHas("xsrf check failed", "xsrf token"); ok {
+		a.add(XSRFCheckFailed, 0.95, "Add the header `X-Atlassian-Token: no-check` to form/multipart POSTs (e.g. attachments), and do not send a browser User-Agent or Origin from a server-side client.", said)
+	}
+	if _, ok := a.bodyHas("has been removed", "has been deprecated and removed", "api has been removed", "no longer available"); ok && (a.status == 410 || a.status == 404) {
+		fix := "Migrate to the replacement operation named in the message"
+		if strings.Contains(a.apiPath, "/search") {
+			fix += " (issue search moved to /rest/api/3/search/jql with nextPageToken pagination)"
+		}
+		a.add(EndpointDeprecated, 0.95, fix+".", said).Title = "The endpoint was removed"
+	}
+}
+
+// connectScopeFix builds the descriptor fix for a missing Connect scope.
+func (a *analysis) connectScopeFix(missing scope.Scope, thenToken bool) string {
+	declared := a.in.Context.DeclaredScopes
+	next := append(scope.Set{}, declared...)
+	if !next.Allows(missing) {
+		next = append(next, missing)
+	}
+	var quoted []string
+	for _, s := range next.Strings() {
+		quoted = append(quoted, `"`+strings.ToLower(s)+`"`)
+	}
+	site := "the site"
+	if a.tenantHost != "" {
+		site = a.tenantHost
+	} else if siteHost(a.host) {
+		site = a.host
+	}
+	fix := fmt.Sprintf("Add %q to the descriptor's scopes (\"scopes\": [%s]), release the new app version, and have an admin of %s update the app: Jira applies only the scopes of the installed version.",
+		strings.ToLower(string(missing)), strings.Join(quoted, ", "), site)
+	if thenToken {
+		fix += " Then mint a new user token (tokens carry the scopes the app had when they were issued; if you narrow `scope` in the exchange, include " + string(missing) + ")."
+	}
+	return fix
+}
+
+func opName(op *catalog.Operation) string {
+	return op.Method + " " + op.Path + " (" + op.OperationID + ")"
+}
+
+func (a *analysis) detectScopes() {
+	said := a.said()
+	// The server's own scope texts.
+	if _, ok := a.bodyHas("not in an authorized api scope"); ok {
+		if a.op != nil && a.in.Context.DeclaredScopes != nil && a.in.Context.DeclaredScopes.Allows(a.op.ConnectScope) {
+			a.addExact(ScopeMissing, 0.88, fmt.Sprintf("The descriptor declares the scope %s needs, but the site still runs an older app version: have a site admin update the app (Manage apps → update), then retry.", a.op.ConnectScope),
+				said, "your declared scopes ("+setStr(a.in.Context.DeclaredScopes)+") include "+string(a.op.ConnectScope)+", so the installed version must be older").Title = "The site has not installed the app version with the needed scope"
+		} else {
+			fix := "Add the needed scope to the descriptor and have the site update the app."
+			if a.op != nil && a.op.ConnectScope != scope.Inaccessible {
+				fix = a.connectScopeFix(a.op.ConnectScope, false)
+			}
+			a.addExact(ScopeMissing, 0.95, fix, said)
+		}
+	}
+	if _, ok := a.bodyHas("missing scope grants"); ok {
+		ev := []string{said}
+		if m := reGranted.FindStringSubmatch(a.low); m != nil {
+			g := strings.TrimSpace(m[1])
+			if g == "" {
+				ev = append(ev, "the token was granted no scopes at all ([]): the installed version predates the scopes, or the user has not consented")
+			} else {
+				ev = append(ev, "granted scopes: "+g)
+			}
+		}
+		a.addExact(TokenScopeMissing, 0.95, "Add one of the scope groups the message lists to the app (manifest/developer console), redeploy, have the installation upgraded and the user re-consent, then use a fresh token.", ev...)
+	}
+	if _, ok := a.bodyHas("scope does not match"); ok {
+		fix := "The access token lacks the scopes this endpoint needs: add them to the OAuth 2.0 app (for granular scopes, every scope of the set), re-consent, and use a new token."
+		if a.op != nil && (len(a.op.OAuthClassic) > 0 || len(a.op.OAuthGranular) > 0) {
+			fix += fmt.Sprintf(" %s accepts classic %v or granular %v.", a.op.OperationID, a.op.OAuthClassic, a.op.OAuthGranular)
+		}
+		if strings.HasPrefix(a.apiPath, "/rest/agile/") {
+			fix += " Jira Software (/rest/agile) endpoints need Jira Software scopes (e.g. read:board-scope:jira-software), not only platform scopes."
+		}
+		a.addExact(TokenScopeMissing, 0.92, fix, said)
+	}
+
+	pf := a.runPreflight()
+	op := a.op
+	if op == nil || !a.connect {
+		if op != nil && op.ConnectScope == scope.Inaccessible && a.cred.kind == credBearer && a.in.Context.Identity == "" && (a.status == 403 || a.status == 401) {
+			a.add(EndpointInaccessibleToConnect, 0.4, "If this bearer token came from a Connect app's user impersonation, no scope will unlock "+op.Path+": use an API token, OAuth 2.0 (3LO) or Forge for it.",
+				opName(op)+" has Connect scope INACCESSIBLE", "the token's origin is unknown (pass --identity user if it is a Connect impersonation token)")
+		}
+		return
+	}
+	declared := a.in.Context.DeclaredScopes
+	user := a.identity == IdentityUser
+	req := op.ConnectScope
+	base := opName(op) + " needs Connect scope " + string(req)
+	if pf != nil && pf.Reason != "" && pf != a.in.Context.Preflight {
+		// computed by us
+	} else if pf != nil && pf.Reason != "" {
+		base += " (preflight: " + truncate(pf.Reason, 200) + ")"
+	}
+	switch {
+	case req == scope.Inaccessible:
+		conf := 0.93
+		if a.status == 401 {
+			conf = 0.85
+		}
+		a.addExact(EndpointInaccessibleToConnect, a.okScale(conf),
+			"No descriptor scope makes this operation callable by a Connect app, as the app or as an impersonated user. It works in the browser because the browser uses your own session. Options: a different operation that covers the need; or do this part outside the Connect JWT path: Forge or an OAuth 2.0 (3LO) integration"+oauthScopes(op)+", or a script with an admin's API token.",
+			opName(op)+" is marked INACCESSIBLE for Connect apps (x-atlassian-connect-scope) in Jira's REST spec",
+			"the request used a Connect credential ("+a.credName()+")")
+	case req == scope.ActAsUser && !user:
+		a.add(ActAsUserMissing, 0.8, "This operation acts on the calling user's own data: call it with a user token (JWT-bearer grant, needs ACT_AS_USER in the installed descriptor), not as the app.",
+			base+"; it was called as the app")
+	case pf != nil && pf.Outcome == preflight.ActAsUserMissing || user && declared != nil && !declared.Has(scope.ActAsUser):
+		a.add(ActAsUserMissing, 0.88, a.connectScopeFix(scope.ActAsUser, true), "the call acts as a user, but the declared scopes ("+setStr(declared)+") lack ACT_AS_USER, so no user token can be issued")
+	case declared != nil && !declared.Allows(req):
+		ev := []string{base + "; the app declares " + setStr(declared), "missing scope: " + string(req)}
+		if user {
+			conf := 0.9
+			if a.status == 403 {
+				conf = 0.85
+			}
+			a.addExact(TokenScopeMissing, a.okScale(conf), a.connectScopeFix(req, true),
+				append(ev, "a user-impersonation token carries the app's declared scopes, so it lacks "+string(req)+" (Jira answers 401 here, not 403)")...)
+			a.addExact(ScopeMissing, a.okScale(0.8), a.connectScopeFix(req, true), ev...)
+		} else {
+			conf := 0.92
+			if a.status == 401 {
+				conf = 0.7
+			}
+			a.addExact(ScopeMissing, a.okScale(conf), a.connectScopeFix(req, false), ev...)
+		}
+	case pf != nil && pf.Outcome == preflight.TokenScopeMissing:
+		a.add(TokenScopeMissing, 0.85, pf.Fix, base, "preflight: "+pf.Reason)
+	case declared == nil && (a.status == 401 || a.status == 403) && req != scope.None && req != scope.Read:
+		code := ScopeMissing
+		if user {
+			code = TokenScopeMissing
+		}
+		a.add(code, 0.4, a.connectScopeFix(req, user), base, "the app's declared scopes are unknown, so this cannot be confirmed (give the scopes to check)")
+	case declared != nil && declared.Allows(req):
+		a.notes = append(a.notes, "the declared scopes ("+setStr(declared)+") allow "+string(req)+": a Connect scope problem is unlikely unless the site runs an older app version")
+	}
+}
+
+func (a *analysis) okScale(c float64) float64 {
+	if a.status >= 200 && a.status < 300 {
+		return c * 0.35
+	}
+	if a.status == 429 || a.status >= 500 {
+		return c * 0.3
+	}
+	return c
+}
+
+func oauthScopes(op *catalog.Operation) string {
+	if len(op.OAuthClassic) > 0 {
+		return " (OAuth scope " + strings.Join(op.OAuthClassic, ", ") + ")"
+	}
+	if len(op.OAuthGranular) > 0 {
+		return " (OAuth scopes " + strings.Join(op.OAuthGranular, ", ") + ")"
+	}
+	return ""
+}
+
+func (a *analysis) credName() string {
+	switch a.cred.kind {
+	case credJWT:
+		return "Authorization: JWT"
+	case credQuery:
+		return "jwt query parameter"
+	case credBearer:
+		return "user-impersonation Bearer token"
+	}
+	return a.cred.source
+}
+
+var permissionTexts = []string{
+	"you do not have permission", "you don't have permission", "do not have the permission", "does not have permission",
+	"does not have the required permission", "not have the necessary permission", "you do not have the permission",
+	"administrator privileges are required", "you are not authorized to perform this action", "must have global administrator",
+	"only jira administrators", "you must be a jira administrator", "don't have access", "do not have access",
+	"not authorized to access", "insufficient permissions", "permission denied", "you are not allowed",
+}
+
+// permissionFor names what the operation needs.
+func permissionFor(op *catalog.Operation) string {
+	if op == nil {
+		return ""
+	}
+	switch op.Permission {
+	case catalog.PermAdmin:
+		return "the Administer Jira global permission"
+	case catalog.PermAdminOrProjectAdmin:
+		return "Administer Jira, or Administer projects on the project"
+	case catalog.PermProjectBrowse:
+		return "Browse projects on the project"
+	}
+	if len(op.PermissionNames) > 0 {
+		return "the " + strings.Join(op.PermissionNames, " + ") + " permission(s)"
+	}
+	return ""
+}
+
+func (a *analysis) detectPermissions() {
+	said := a.said()
+	n, explicit := a.bodyHas(permissionTexts...)
+	hidden := false
+	if !explicit {
+		if n2, ok := a.bodyHas("does not exist or you do not have permission", "no project could be found", "issue does not exist", "does not exist for the field 'project'"); ok {
+			n, hidden = n2, true
+		}
+	}
+	if explicit && strings.Contains(n, "does not exist or you do not have permission") {
+		hidden = true
+	}
+	need := permissionFor(a.op)
+	if pf := a.runPreflight(); pf != nil && pf.MissingPermission != "" {
+		need = pf.MissingPermission
+	}
+	who := "the acting user"
+	code := UserPermissionMissing
+	switch {
+	case a.identity == IdentityApp:
+		who, code = "the app's user", AppPermissionMissing
+	case a.identity == IdentityUser:
+		who = "the impersonated user"
+	case a.cred.kind == credBasic:
+		who = "the API token's owner (" + a.cred.basicUser + ")"
+	}
+	if a.accountID != "" {
+		who += " (Jira identified the caller as accountId " + a.accountID + ")"
+	}
+	fix := func() string {
+		n := need
+		if n == "" {
+			n = "the permission the operation needs"
+		}
+		if code == AppPermissionMissing {
+			return "Grant " + n + " to the app's user: add the app to the project role or permission scheme entry (e.g. the atlassian-addons-project-access role) or, for global permissions, to a group that holds it. Admin operations need the ADMIN scope, which puts the app user in the admins group."
+		}
+		return "Grant " + n + " to " + who + " (permission scheme, project role or group), or call as a user who has it. Check with GET /rest/api/3/mypermissions?permissions=… as that user."
+	}
+	switch {
+	case explicit && !hidden && (a.status == 403 || a.status == 401):
+		a.add(code, 0.85, fix(), said, who+" is authenticated but lacks a permission"+needText(need))
+	case hidden && (a.status == 404 || a.status == 400):
+		a.add(code, 0.55, fix(), said, "Jira answers 404 (or a field error) for resources the caller cannot see; a missing Browse projects permission looks like a missing resource"+needText(need))
+	case a.status == 403 && a.op != nil && !a.isHTML && a.cred.kind != credNone && a.has(ScopeMissing) == nil && a.has(EndpointInaccessibleToConnect) == nil:
+		conf := 0.45
+		if a.accountID != "" {
+			conf = 0.6
+		}
+		if a.op.Permission == catalog.PermAdmin {
+			conf += 0.1
+		}
+		if a.op.Permission == catalog.PermNone {
+			conf = 0.25
+		}
+		ev := []string{opName(a.op) + " needs " + orUnknown(need)}
+		if said != "" {
+			ev = append(ev, said)
+		}
+		a.add(code, conf, fix(), ev...)
+	}
+	if pf := a.in.Context.Preflight; pf != nil && (pf.Outcome == preflight.PermissionMissing || pf.Outcome == preflight.NeedsAdmin) && a.status >= 400 {
+		a.add(code, 0.85, orDefault(pf.Fix, fix()), "preflight: "+pf.Reason)
+	}
+}
+
+func needText(need string) string {
+	if need == "" {
+		return ""
+	}
+	return "; the operation needs " + need
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "a permission the spec does not name"
+	}
+	return s
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// detectExchange explains a failed JWT-bearer token exchange, from the
+// error the caller passes or from a token-endpoint answer in the body.
+func (a *analysis) detectExchange() {
+	err := a.in.Context.ExchangeErr
+	var code, desc, server string
+	status := 0
+	if err != nil {
+		var oe *oauth.Error
+		if errors.As(err, &oe) {
+			code, desc, server, status = oe.Code, oe.Description, oe.Server, oe.StatusCode
+			if status == 0 {
+				a.addExact(NetworkError, 0.85, "Allow outbound HTTPS to "+orDefault(server, "the authorization server")+" (proxy, firewall, DNS) and retry.", "token exchange could not reach the authorization server: "+truncate(err.Error(), 200))
+				return
+			}
+		} else {
+			low := strings.ToLower(err.Error())
+			for _, c := range []string{"invalid_grant", "unauthorized_client", "invalid_client", "invalid_scope", "invalid_request", "access_denied"} {
+				if strings.Contains(low, c) {
+					code = c
+				}
+			}
+			desc = err.Error()
+		}
+	} else if a.jsonBody && (strings.Contains(a.low, `"error":"invalid_grant"`) || strings.Contains(a.low, `"error": "invalid_grant"`) ||
+		strings.Contains(a.low, `"error":"unauthorized_client"`) || strings.Contains(a.low, `"error": "unauthorized_client"`)) {
+		code = "invalid_grant"
+		if strings.Contains(a.low, "unauthorized_client") {
+			code = "unauthorized_client"
+		}
+		desc = strings.Join(a.messages, " ")
+		server = a.host
+		status = a.status
+	} else {
+		return
+	}
+	ev := []string{fmt.Sprintf("token exchange refused: %s %s", orDefault(code, "error"), quote(desc, 240))}
+	if server != "" {
+		ev = append(ev, "authorization server: "+server)
+	}
+	if status != 0 {
+		ev = append(ev, fmt.Sprintf("token endpoint status: %d", status))
+	}
+	ld := strings.ToLower(desc)
+	declared := a.in.Context.DeclaredScopes
+	switch {
+	case code == "unauthorized_client":
+		a.addExact(TokenExchangeFailed, 0.92, "Send the assertion to the Connect authorization server (https://oauth-2-authorization-server.services.atlassian.com/oauth2/token; staging/FedRAMP have their own), not to auth.atlassian.io/auth.atlassian.com, which serve 3LO.", ev...).Title = "The assertion went to the wrong authorization server"
+	case strings.Contains(ld, "too far in the future") || strings.Contains(ld, "expiration"):
+		a.addExact(TokenExchangeFailed, 0.95, "Set the assertion's exp to at most 60 s after iat (use 55–60 s) and keep the clock in sync.", ev...).Title = "The assertion's lifetime is too long"
+	case strings.Contains(ld, "user") || strings.Contains(ld, "account") || strings.Contains(ld, "subject"):
+		a.addExact(UserInactiveOrUnknown, 0.8, "Check the accountId (sub = urn:atlassian:connect:useraccountid:<accountId>) exists on the site, is active and has access to the product.", ev...)
+		a.addExact(TokenExchangeFailed, 0.6, "", ev...)
+	case strings.Contains(ld, "scope") || strings.Contains(ld, "act_as_user") || strings.Contains(ld, "impersonat"):
+		a.addExact(ActAsUserMissing, 0.85, a.connectScopeFix(scope.ActAsUser, true), ev...)
+	case strings.Contains(ld, "signature") || strings.Contains(ld, "secret"):
+		a.addExact(SharedSecretStale, 0.75, "Sign the assertion with the tenant's current shared secret (reinstalls rotate it).", ev...)
+		a.addExact(TokenExchangeFailed, 0.7, "", ev...)
+	default:
+		a.addExact(TokenExchangeFailed, 0.85, "Check the assertion: iss = urn:atlassian:connect:clientid:<oauthClientId from the install payload>, sub = urn:atlassian:connect:useraccountid:<accountId>, tnt = the site baseUrl, aud = the authorization server URL, exp ≤ iat + 60 s, HS256 with the current shared secret; the app must declare ACT_AS_USER.", ev...)
+		if declared != nil && !declared.Has(scope.ActAsUser) {
+			a.addExact(ActAsUserMissing, 0.85, a.connectScopeFix(scope.ActAsUser, true), "declared scopes "+setStr(declared)+" lack ACT_AS_USER")
+		} else if declared == nil {
+			a.addExact(ActAsUserMissing, 0.4, a.connectScopeFix(scope.ActAsUser, true), "the declared scopes are unknown; without ACT_AS_USER the grant is refused")
+		}
+		a.addExact(SharedSecretStale, 0.35, "Sign the assertion with the tenant's current shared secret.", "a stale secret is refused as invalid_grant too")
+		a.addExact(UserInactiveOrUnknown, 0.35, "Check the accountId is active on the site.", "an unknown or deactivated user is refused as invalid_grant too")
+	}
+}
+
+func setStr(s scope.Set) string {
+	if len(s) == 0 {
+		return "no scopes"
+	}
+	return strings.Join(s.Strings(), ", ")
+}
