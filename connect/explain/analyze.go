@@ -183,8 +183,6 @@ func (a *analysis) parseURL() {
 	a.apiPath = api
 }
 
-var reJWTLike = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$`)
-
 func (a *analysis) parseCredential() {
 	h := a.in.Request.Header
 	c := &a.cred
@@ -246,7 +244,7 @@ func (a *analysis) parseCredential() {
 			tok = f[len(f)-1]
 		}
 	}
-	if c.kind != credBasic && c.kind != credCookie && reJWTLike.MatchString(tok) && strings.HasPrefix(tok, "eyJ") {
+	if c.kind != credBasic && c.kind != credCookie && looksLikeJWT(tok) {
 		c.token, c.tokErr = DecodeToken(tok)
 		if c.tokErr != nil && c.token != nil {
 			// Header decoded, payload did not.

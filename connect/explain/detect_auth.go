@@ -25,7 +25,7 @@ func tokenShape(v string) string {
 	switch {
 	case v == "":
 		return "empty"
-	case rePlacehold.MatchString(strings.ToLower(v)):
+	case len(v) < 48 && rePlacehold.MatchString(strings.ToLower(v)):
 		return "placeholder"
 	case strings.HasPrefix(v, "ATATT"):
 		return "api-token"

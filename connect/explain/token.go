@@ -106,19 +106,9 @@ type QSHCheck struct {
 	VariantCanonical string `json:"variantCanonical,omitempty"`
 }
 
-// rawClaims mirrors TokenClaims with lenient types for decoding.
+// rawClaims holds the raw JSON of the claims read, for lenient decoding.
 type rawClaims struct {
-	Iss     json.RawMessage `json:"iss"`
-	Sub     json.RawMessage `json:"sub"`
-	Aud     json.RawMessage `json:"aud"`
-	Iat     json.RawMessage `json:"iat"`
-	Exp     json.RawMessage `json:"exp"`
-	Nbf     json.RawMessage `json:"nbf"`
-	QSH     json.RawMessage `json:"qsh"`
-	Scope   json.RawMessage `json:"scope"`
-	Scp     json.RawMessage `json:"scp"`
-	Tnt     json.RawMessage `json:"tnt"`
-	Context json.RawMessage `json:"context"`
+	Iss, Sub, Aud, Iat, Exp, Nbf, QSH, Scope, Scp, Tnt, Context json.RawMessage
 }
 
 // looksLikeJWT reports whether s has the compact JWS shape.
@@ -183,12 +173,13 @@ func DecodeToken(tok string) (*TokenReport, error) {
 	if err := json.Unmarshal(pb, &names); err != nil {
 		return r, fmt.Errorf("payload is not a JSON object: %w", err)
 	}
+	r.ClaimNames = make([]string, 0, len(names))
 	for k := range names {
 		r.ClaimNames = append(r.ClaimNames, k)
 	}
 	slices.Sort(r.ClaimNames)
-	var rc rawClaims
-	_ = json.Unmarshal(pb, &rc) // cannot fail after the map decode succeeded
+	rc := rawClaims{Iss: names["iss"], Sub: names["sub"], Aud: names["aud"], Iat: names["iat"], Exp: names["exp"], Nbf: names["nbf"],
+		QSH: names["qsh"], Scope: names["scope"], Scp: names["scp"], Tnt: names["tnt"], Context: names["context"]}
 	c := &r.Claims
 	c.Issuer = str(rc.Iss, "iss", &r.Problems)
 	c.Subject = str(rc.Sub, "sub", &r.Problems)
