@@ -26,6 +26,7 @@ type App struct {
 	Keys    *connect.InstallKeys
 	Server  *Server
 	Logger  *slog.Logger
+	stop    context.CancelFunc
 }
 
 // BuildOptions are the process-level inputs besides the configuration.
@@ -100,11 +101,22 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		RequestVerifier: connect.NewRequestVerifier(cache, connect.RequestVerifierOptions{AppKey: cfg.AppKey, BasePath: connect.BasePath(cfg.BaseURL), Now: o.Now}),
 		AllowedHosts:    cfg.AllowedHosts, Logger: log, Now: o.Now, Version: o.Version, APJSURL: cfg.APJSURL,
 	})
-	return &App{Config: cfg, DB: db, Store: store, Tenants: cache, Keys: keys, Server: srv, Logger: log}, nil
+	app := &App{Config: cfg, DB: db, Store: store, Tenants: cache, Keys: keys, Server: srv, Logger: log, stop: func() {}}
+	if db.Dialect == storage.Postgres {
+		// Other instances sharing the database announce tenant writes;
+		// drop our cached copy when they do.
+		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		app.stop = cancel
+		go storage.ListenTenantChanges(lctx, cfg.DatabaseURL, cache, log)
+	}
+	return app, nil
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close stops background work and releases the database.
+func (a *App) Close() error {
+	a.stop()
+	return a.DB.Close()
+}
 
 // HTTPServer returns an *http.Server for the app with production timeouts.
 func (a *App) HTTPServer(addr string) *http.Server {

@@ -56,5 +56,8 @@ func (c *TenantCache) LookupTenant(ctx context.Context, clientKey string, fresh 
 // Invalidate drops a tenant after a local write.
 func (c *TenantCache) Invalidate(clientKey string) { c.lru.Remove(clientKey) }
 
+// Purge drops every cached tenant.
+func (c *TenantCache) Purge() { c.lru.Purge() }
+
 // Len reports how many tenants are cached.
 func (c *TenantCache) Len() int { return c.lru.Len() }

@@ -20,9 +20,10 @@ import (
 // failures are wrapped with connect.ErrStore; a missing tenant with
 // connect.ErrUnknownTenant.
 type TenantStore struct {
-	db     *gorm.DB
-	sealer *Sealer
-	now    func() time.Time
+	db      *gorm.DB
+	dialect Dialect
+	sealer  *Sealer
+	now     func() time.Time
 }
 
 // NewTenantStore builds the store.
@@ -30,7 +31,21 @@ func NewTenantStore(db *DB, sealer *Sealer, now func() time.Time) *TenantStore {
 	if now == nil {
 		now = time.Now
 	}
-	return &TenantStore{db: db.Gorm, sealer: sealer, now: now}
+	return &TenantStore{db: db.Gorm, dialect: db.Dialect, sealer: sealer, now: now}
+}
+
+// write runs f in a transaction and, on PostgreSQL, announces the changed
+// tenant on TenantChannel; the notification is delivered on commit.
+func (s *TenantStore) write(ctx context.Context, clientKey string, f func(tx *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := f(tx); err != nil {
+			return err
+		}
+		if s.dialect == Postgres {
+			return tx.Exec("SELECT pg_notify(?, ?)", TenantChannel, clientKey).Error
+		}
+		return nil
+	})
 }
 
 func storeErr(op string, err error) error {
@@ -88,12 +103,14 @@ func (s *TenantStore) SaveInstall(ctx context.Context, t *connect.Tenant) error 
 		Scopes: t.Scopes.String(), State: string(connect.StateInstalled),
 		InstalledAt: now, UpdatedAt: now, SecretRotatedAt: now,
 	}
-	err = s.db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "client_key"}},
-		DoUpdates: clause.AssignmentColumns([]string{"app_key", "base_url", "display_url", "product_type", "description",
-			"service_entitlement_number", "oauth_client_id", "cloud_id", "installation_id", "server_version",
-			"plugins_version", "shared_secret_enc", "scopes", "state", "updated_at", "secret_rotated_at"}),
-	}).Create(&row).Error
+	err = s.write(ctx, t.ClientKey, func(tx *gorm.DB) error {
+		return tx.Clauses(clause.OnConflict{
+			Columns: []clause.Column{{Name: "client_key"}},
+			DoUpdates: clause.AssignmentColumns([]string{"app_key", "base_url", "display_url", "product_type", "description",
+				"service_entitlement_number", "oauth_client_id", "cloud_id", "installation_id", "server_version",
+				"plugins_version", "shared_secret_enc", "scopes", "state", "updated_at", "secret_rotated_at"}),
+		}).Create(&row).Error
+	})
 	if err != nil {
 		return storeErr("save install", err)
 	}
@@ -103,12 +120,17 @@ func (s *TenantStore) SaveInstall(ctx context.Context, t *connect.Tenant) error 
 // SetState changes a tenant's lifecycle state. It reports
 // connect.ErrUnknownTenant when there is no such tenant.
 func (s *TenantStore) SetState(ctx context.Context, clientKey string, state connect.TenantState) error {
-	res := s.db.WithContext(ctx).Model(&TenantRow{}).Where("client_key = ?", clientKey).
-		Updates(map[string]any{"state": string(state), "updated_at": s.now().UTC()})
-	if res.Error != nil {
-		return storeErr("set state", res.Error)
+	var affected int64
+	err := s.write(ctx, clientKey, func(tx *gorm.DB) error {
+		res := tx.Model(&TenantRow{}).Where("client_key = ?", clientKey).
+			Updates(map[string]any{"state": string(state), "updated_at": s.now().UTC()})
+		affected = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return storeErr("set state", err)
 	}
-	if res.RowsAffected == 0 {
+	if affected == 0 {
 		return fmt.Errorf("%w: %.64q", connect.ErrUnknownTenant, clientKey)
 	}
 	return nil
