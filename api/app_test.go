@@ -66,19 +66,31 @@ type harness struct {
 	srv  *httptest.Server
 	fake *fakeAtlassian
 	logs *bytes.Buffer
-	base string
+	base string // the app's BASE_URL (aud of install tokens)
+	addr string // where this instance listens
 }
 
 func newHarness(t testing.TB, databaseURL string) *harness {
 	t.Helper()
-	fake := newFakeAtlassian(t)
+	return newHarnessWith(t, databaseURL, newFakeAtlassian(t), "")
+}
+
+// newHarnessWith builds an instance; with publicBase set, the app believes
+// it is reached at that URL (several instances behind one load balancer)
+// while it listens on its own loopback port.
+func newHarnessWith(t testing.TB, databaseURL string, fake *fakeAtlassian, publicBase string) *harness {
+	t.Helper()
 	logs := &bytes.Buffer{}
 	var mu sync.Mutex
 	logger := slog.New(slog.NewJSONHandler(lockedWriter{&mu, logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := &harness{t: t, fake: fake, logs: logs}
 	// The app's base URL must be known before the listener starts.
 	h.srv = httptest.NewUnstartedServer(nil)
-	h.base = "http://" + h.srv.Listener.Addr().String()
+	h.addr = "http://" + h.srv.Listener.Addr().String()
+	h.base = h.addr
+	if publicBase != "" {
+		h.base = publicBase
+	}
 	env := map[string]string{
 		"BASE_URL": h.base, "DATA_DIR": t.TempDir(), "CONNECT_INSTALL_KEYS_URL": fake.keys.URL,
 		"ALLOWED_HOSTS": "*.atlassian.net,127.0.0.1:9", "DATABASE_URL": databaseURL,
@@ -165,7 +177,7 @@ func contextToken(clientKey, secret string) string {
 
 func (h *harness) do(method, path, auth string, body []byte) *http.Response {
 	h.t.Helper()
-	req, _ := http.NewRequest(method, h.base+path, bytes.NewReader(body))
+	req, _ := http.NewRequest(method, h.addr+path, bytes.NewReader(body))
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}

@@ -33,7 +33,7 @@ func BenchmarkInstallPostgres(b *testing.B) {
 	for b.Loop() {
 		c := calls[i%len(calls)]
 		i++
-		req, _ := http.NewRequest("POST", h.base+"/installed", bytes.NewReader(c.body))
+		req, _ := http.NewRequest("POST", h.addr+"/installed", bytes.NewReader(c.body))
 		req.Header.Set("Authorization", c.auth)
 		r, err := client.Do(req)
 		if err != nil || r.StatusCode != 204 {
