@@ -30,7 +30,9 @@ func TestAppJWTClaims(t *testing.T) {
 				c.QSH = connect.QSH("GET&/rest/api/3/myself&expand=groups,applicationRoles&x=a+b")
 			})
 		}, 401, false},
-		{"no qsh", func() string { return "JWT " + appToken(in, clk.Now(), "GET", uri, func(c *connect.Claims) { c.QSH = "" }) }, 401, false},
+		{"no qsh", func() string {
+			return "JWT " + appToken(in, clk.Now(), "GET", uri, func(c *connect.Claims) { c.QSH = "" })
+		}, 401, false},
 		{"context qsh", func() string {
 			return "JWT " + appToken(in, clk.Now(), "GET", uri, func(c *connect.Claims) { c.QSH = connect.ContextQSH })
 		}, 401, false},
@@ -177,7 +179,10 @@ func TestConnectScopes(t *testing.T) {
 }
 
 func TestScopeDenialStatusOption(t *testing.T) {
-	s, clk, _, in := installed(t, func(o *Options) { o.ScopeDenialStatus = 401; o.ScopeDenialMessage = "Unauthorized; scope does not match" }, "READ")
+	s, clk, _, in := installed(t, func(o *Options) {
+		o.ScopeDenialStatus = 401
+		o.ScopeDenialMessage = "Unauthorized; scope does not match"
+	}, "READ")
 	r := asApp(t, s, in, clk.Now(), "GET", "/rest/api/3/application-properties", nil)
 	if r.status != 401 || r.json(t)["message"] != "Unauthorized; scope does not match" {
 		t.Fatalf("%d %s", r.status, r.body)
