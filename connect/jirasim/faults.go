@@ -261,3 +261,45 @@ The action you just performed triggered the security solution.</p>
 <p>Cloudflare Ray ID: <strong>%s</strong> &bull; Your IP: %s &bull; Performance &amp; security by Cloudflare</p>
 </div></div></body></html>
 `
+
+// ParseFault reads a fault written as "kind[,key=value…]", for command-line
+// flags: keys are skew, retry-after, delay (Go durations), count, status
+// (integers), app (an app key) and drop (true/false). Examples:
+// "rate-limit,count=3,retry-after=10s", "clock-skew,skew=-90s,app=my-app".
+func ParseFault(spec string) (Fault, error) {
+	parts := strings.Split(spec, ",")
+	kind, err := ParseFaultKind(parts[0])
+	if err != nil {
+		return Fault{}, err
+	}
+	f := Fault{Kind: kind}
+	for _, p := range parts[1:] {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok {
+			return Fault{}, fmt.Errorf("jirasim: fault %q: %q is not key=value", spec, p)
+		}
+		var err error
+		switch strings.ToLower(k) {
+		case "skew":
+			f.Skew, err = time.ParseDuration(v)
+		case "retry-after", "retryafter":
+			f.RetryAfter, err = time.ParseDuration(v)
+		case "delay":
+			f.Delay, err = time.ParseDuration(v)
+		case "count":
+			f.Count, err = strconv.Atoi(v)
+		case "status":
+			f.Status, err = strconv.Atoi(v)
+		case "app":
+			f.AppKey = v
+		case "drop":
+			f.Drop, err = strconv.ParseBool(v)
+		default:
+			err = fmt.Errorf("unknown key %q (known: skew, retry-after, delay, count, status, app, drop)", k)
+		}
+		if err != nil {
+			return Fault{}, fmt.Errorf("jirasim: fault %q: %w", spec, err)
+		}
+	}
+	return f, nil
+}

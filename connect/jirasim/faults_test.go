@@ -1,11 +1,14 @@
 package jirasim
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connect-doctor/connect-doctor/connect/scope"
 )
 
 func TestFaults(t *testing.T) {
@@ -149,5 +152,43 @@ func TestParseFaultKind(t *testing.T) {
 	}
 	if _, err := ParseFaultKind("meteor"); err == nil {
 		t.Error("unknown fault accepted")
+	}
+}
+
+func TestParseFault(t *testing.T) {
+	tests := []struct {
+		spec string
+		want Fault
+		err  bool
+	}{
+		{"rate-limit,count=3,retry-after=10s", Fault{Kind: RateLimit, Count: 3, RetryAfter: 10 * time.Second}, false},
+		{"clock-skew,skew=-90s,app=my-app", Fault{Kind: ClockSkew, Skew: -90 * time.Second, AppKey: "my-app"}, false},
+		{"key-server-down,drop=true", Fault{Kind: KeyServerDown, Drop: true}, false},
+		{"unavailable,status=502", Fault{Kind: Unavailable, Status: 502}, false},
+		{"slow,delay=soon", Fault{}, true},
+		{"slow,colour=red", Fault{}, true},
+		{"slow,delay", Fault{}, true},
+		{"earthquake", Fault{}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.spec, func(t *testing.T) {
+			got, err := ParseFault(tc.spec)
+			if (err != nil) != tc.err || got != tc.want {
+				t.Fatalf("ParseFault = %+v, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestSetScopesNarrowsEnforcement(t *testing.T) {
+	s, clk, _, in := installed(t, nil, "ADMIN")
+	if err := s.SetScopes("test-app", scope.Set{scope.Read}); err != nil {
+		t.Fatal(err)
+	}
+	if r := asApp(t, s, in, clk.Now(), "GET", "/rest/api/3/application-properties", nil); r.status != 403 {
+		t.Fatalf("after narrowing to READ: %d", r.status)
+	}
+	if err := s.SetScopes("nope", nil); !errors.Is(err, ErrNotInstalled) {
+		t.Errorf("unknown app: %v", err)
 	}
 }

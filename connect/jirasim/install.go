@@ -483,3 +483,17 @@ func (s *Sim) sendLifecycle(ctx context.Context, in *install, event, adminID str
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
+
+// SetScopes overrides the Connect scopes the site enforces for an
+// installed app, as when a site still runs an older version of the app
+// whose descriptor declared fewer scopes.
+func (s *Sim) SetScopes(appKey string, scopes scope.Set) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.installs[appKey]
+	if in == nil || !in.installed {
+		return fmt.Errorf("%w: %q", ErrNotInstalled, appKey)
+	}
+	in.Scopes = append(scope.Set(nil), scopes...)
+	return nil
+}
