@@ -507,6 +507,34 @@ func causeCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: "https://jira-proxy.example.com/rest/api/3/myself", Header: hdr("Authorization", "Basic amFuZUBhY21lLmNvbTpBVEFUVDN4RmZHRjBUOW0ya3FZYjdaeDE=")},
 					Response: explain.Response{Status: 403, Header: hdr("Server", "nginx", "Content-Type", "text/html"), Body: []byte("<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>")}}
 			}},
+		{name: "token_exchange_failed/3LO refresh token rotated", top: explain.TokenExchangeFailed, minConf: 0.85,
+			fix: []string{"store the new refresh_token"},
+			in: func(t *testing.T) explain.Input {
+				return explain.Input{Request: explain.Request{Method: "POST", URL: "https://auth.atlassian.com/oauth/token", HasBody: true, Header: hdr("Content-Type", "application/json")},
+					Response: explain.Response{Status: 403, Header: hdr("Content-Type", "application/json"), Body: []byte(`{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}`)}}
+			}},
+		{name: "network_error/browser CORS", top: explain.NetworkError, minConf: 0.8,
+			fix: []string{"AP.request()"},
+			in: func(t *testing.T) explain.Input {
+				return explain.Input{Request: explain.Request{Method: "GET", URL: testBase + "/rest/api/3/myself"},
+					Context: explain.Context{NetworkErr: errors.New("TypeError: Failed to fetch (blocked by CORS policy: No 'Access-Control-Allow-Origin' header is present)")}}
+			}},
+		{name: "ip_allowlist_block/proxy names an IP restriction", top: explain.IPAllowlistBlock, minConf: 0.75,
+			in: func(t *testing.T) explain.Input {
+				return explain.Input{Request: explain.Request{Method: "GET", URL: testBase + "/rest/api/3/myself", Header: hdr("Authorization", "Basic amFuZUBhY21lLmNvbTpBVEFUVDN4RmZHRjBUOW0ya3FZYjdaeDE=")},
+					Response: jiraResp(403, `{"message":"Request from IP 203.0.113.7 is blocked by the organization's access policy"}`)}
+			}},
+		{name: "credentials_rejected/password instead of API token", top: explain.CredentialsRejected, minConf: 0.85,
+			in: func(t *testing.T) explain.Input {
+				return explain.Input{Request: explain.Request{Method: "GET", URL: testBase + "/rest/api/2/myself", Header: hdr("Authorization", "Basic amFuZUBhY21lLmNvbTpodW50ZXIy")},
+					Response: jiraResp(401, "Basic authentication with passwords is deprecated.  For more information, see: https://developer.atlassian.com/cloud/confluence/deprecation-notice-basic-auth/", "Content-Type", "text/plain")}
+			}},
+		{name: "token_expired/seconds ago is less certain", top: explain.TokenExpired, minConf: 0.7, maxConf: 0.85,
+			evidence: []string{"little or no leeway"},
+			in: func(t *testing.T) explain.Input {
+				c := with(appClaims("GET", "/rest/api/3/myself"), "iat", testNow.Add(-3*time.Minute).Unix(), "exp", testNow.Add(-5*time.Second).Unix())
+				return explain.Input{Request: appReq(t, "GET", "/rest/api/3/myself", c, testSecret), Response: jiraResp(401, ""), Context: appCtx()}
+			}},
 		{name: "fallback/bare 401 stays low", top: explain.CredentialsRejected, maxConf: 0.5,
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: "https://api.example.com/v1/x", Header: hdr("Authorization", "Bearer abcdefghijklmnop")},

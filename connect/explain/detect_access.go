@@ -21,20 +21,43 @@ func (a *analysis) detectServerTexts() {
 		a.add(AnonymousRequest, 0.6, a.suggestedAuth(), said, "credentials were sent ("+a.cred.source+") but Jira did not recognise them and treated the request as anonymous")
 	}
 	if n, ok := a.bodyHas("query hash does not match", "expecting claim 'qsh'", "invalid qsh", "qsh does not match"); ok {
-		a.add(QSHMismatch, 0.9, "Recompute the qsh over the exact method, path and query of this request (see the canonical request in the evidence).", said, "the server reports a qsh mismatch ("+n+")")
+		a.addExact(QSHMismatch, 0.9, "Recompute the qsh over the exact method, path and query of this request (see the canonical request in the evidence).", said, "the server reports a qsh mismatch ("+n+")")
 	}
 	if _, ok := a.bodyHas("did not contain the query string hash", "tokens without qsh are not allowed"); ok {
-		a.add(QSHMissing, 0.92, "Add the qsh claim to the JWT.", said)
+		a.addExact(QSHMissing, 0.92, "Add the qsh claim to the JWT.", said)
 	}
 	if _, ok := a.bodyHas("signature verification failed", "invalid signature", "signature is invalid"); ok {
-		a.add(JWTSignatureInvalid, 0.85, "Sign with the tenant's current shared secret (HS256); after a reinstall the secret changes.", said)
+		a.addExact(JWTSignatureInvalid, 0.85, "Sign with the tenant's current shared secret (HS256); after a reinstall the secret changes.", said)
 		a.add(SharedSecretStale, 0.55, "Store the sharedSecret of every installed callback; re-read it before signing.", said, "a stale secret after a reinstall is the usual reason for a signature failure on a token that used to work")
 	}
 	if _, ok := a.bodyHas("authentication request has expired", "jwt expired", "token has expired", "token is expired", "token expired"); ok {
-		a.add(TokenExpired, 0.88, "Mint a fresh token per request and keep the clock in sync (NTP).", said)
+		a.addExact(TokenExpired, 0.88, "Mint a fresh token per request and keep the clock in sync (NTP).", said)
 	}
 	if _, ok := a.bodyHas("could not find stored client data", "is this client registered"); ok {
-		a.add(TenantUninstalled, 0.8, "The receiving app has no record of this tenant: the app was uninstalled, its database lost the tenant, or the clientKey (iss/aud) is wrong. Reinstall the app on the site.", said)
+		a.addExact(TenantUninstalled, 0.8, "The receiving app has no record of this tenant: the app was uninstalled, its database lost the tenant, or the clientKey (iss/aud) is wrong. Reinstall the app on the site.", said)
+	}
+	if _, ok := a.bodyHas("app is not installed", "add-on is not installed", "addon is not installed", "plugin is not installed", "app has been disabled", "add-on is disabled", "app is disabled", "not installed on this"); ok && a.status >= 400 {
+		a.addExact(TenantUninstalled, 0.8, "Install or enable the app on the site again (a reinstall sends a new shared secret to store).", said)
+	}
+	if _, ok := a.bodyHas("basic auth with password", "basic authentication with passwords", "password is not allowed", "passwords are not allowed", "api token is required"); ok {
+		a.addExact(CredentialsRejected, 0.9, "Jira Cloud does not accept account passwords for REST calls: create an API token (https://id.atlassian.com/manage-profile/security/api-tokens) and send email:api_token with Basic auth.", said).Title = "A password was used where an API token is required"
+	}
+	if a.cred.kind != credNone && (a.status == 401 || a.status == 403) {
+		if n, ok := a.bodyHas("bad credentials", "invalid credentials", "invalid api key", "invalid token", "token is invalid", "authentication failed", "invalid_token", "unauthorized access", "access token is invalid", "token has been revoked", "revoked"); ok {
+			a.add(CredentialsRejected, 0.65, "The server rejected the credential ("+n+"): check it is current (not revoked or expired), belongs to this environment/site and is sent in the scheme the API documents.", said)
+		}
+		if _, ok := a.bodyHas(`"insufficient_scope"`, "insufficient scope", "insufficient_scope"); ok {
+			a.addExact(TokenScopeMissing, 0.85, "Request a token with the scope this operation needs and retry.", said)
+		}
+	}
+	if a.gateway && a.status == 401 && a.cred.kind == credBearer && (a.cred.token == nil || a.cred.token.Claims.ExpiresAt == nil) {
+		if _, ok := a.bodyHas(`"message":"unauthorized"`, `"message": "unauthorized"`); ok {
+			a.add(CredentialsRejected, 0.55, "api.atlassian.com refused the bearer token: 3LO access tokens expire after an hour (refresh them), can be revoked, and work only for the cloudId they were granted for; check the /ex/jira/<cloudId> in the URL.", said)
+			a.add(TokenExpired, 0.45, "Refresh the access token (they expire after about an hour) and retry.", said, "an expired access token is the most frequent cause of a bare 401 from api.atlassian.com")
+		}
+	}
+	if a.status == 200 && a.isHTML && strings.HasPrefix(a.apiPath, "/rest/") && (strings.Contains(strings.ToLower(a.htmlTitle), "log in") || strings.Contains(strings.ToLower(a.htmlTitle), "login")) {
+		a.addExact(AnonymousRequest, 0.7, a.suggestedAuth(), "a REST call returned the HTML login page "+quote(a.htmlTitle, 80)+": the credentials were not accepted")
 	}
 	if _, ok := a.bodyHas("could not find authentication data on request"); ok {
 		a.add(AuthHeaderMissing, 0.75, fixConnectJWT, said, "the receiver found no JWT: none was sent, or it was sent as Bearer")
@@ -378,12 +401,8 @@ func (a *analysis) detectExchange() {
 			}
 			desc = err.Error()
 		}
-	} else if a.jsonBody && (strings.Contains(a.low, `"error":"invalid_grant"`) || strings.Contains(a.low, `"error": "invalid_grant"`) ||
-		strings.Contains(a.low, `"error":"unauthorized_client"`) || strings.Contains(a.low, `"error": "unauthorized_client"`)) {
-		code = "invalid_grant"
-		if strings.Contains(a.low, "unauthorized_client") {
-			code = "unauthorized_client"
-		}
+	} else if c := oauthBodyError(a.low); a.jsonBody && c != "" {
+		code = c
 		desc = strings.Join(a.messages, " ")
 		server = a.host
 		status = a.status
@@ -400,6 +419,10 @@ func (a *analysis) detectExchange() {
 	ld := strings.ToLower(desc)
 	declared := a.in.Context.DeclaredScopes
 	switch {
+	case strings.Contains(ld, "refresh token") || strings.Contains(ld, "refresh_token"):
+		a.addExact(TokenExchangeFailed, 0.9, "The refresh token is invalid, expired or already used: Atlassian rotates refresh tokens, so store the new refresh_token from every token response and use it next time; if it is lost, have the user authorise the app again.", ev...).Title = "The OAuth refresh failed"
+	case code == "invalid_client":
+		a.addExact(TokenExchangeFailed, 0.9, "The client_id/client_secret pair was refused: check both against the developer console (secrets can be rotated) and the environment (staging vs production app).", ev...).Title = "The OAuth client credentials were refused"
 	case code == "unauthorized_client":
 		a.addExact(TokenExchangeFailed, 0.92, "Send the assertion to the Connect authorization server (https://oauth-2-authorization-server.services.atlassian.com/oauth2/token; staging/FedRAMP have their own), not to auth.atlassian.io/auth.atlassian.com, which serve 3LO.", ev...).Title = "The assertion went to the wrong authorization server"
 	case strings.Contains(ld, "too far in the future") || strings.Contains(ld, "expiration"):
@@ -429,4 +452,14 @@ func setStr(s scope.Set) string {
 		return "no scopes"
 	}
 	return strings.Join(s.Strings(), ", ")
+}
+
+// oauthBodyError returns the RFC 6749 error code of a token-endpoint answer.
+func oauthBodyError(low string) string {
+	for _, c := range []string{"invalid_grant", "unauthorized_client", "invalid_client"} {
+		if strings.Contains(low, `"error":"`+c+`"`) || strings.Contains(low, `"error": "`+c+`"`) {
+			return c
+		}
+	}
+	return ""
 }

@@ -397,6 +397,8 @@ func (a *analysis) checkTimes(t *TokenReport) {
 	if c.ExpiresAt != nil {
 		exp := time.Unix(*c.ExpiresAt, 0)
 		switch {
+		case !now.IsZero() && !exp.After(now) && now.Sub(exp) < 30*time.Second:
+			a.add(TokenExpired, 0.8, fixExp+" It expired only seconds before: lengthen the lifetime a little and mint it right before the call.", fmt.Sprintf("exp %s: expired %s ago (now %s); Atlassian allows little or no leeway", exp.UTC().Format(time.RFC3339), human(now.Sub(exp)), now.UTC().Format(time.RFC3339)), skewEv)
 		case !now.IsZero() && !exp.After(now):
 			a.add(TokenExpired, 0.95, fixExp, fmt.Sprintf("exp %s: expired %s ago (now %s)", exp.UTC().Format(time.RFC3339), human(now.Sub(exp)), now.UTC().Format(time.RFC3339)), skewEv)
 		case !srv.IsZero() && !exp.After(srv):

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -89,6 +90,8 @@ func (a *analysis) detectRequestShape() {
 	}
 }
 
+var reIPBlock = regexp.MustCompile(`\bip(?: address)?[^<"\n]{0,40}(?:allow ?list|whitelist|not allowed|not permitted|blocked|restricted|denied|forbidden)|(?:allow ?list|whitelist)[^<"\n]{0,40}\bip\b`)
+
 type wafSig struct {
 	name    string
 	headers []string // header names whose presence identifies it
@@ -158,6 +161,12 @@ func (a *analysis) detectIntermediaries() {
 		"ip address has been blocked", "your ip is not allowed", "ip forbidden", "ip address rejected", "access from your ip"); ok {
 		a.addExact(IPAllowlistBlock, 0.88, "Add this client's egress IP address to the allowlist (Atlassian Administration → Security → IP allowlists, or the firewall/WAF that answered), or call from an allowlisted network. Note that NAT, VPNs and cloud runners change the egress IP.",
 			said, "the answer names an IP restriction (\""+n+"\")")
+	}
+	if a.has(IPAllowlistBlock) == nil && (a.status == 403 || a.status == 401) {
+		if m := reIPBlock.FindString(a.low); m != "" {
+			a.addExact(IPAllowlistBlock, 0.8, "Add this client's egress IP address to the allowlist (Atlassian Administration → Security → IP allowlists, or the firewall that answered), or call from an allowlisted network.",
+				said, "the answer mentions an IP restriction: "+quote(m, 100))
+		}
 	}
 	// 407 from a forward proxy.
 	if a.status == 407 || h.Get("Proxy-Authenticate") != "" {
@@ -334,6 +343,8 @@ func (a *analysis) detectNetwork() {
 		if strings.Contains(low, "unknown authority") || strings.Contains(low, "self signed") || strings.Contains(low, "self-signed") {
 			a.addExact(FirewallBlock, 0.55, "A TLS-intercepting proxy/firewall re-signed the connection: install its CA certificate or get an exception for this host.", ev, "an unknown certificate authority usually means a TLS-inspecting proxy")
 		}
+	case strings.Contains(low, "cors") || strings.Contains(low, "failed to fetch") || strings.Contains(low, "access-control-allow-origin"):
+		a.addExact(NetworkError, 0.85, "Browsers block cross-origin calls to Atlassian REST APIs (no CORS). From a Connect iframe use AP.request(); from Forge use requestJira(); otherwise call the API from your backend.", ev).Title = "The browser blocked a cross-origin call (CORS)"
 	case strings.Contains(low, "connection refused"):
 		a.addExact(NetworkError, 0.85, "Nothing accepts connections at that address/port: check the URL and port, and whether a firewall rejects the connection.", ev)
 		a.addExact(FirewallBlock, 0.4, "Check outbound firewall rules for this host.", ev)
