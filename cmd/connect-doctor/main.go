@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,11 @@ type stdio struct {
 	out    io.Writer
 	err    io.Writer
 	getenv func(string) string
+	// ctx, when set, replaces the signal context of long-running commands
+	// (tests cancel it to stop them).
+	ctx context.Context
+	// ready, when set, receives the URL to open once a server is up.
+	ready chan<- string
 }
 
 func main() {
@@ -33,6 +39,8 @@ func run(args []string, io stdio) int {
 	switch cmd {
 	case "serve":
 		return runServe(args, io)
+	case "dev":
+		return runDev(args, io)
 	case "migrate":
 		return runMigrate(args, io)
 	case "version", "--version":

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestDevCommand starts `connect-doctor dev`, follows the printed admin URL
+// and gets the simulated Jira page that embeds the app's admin panel, then
+// the signed panel page itself.
+func TestDevCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	dataDir := t.TempDir()
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"dev", "--port", "0"}, stdio{out: out, err: errOut, ctx: ctx, ready: ready,
+			getenv: func(k string) string {
+				if k == "DATA_DIR" {
+					return dataDir
+				}
+				return ""
+			}})
+	}()
+	var adminURL string
+	select {
+	case adminURL = <-ready:
+	case code := <-done:
+		t.Fatalf("dev exited with %d: %s", code, errOut.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("dev did not become ready: %s", errOut.String())
+	}
+	if !strings.Contains(out.String(), adminURL) {
+		t.Fatalf("the admin URL is not printed:\n%s", out.String())
+	}
+	resp, err := http.Get(adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "<iframe") {
+		t.Fatalf("admin host page: %d\n%s", resp.StatusCode, page)
+	}
+	// The iframe's signed URL must open the app's panel.
+	i := strings.Index(string(page), `src="`)
+	if i < 0 {
+		t.Fatalf("no iframe src in %s", page)
+	}
+	src := string(page)[i+5:]
+	src = strings.ReplaceAll(src[:strings.IndexByte(src, '"')], "&amp;", "&")
+	resp, err = http.Get(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "Connect Doctor") {
+		t.Fatalf("panel page %s: %d\n%s", src, resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("dev exited with %d", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("dev did not stop")
+	}
+}
