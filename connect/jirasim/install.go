@@ -497,3 +497,23 @@ func (s *Sim) SetScopes(appKey string, scopes scope.Set) error {
 	in.Scopes = append(scope.Set(nil), scopes...)
 	return nil
 }
+
+// AdminPageKeys lists the keys of the installed app's adminPages modules,
+// in descriptor order.
+func (s *Sim) AdminPageKeys(appKey string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.installs[appKey]
+	if in == nil || !in.installed {
+		return nil
+	}
+	var mods []pageModule
+	if raw, ok := in.desc.Modules["adminPages"]; ok && json.Unmarshal(raw, &mods) == nil {
+		keys := make([]string, len(mods))
+		for i, m := range mods {
+			keys[i] = m.Key
+		}
+		return keys
+	}
+	return nil
+}
