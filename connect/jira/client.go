@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -182,7 +183,7 @@ func (d *Doer) do(req *http.Request) (*http.Response, *attemptInfo, error) {
 		closeBody(req)
 		return nil, info, err
 	}
-	method := req.Method
+	method := strings.ToUpper(req.Method)
 	if method == "" {
 		method = http.MethodGet
 	}
@@ -237,7 +238,11 @@ func (d *Doer) logFailure(ctx context.Context, req *http.Request, ae *APIError) 
 		canonical := connect.CanonicalRequest(req.Method, req.URL.RequestURI(), d.base.EscapedPath())
 		attrs = append(attrs, "canonicalRequest", canonical, "qsh", connect.QSH(canonical))
 	}
-	d.c.log.WarnContext(ctx, "jira: request failed", attrs...)
+	level := slog.LevelDebug // 404, 409, 400…: often expected by the caller
+	if s := ae.StatusCode; s == http.StatusUnauthorized || s == http.StatusForbidden || s == http.StatusTooManyRequests || s >= 500 {
+		level = slog.LevelWarn
+	}
+	d.c.log.Log(ctx, level, "jira: request failed", attrs...)
 }
 
 // Response is a fully read answer.

@@ -215,3 +215,19 @@ func FuzzRelativePath(f *testing.F) {
 		}
 	})
 }
+
+func TestLowerCaseGetWithBodyRefused(t *testing.T) {
+	f := newFakeJira(t, "")
+	c, _ := newTestClient(f, nil, RetryPolicy{})
+	req, _ := http.NewRequest("get", "/rest/api/3/myself", strings.NewReader("x"))
+	if _, err := c.AsApp(f.tenant).Do(req); !errors.Is(err, ErrGetWithBody) {
+		t.Errorf("err = %v", err)
+	}
+	req, _ = http.NewRequest("get", "/rest/api/3/myself", nil)
+	if _, err := c.AsApp(f.tenant).Do(req); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.seen(); len(s) != 1 || s[0].Method != "GET" {
+		t.Errorf("requests %+v", s)
+	}
+}
