@@ -43,6 +43,9 @@ func splitURI(requestURI string) (origin, path, query string) {
 
 // findVariant looks for a common mistake that reproduces tokenQSH.
 func findVariant(method, requestURI, basePath, tokenQSH string) (qshVariant, bool) {
+	if len(tokenQSH) != 2*sha256.Size {
+		return qshVariant{}, false
+	}
 	origin, path, query := splitURI(requestURI)
 	M := strings.ToUpper(method)
 	base := connect.CanonicalURI(path, basePath)
@@ -112,12 +115,11 @@ func findVariant(method, requestURI, basePath, tokenQSH string) (qshVariant, boo
 		}
 	}
 
-	h := make([]byte, 0, 64)
-	try := func(c string) bool {
-		sum := sha256.Sum256([]byte(c))
-		h = hex.AppendEncode(h[:0], sum[:])
-		return string(h) == tokenQSH
+	var want [sha256.Size]byte
+	if n, err := hex.Decode(want[:], []byte(tokenQSH)); err != nil || n != sha256.Size {
+		return qshVariant{}, false // not a SHA-256: no variant can produce it
 	}
+	try := func(c string) bool { return sha256.Sum256([]byte(c)) == want }
 	canon := func(m, uri, q string) string { return m + "&" + uri + "&" + q }
 	// One mistake at a time, then path × query pairs.
 	for _, p := range paths[1:] {
