@@ -203,3 +203,48 @@ func TestE2EPermissionProbes(t *testing.T) {
 		t.Errorf("check admin: %v %v", got, err)
 	}
 }
+
+// TestE2EFaults drives the retry decorator and the oauth errors with the
+// simulator's faults; sleeps are recorded, not slept.
+func TestE2EFaults(t *testing.T) {
+	sim, tenant, _, _ := e2eSetup(t)
+	var waits []time.Duration
+	sleep := func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+	tokens := oauth.NewCache(&oauth.Exchanger{TokenURL: sim.AuthServerURL(), Timeout: 10 * time.Second}, oauth.CacheOptions{})
+	client := jira.New(jira.Options{AppKey: "com.example.e2e", Tokens: tokens,
+		Retry: jira.RetryPolicy{Sleep: sleep, MaxRetryAfter: 10 * time.Second}})
+
+	sim.SetFault(jirasim.Fault{Kind: jirasim.RateLimit, RetryAfter: time.Second, Count: 1})
+	if _, err := client.AsApp(tenant).Call(t.Context(), "GET", "/rest/api/3/myself", nil); err != nil {
+		t.Fatalf("429 once then 200: %v", err)
+	}
+	if len(waits) != 1 || waits[0] != time.Second {
+		t.Errorf("waits %v, want [1s]", waits)
+	}
+
+	sim.SetFault(jirasim.Fault{Kind: jirasim.RateLimit, RetryAfter: time.Minute, Count: 1})
+	_, err := client.AsApp(tenant).Call(t.Context(), "GET", "/rest/api/3/myself", nil)
+	if ae, ok := errors.AsType[*jira.APIError](err); !ok || ae.StatusCode != 429 || ae.RetryAfter != time.Minute || ae.Cause != jira.CauseRetryAfterCap {
+		t.Errorf("429 beyond the cap: %v", err)
+	}
+	sim.ClearFaults()
+
+	sim.SetFault(jirasim.Fault{Kind: jirasim.Unavailable, Count: 1})
+	_, err = client.AsApp(tenant).Call(t.Context(), "POST", "/rest/api/3/permissions/check", []byte(`{"accountId":"x","globalPermissions":["ADMINISTER"]}`))
+	if ae, ok := errors.AsType[*jira.APIError](err); !ok || ae.StatusCode != 503 || ae.Attempts != 1 || ae.Cause != jira.CauseNotIdempotent {
+		t.Errorf("POST on 503 without Retry-After: %v", err)
+	}
+	sim.ClearFaults()
+
+	sim.SetFault(jirasim.Fault{Kind: jirasim.TokenServerDown, Drop: true})
+	_, err = client.AsUser(tenant, sim.User("user").AccountID).Call(t.Context(), "GET", "/rest/api/3/myself", nil)
+	if !errors.Is(err, jira.ErrToken) || !errors.Is(err, oauth.ErrNetwork) {
+		t.Errorf("token server down: %v", err)
+	}
+	sim.ClearFaults()
+
+	_, err = client.AsUser(tenant, sim.User("inactive").AccountID).Call(t.Context(), "GET", "/rest/api/3/myself", nil)
+	if oe, ok := errors.AsType[*oauth.Error](err); !ok || oe.Code != "invalid_grant" {
+		t.Errorf("inactive user: %v", err)
+	}
+}
