@@ -6,12 +6,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
 	connectdoctor "github.com/connect-doctor/connect-doctor"
+	"github.com/connect-doctor/connect-doctor/api/panel"
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/connect"
+	"github.com/connect-doctor/connect-doctor/connect/catalog"
+	"github.com/connect-doctor/connect-doctor/connect/explain"
+	"github.com/connect-doctor/connect-doctor/connect/jira"
+	"github.com/connect-doctor/connect-doctor/oauth"
 	"github.com/connect-doctor/connect-doctor/storage"
 )
 
@@ -26,6 +32,12 @@ type App struct {
 	Keys    *connect.InstallKeys
 	Server  *Server
 	Logger  *slog.Logger
+	// The admin panel's collaborators.
+	Catalog *catalog.Catalog
+	Checks  *storage.CheckStore
+	Tokens  *oauth.Cache
+	Jira    *jira.Client
+	Panel   *panel.Panel
 	stop    context.CancelFunc
 }
 
@@ -95,13 +107,43 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	store := storage.NewTenantStore(db, sealer, o.Now)
 	cache := storage.NewTenantCache(store, 10000, 10*time.Second)
 	keys := connect.NewInstallKeys(connect.InstallKeysOptions{BaseURL: cfg.InstallKeysURL, HTTPClient: o.HTTPClient})
+	cat := catalog.Default()
+	if cfg.CatalogFile != "" {
+		if cat, err = loadCatalog(cfg.CatalogFile); err != nil {
+			return fail(err)
+		}
+	}
+	tokens := oauth.NewCache(&oauth.Exchanger{HTTP: o.HTTPClient, TokenURL: cfg.OAuthTokenURL, Now: o.Now}, oauth.CacheOptions{Now: o.Now})
+	jiraOpts := jira.Options{HTTP: o.HTTPClient, AppKey: cfg.AppKey, Version: o.Version, Tokens: tokens, Now: o.Now, Logger: log,
+		PermissionTTL: time.Minute}
+	jc := jira.New(jiraOpts)
+	// Checks show what Jira answered first: no retries.
+	checkOpts := jiraOpts
+	checkOpts.Retry = jira.RetryPolicy{MaxAttempts: 1}
+	checker := jira.New(checkOpts)
+	invalidate := func(clientKey string) {
+		cache.Invalidate(clientKey)
+		tokens.EvictTenant(clientKey)
+		jc.ForgetPermissions(clientKey)
+	}
+	checks := storage.NewCheckStore(db, cfg.CheckHistoryLimit, o.Now)
 	srv := New(Deps{
-		Descriptor: raw, DescriptorInfo: desc, Store: store, Invalidate: cache.Invalidate, DB: db,
+		Descriptor: raw, DescriptorInfo: desc, Store: store, Invalidate: invalidate, DB: db,
 		InstallVerifier: connect.NewInstallVerifier(keys, connect.InstallVerifierOptions{BaseURL: cfg.BaseURL, Now: o.Now}),
 		RequestVerifier: connect.NewRequestVerifier(cache, connect.RequestVerifierOptions{AppKey: cfg.AppKey, BasePath: connect.BasePath(cfg.BaseURL), Now: o.Now}),
 		AllowedHosts:    cfg.AllowedHosts, Logger: log, Now: o.Now, Version: o.Version, APJSURL: cfg.APJSURL,
 	})
-	app := &App{Config: cfg, DB: db, Store: store, Tenants: cache, Keys: keys, Server: srv, Logger: log, stop: func() {}}
+	pn, err := panel.New(panel.Deps{
+		Catalog: cat, Engine: explain.New(cat), Jira: panel.JiraCaller{Client: checker}, Admin: jc, History: checks,
+		Verified: Verified, AppKey: cfg.AppKey, Version: o.Version, APJSURL: cfg.APJSURL, Logger: log, Now: o.Now,
+		ChecksPerMinute: cfg.ChecksPerMinute,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("admin panel: %w", err))
+	}
+	pn.Register(srv)
+	app := &App{Config: cfg, DB: db, Store: store, Tenants: cache, Keys: keys, Server: srv, Logger: log, stop: func() {},
+		Catalog: cat, Checks: checks, Tokens: tokens, Jira: jc, Panel: pn}
 	if db.Dialect == storage.Postgres {
 		// Other instances sharing the database announce tenant writes;
 		// drop our cached copy when they do.
@@ -129,4 +171,18 @@ func (a *App) HTTPServer(addr string) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+}
+
+// loadCatalog reads CATALOG_FILE.
+func loadCatalog(path string) (*catalog.Catalog, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("CATALOG_FILE: %w", err)
+	}
+	defer f.Close()
+	c, err := catalog.Load(f)
+	if err != nil {
+		return nil, fmt.Errorf("CATALOG_FILE %s: %w", path, err)
+	}
+	return c, nil
 }

@@ -104,13 +104,9 @@ func New(d Deps) *Server {
 	g.POST(lc.Enabled, s.lifecycleToken(connect.EventEnabled), s.enabledDisabled(connect.EventEnabled))
 	g.POST(lc.Disabled, s.lifecycleToken(connect.EventDisabled), s.enabledDisabled(connect.EventDisabled))
 
-	// Page routes: iframe URLs signed by Jira (request tokens bound by qsh).
-	pages := g.Group("/", limitBody(64<<10), s.requireToken(connect.VerifyOptions{Kind: connect.RequestToken}))
-	pages.GET("/admin", s.adminPage)
-
-	// Context routes: the admin panel's own API calls (AP.context.getToken).
-	apiGroup := g.Group("/api", limitBody(1<<20), s.requireToken(connect.VerifyOptions{Kind: connect.ContextToken}))
-	apiGroup.GET("/installation", s.installation)
+	// The admin page (/admin, request tokens) and its API (/api/…, context
+	// tokens) are mounted by package api/panel through Group, PageAuth and
+	// ContextAuth.
 	s.engine = e
 	return s
 }
@@ -130,6 +126,12 @@ func (s *Server) Group(path string, h ...gin.HandlerFunc) *gin.RouterGroup {
 // ContextAuth is the middleware for context-token API routes.
 func (s *Server) ContextAuth() gin.HandlerFunc {
 	return s.requireToken(connect.VerifyOptions{Kind: connect.ContextToken})
+}
+
+// PageAuth is the middleware for iframe page routes: request tokens whose
+// qsh is bound to the request.
+func (s *Server) PageAuth() gin.HandlerFunc {
+	return s.requireToken(connect.VerifyOptions{Kind: connect.RequestToken})
 }
 
 // Registerer lets other components (token cache, Jira client, explainer)

@@ -1,0 +1,530 @@
+package panel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/connect-doctor/connect-doctor/connect"
+	"github.com/connect-doctor/connect-doctor/connect/catalog"
+	"github.com/connect-doctor/connect-doctor/connect/explain"
+	"github.com/connect-doctor/connect-doctor/connect/preflight"
+	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/storage"
+)
+
+// adminStatus is the outcome of the Administer Jira probe for a viewer.
+type adminStatus struct {
+	Admin bool
+	Err   error // the probe failed: unknown
+}
+
+// checkAdmin asks Jira (as the app, cached by the Jira client) whether the
+// viewer holds Administer Jira.
+func (p *Panel) checkAdmin(ctx context.Context, v *connect.Verified) adminStatus {
+	acc := v.AccountID()
+	if acc == "" {
+		return adminStatus{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.AdminTimeout)
+	defer cancel()
+	perms, err := p.Admin.CheckPermissions(ctx, v.Tenant, acc, preflight.KeyAdminister)
+	if err != nil {
+		p.Logger.Warn("admin check failed", "client_key", v.Tenant.ClientKey, "error", err.Error())
+		return adminStatus{Err: err}
+	}
+	return adminStatus{Admin: perms[preflight.KeyAdminister]}
+}
+
+const notAdminMessage = "This needs the Administer Jira global permission, and Jira says you do not hold it."
+const notAdminHint = "Ask a Jira administrator to open Connect Doctor, or to grant you Administer Jira. " +
+	"Checks as yourself, Explain a response, the Endpoint explorer and the Scope advisor stay available to you."
+
+// requireAdmin writes 403 not_jira_admin (or 502 when Jira could not be
+// asked) and reports false unless the viewer is a Jira administrator.
+func (p *Panel) requireAdmin(c *gin.Context, v *connect.Verified) bool {
+	st := p.checkAdmin(c.Request.Context(), v)
+	switch {
+	case st.Err != nil:
+		c.Header("Retry-After", "5")
+		abort(c, http.StatusBadGateway, CodeAdminCheckFailed, "Jira could not be asked whether you are a Jira administrator: "+truncate(st.Err.Error(), 300),
+			"Retry in a moment. If it persists, run a check of POST /rest/api/3/permissions/check as the app to see why Jira refuses.")
+		return false
+	case !st.Admin:
+		abort(c, http.StatusForbidden, CodeNotJiraAdmin, notAdminMessage, notAdminHint)
+		return false
+	}
+	return true
+}
+
+// InstallationView is the JSON of GET /api/installation. It never carries
+// the shared secret. Details is present for Jira administrators only.
+type InstallationView struct {
+	ClientKey   string          `json:"clientKey"`
+	BaseURL     string          `json:"baseUrl"`
+	DisplayURL  string          `json:"displayUrl,omitempty"`
+	ProductType string          `json:"productType"`
+	State       string          `json:"state"`
+	AppKey      string          `json:"appKey"`
+	Version     string          `json:"version"`
+	Scopes      []ScopeCount    `json:"scopes"`
+	Reachable   int             `json:"reachableOperations"` // operations the declared set allows
+	Operations  int             `json:"catalogOperations"`
+	Viewer      ViewerView      `json:"viewer"`
+	Details     *InstallDetails `json:"details,omitempty"`
+}
+
+// ScopeCount is one declared scope and the operations it unlocks (those
+// whose Connect scope is exactly this one; lower scopes are implied).
+type ScopeCount struct {
+	Scope      string `json:"scope"`
+	Operations int    `json:"operations"`
+	Note       string `json:"note,omitempty"`
+}
+
+// ViewerView says who is looking and whether Jira calls them an admin.
+type ViewerView struct {
+	AccountID string       `json:"accountId,omitempty"`
+	Admin     *bool        `json:"admin"` // null: Jira could not be asked
+	Refusal   *ErrorDetail `json:"refusal,omitempty"`
+}
+
+// InstallDetails are the administrator-only installation details.
+type InstallDetails struct {
+	InstalledAt    string `json:"installedAt"`
+	UpdatedAt      string `json:"updatedAt"`
+	Description    string `json:"description,omitempty"`
+	SEN            string `json:"serviceEntitlementNumber,omitempty"`
+	CloudID        string `json:"cloudId,omitempty"`
+	InstallationID string `json:"installationId,omitempty"`
+	OAuthClientID  string `json:"oauthClientId,omitempty"`
+	ServerVersion  string `json:"serverVersion,omitempty"`
+	PluginsVersion string `json:"pluginsVersion,omitempty"`
+}
+
+// installation answers every viewer of the tenant with the installation's
+// public summary and who they are; the details need Administer Jira. (The
+// panel learns from this answer whether to offer the admin-only sections.)
+func (p *Panel) installation(c *gin.Context) {
+	v := p.Verified(c)
+	t := v.Tenant
+	out := InstallationView{
+		ClientKey: t.ClientKey, BaseURL: t.BaseURL, DisplayURL: t.DisplayURL, ProductType: t.ProductType,
+		State: string(t.State), AppKey: p.AppKey, Version: p.Version,
+		Reachable: p.counts.reachable(t.Scopes), Operations: p.Catalog.Len(),
+		Viewer: ViewerView{AccountID: v.AccountID()},
+	}
+	for _, s := range t.Scopes {
+		sc := ScopeCount{Scope: string(s), Operations: p.counts.exact[s]}
+		if s == scope.ActAsUser {
+			sc.Note = "lets the app act as a user (JWT-bearer grant); unlocks no operation by itself"
+		}
+		out.Scopes = append(out.Scopes, sc)
+	}
+	st := p.checkAdmin(c.Request.Context(), v)
+	switch {
+	case st.Err != nil:
+		out.Viewer.Refusal = &ErrorDetail{Code: CodeAdminCheckFailed, Message: "Jira could not be asked whether you are a Jira administrator: " + truncate(st.Err.Error(), 300),
+			Hint: "The administrator-only details are hidden until Jira answers; reload to retry."}
+	case st.Admin:
+		out.Viewer.Admin = &st.Admin
+		out.Details = &InstallDetails{
+			InstalledAt: t.InstalledAt.UTC().Format(timeFormat), UpdatedAt: t.UpdatedAt.UTC().Format(timeFormat),
+			Description: t.Description, SEN: t.ServiceEntitlementNumber, CloudID: t.CloudID, InstallationID: t.InstallationID,
+			OAuthClientID: t.OAuthClientID, ServerVersion: t.ServerVersion, PluginsVersion: t.PluginsVersion,
+		}
+	default:
+		out.Viewer.Admin = &st.Admin
+		out.Viewer.Refusal = &ErrorDetail{Code: CodeNotJiraAdmin, Message: notAdminMessage, Hint: notAdminHint}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+const timeFormat = "2006-01-02T15:04:05Z"
+
+// scopeCounts counts catalog operations per Connect scope.
+type scopeCounts struct {
+	exact map[scope.Scope]int
+	all   []scope.Scope // every operation's scope
+}
+
+func countScopes(c *catalog.Catalog) scopeCounts {
+	sc := scopeCounts{exact: map[scope.Scope]int{}}
+	for _, op := range c.Operations() {
+		sc.exact[op.ConnectScope]++
+		sc.all = append(sc.all, op.ConnectScope)
+	}
+	return sc
+}
+
+func (sc scopeCounts) reachable(set scope.Set) int {
+	n := 0
+	for _, s := range sc.all {
+		if s != scope.Inaccessible && set.Allows(s) {
+			n++
+		}
+	}
+	return n
+}
+
+// Prediction is a preflight result in the explorer's compact form.
+type Prediction struct {
+	Outcome           string `json:"outcome"`
+	Status            int    `json:"status"`
+	Reason            string `json:"reason"`
+	Fix               string `json:"fix,omitempty"`
+	MissingScope      string `json:"missingScope,omitempty"`
+	MissingPermission string `json:"missingPermission,omitempty"`
+}
+
+func compact(r preflight.Result) Prediction {
+	return Prediction{Outcome: string(r.Outcome), Status: r.Status, Reason: r.Reason, Fix: r.Fix,
+		MissingScope: string(r.MissingScope), MissingPermission: r.MissingPermission}
+}
+
+// EndpointView is one row of the endpoint explorer.
+type EndpointView struct {
+	Method           string     `json:"method"`
+	Path             string     `json:"path"`
+	OperationID      string     `json:"operationId"`
+	API              string     `json:"api"`
+	ConnectScope     string     `json:"connectScope"`
+	Permission       string     `json:"permission"`
+	PermissionDetail string     `json:"permissionDetail,omitempty"`
+	PermissionNames  []string   `json:"permissionNames,omitempty"`
+	Deprecated       bool       `json:"deprecated,omitempty"`
+	Experimental     bool       `json:"experimental,omitempty"`
+	Params           []string   `json:"params,omitempty"`
+	AsApp            Prediction `json:"asApp"`
+	AsViewer         Prediction `json:"asViewer"`
+}
+
+// viewerPermissions returns what is known of the viewer's permissions for
+// predictions: Administer Jira from the (cached) probe, or nothing.
+func (p *Panel) viewerPermissions(ctx context.Context, v *connect.Verified) *preflight.Permissions {
+	st := p.checkAdmin(ctx, v)
+	if st.Err != nil || v.AccountID() == "" {
+		return nil
+	}
+	return preflight.NewPermissions(map[string]bool{preflight.KeyAdminister: st.Admin})
+}
+
+func (p *Panel) endpointView(op *catalog.Operation, declared scope.Set, viewer *preflight.Permissions) EndpointView {
+	app := preflight.Predict(p.Catalog, preflight.Input{Method: op.Method, Path: op.Path, Identity: preflight.App, DeclaredScopes: declared})
+	user := preflight.Predict(p.Catalog, preflight.Input{Method: op.Method, Path: op.Path, Identity: preflight.User, DeclaredScopes: declared, Permissions: viewer})
+	return EndpointView{
+		Method: op.Method, Path: op.Path, OperationID: op.OperationID, API: op.API, ConnectScope: string(op.ConnectScope),
+		Permission: op.Permission, PermissionDetail: op.PermissionDetail, PermissionNames: op.PermissionNames,
+		Deprecated: op.Deprecated, Experimental: op.Experimental, Params: templateParams(op.Path),
+		AsApp: compact(app), AsViewer: compact(user),
+	}
+}
+
+// templateParams lists the {name} parameters of a path template.
+func templateParams(tpl string) []string {
+	var out []string
+	for _, seg := range strings.Split(tpl, "/") {
+		if len(seg) > 2 && seg[0] == '{' && seg[len(seg)-1] == '}' {
+			out = append(out, seg[1:len(seg)-1])
+		}
+	}
+	return out
+}
+
+// EndpointPage is the JSON of GET /api/endpoints.
+type EndpointPage struct {
+	Items      []EndpointView `json:"items"`
+	Total      int            `json:"total"`
+	NextCursor string         `json:"nextCursor,omitempty"`
+	Declared   []string       `json:"declaredScopes"`
+}
+
+func (p *Panel) endpoints(c *gin.Context) {
+	v := p.Verified(c)
+	limit, ok := pageLimit(c, DefaultPageSize, MaxPageSize)
+	if !ok {
+		return
+	}
+	offset := 0
+	if cur := c.Query("cursor"); cur != "" {
+		n, err := strconv.Atoi(cur)
+		if err != nil || n < 0 || n > 1_000_000 {
+			abort(c, http.StatusBadRequest, CodeBadCursor, "The cursor is not one this API issued.", "Pass the nextCursor of the previous page, or nothing for the first page.")
+			return
+		}
+		offset = n
+	}
+	q := catalog.Query{Text: truncate(c.Query("q"), 200), Scope: c.Query("scope"), Permission: c.Query("permission")}
+	ops := p.Catalog.Search(q)
+	out := EndpointPage{Items: []EndpointView{}, Total: len(ops), Declared: v.Tenant.Scopes.Strings()}
+	if offset < len(ops) {
+		end := min(len(ops), offset+limit)
+		viewer := p.viewerPermissions(c.Request.Context(), v)
+		for i := offset; i < end; i++ {
+			out.Items = append(out.Items, p.endpointView(&ops[i], v.Tenant.Scopes, viewer))
+		}
+		if end < len(ops) {
+			out.NextCursor = strconv.Itoa(end)
+		}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (p *Panel) endpoint(c *gin.Context) {
+	v := p.Verified(c)
+	op, ok := p.Catalog.ByOperationID(c.Param("operationId"))
+	if !ok {
+		abort(c, http.StatusNotFound, CodeNotFound, "The catalog has no operation with that operationId.", "Search the endpoint explorer by path or keyword.")
+		return
+	}
+	c.JSON(http.StatusOK, p.endpointView(op, v.Tenant.Scopes, p.viewerPermissions(c.Request.Context(), v)))
+}
+
+// pageLimit reads ?limit= (default def, at most max); it writes 400 and
+// reports false when the value is not a positive number.
+func pageLimit(c *gin.Context, def, max int) (int, bool) {
+	raw := c.Query("limit")
+	if raw == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 {
+		abort(c, http.StatusBadRequest, CodeBadLimit, "limit must be a positive number.", "Use 1 to "+strconv.Itoa(max)+".")
+		return 0, false
+	}
+	return min(n, max), true
+}
+
+// CheckSummary is one row of the history list.
+type CheckSummary struct {
+	ID         string `json:"id"`
+	CreatedAt  string `json:"createdAt"`
+	AccountID  string `json:"accountId,omitempty"`
+	As         string `json:"as"`
+	Method     string `json:"method"`
+	Path       string `json:"path"`
+	Status     int    `json:"status"`
+	DurationMs int64  `json:"durationMs"`
+	Outcome    string `json:"preflightOutcome,omitempty"`
+	Cause      string `json:"cause,omitempty"`
+	Summary    string `json:"summary,omitempty"`
+}
+
+// HistoryPage is the JSON of GET /api/checks.
+type HistoryPage struct {
+	Items      []CheckSummary `json:"items"`
+	NextCursor string         `json:"nextCursor,omitempty"`
+}
+
+func (p *Panel) listChecks(c *gin.Context) {
+	v := p.Verified(c)
+	limit, ok := pageLimit(c, 20, storage.MaxCheckPage)
+	if !ok || !p.requireAdmin(c, v) {
+		return
+	}
+	rows, next, err := p.History.List(c.Request.Context(), v.Tenant.ClientKey, limit, c.Query("cursor"))
+	if errors.Is(err, storage.ErrBadCursor) {
+		abort(c, http.StatusBadRequest, CodeBadCursor, "The cursor is not one this API issued.", "Pass the nextCursor of the previous page, or nothing for the first page.")
+		return
+	}
+	if err != nil {
+		p.storeDown(c, err)
+		return
+	}
+	out := HistoryPage{Items: make([]CheckSummary, 0, len(rows)), NextCursor: next}
+	for _, r := range rows {
+		out.Items = append(out.Items, CheckSummary{ID: r.ID, CreatedAt: r.CreatedAt.UTC().Format(timeFormat), AccountID: r.AccountID,
+			As: r.Identity, Method: r.Method, Path: r.Path, Status: r.Status, DurationMs: r.DurationMs, Outcome: r.Outcome, Cause: r.Cause, Summary: r.Summary})
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (p *Panel) getCheck(c *gin.Context) {
+	v := p.Verified(c)
+	if !p.requireAdmin(c, v) {
+		return
+	}
+	row, err := p.History.Get(c.Request.Context(), v.Tenant.ClientKey, c.Param("id"))
+	if errors.Is(err, storage.ErrCheckNotFound) {
+		abort(c, http.StatusNotFound, CodeNotFound, "This site has no check with that id.", "It may have been dropped by the history's retention limit.")
+		return
+	}
+	if err != nil {
+		p.storeDown(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", []byte(row.Result))
+}
+
+func (p *Panel) storeDown(c *gin.Context, err error) {
+	p.Logger.Error("check history unavailable", "error", err.Error())
+	c.Header("Retry-After", "5")
+	abort(c, http.StatusServiceUnavailable, CodeStoreUnavailable, "The check history is not available right now.", "Retry in a moment.")
+}
+
+// ExplainRequest is the body of POST /api/explain: either a structured
+// exchange or the raw text of `curl -i` / `curl -v` output.
+type ExplainRequest struct {
+	Raw      string           `json:"raw"`
+	As       string           `json:"as,omitempty"` // optional: app | user
+	Request  *ExplainHTTPReq  `json:"request"`
+	Response *ExplainHTTPResp `json:"response"`
+}
+
+// ExplainHTTPReq is the request side of a structured exchange.
+type ExplainHTTPReq struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+	HasBody bool              `json:"hasBody"`
+}
+
+// ExplainHTTPResp is the response side of a structured exchange.
+type ExplainHTTPResp struct {
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
+}
+
+func (p *Panel) explain(c *gin.Context) {
+	v := p.Verified(c)
+	var in ExplainRequest
+	if !decodeJSON(c, &in) {
+		return
+	}
+	var req explain.Request
+	var resp explain.Response
+	switch {
+	case strings.TrimSpace(in.Raw) != "":
+		var err error
+		req, resp, err = parseRaw(in.Raw)
+		if err != nil {
+			abort(c, http.StatusBadRequest, CodeUnparseable, "The pasted text is not an HTTP response: "+err.Error(),
+				"Paste the output of `curl -i` (status line, headers, blank line, body), or of `curl -v`.")
+			return
+		}
+	case in.Response != nil:
+		if in.Response.Status < 100 || in.Response.Status > 599 {
+			abort(c, http.StatusBadRequest, CodeUnparseable, "response.status must be an HTTP status code.", "For example 401 or 403.")
+			return
+		}
+		resp = explain.Response{Status: in.Response.Status, Header: toHeader(in.Response.Headers), Body: []byte(in.Response.Body)}
+		if in.Request != nil {
+			req = explain.Request{Method: strings.ToUpper(in.Request.Method), URL: in.Request.URL, Header: toHeader(in.Request.Headers), HasBody: in.Request.HasBody}
+		}
+	default:
+		abort(c, http.StatusBadRequest, CodeUnparseable, "Nothing to explain.", `Send {"raw":"<curl -i output>"} or {"request":{…},"response":{"status":…,"headers":{…},"body":"…"}}.`)
+		return
+	}
+	id := ""
+	switch in.As {
+	case "", "app", "user":
+		id = in.As
+	default:
+		abort(c, http.StatusBadRequest, CodeBadIdentity, `as must be "app" or "user".`, "")
+		return
+	}
+	t := v.Tenant
+	d := p.Engine.Diagnose(explain.Input{Request: req, Response: resp, Context: explain.Context{
+		TenantBaseURL: t.BaseURL, DeclaredScopes: t.Scopes, AppKey: p.AppKey, ClientKey: t.ClientKey,
+		TenantState: string(t.State), Identity: id, Now: p.Now(),
+	}})
+	c.JSON(http.StatusOK, d)
+}
+
+// parseRaw reads pasted text: a full exchange (curl -v, or request then
+// response) when possible, else a response alone.
+func parseRaw(raw string) (explain.Request, explain.Response, error) {
+	if req, resp, err := explain.ParseExchange(raw); err == nil {
+		return req, resp, nil
+	}
+	resp, err := explain.ParseResponse(raw)
+	return explain.Request{}, resp, err
+}
+
+func toHeader(m map[string]string) http.Header {
+	h := http.Header{}
+	for k, v := range m {
+		h.Add(k, v)
+	}
+	return h
+}
+
+// AdviceRequest is the body of POST /api/scopes/advice.
+type AdviceRequest struct {
+	Operations []string `json:"operations"`
+}
+
+// AdviceView is the scope advisor's answer, compared with what the app
+// declares for this site.
+type AdviceView struct {
+	catalog.Advice
+	Declared []string `json:"declaredScopes"`
+	// MissingFromDeclared are advised scopes the declared set does not
+	// imply: calls needing them are refused today.
+	MissingFromDeclared []string `json:"missingFromDeclared"`
+}
+
+func (p *Panel) advice(c *gin.Context) {
+	v := p.Verified(c)
+	var in AdviceRequest
+	if !decodeJSON(c, &in) {
+		return
+	}
+	if len(in.Operations) == 0 {
+		abort(c, http.StatusBadRequest, CodeNoOperations, "No operations given.", `Send {"operations":["GET /rest/api/3/myself", "createIssue", …]}.`)
+		return
+	}
+	if len(in.Operations) > MaxAdviceOps {
+		abort(c, http.StatusBadRequest, CodeNoOperations, "Too many operations: at most "+strconv.Itoa(MaxAdviceOps)+".", "")
+		return
+	}
+	var b strings.Builder
+	for _, op := range in.Operations {
+		b.WriteString(strings.NewReplacer("\r", " ", "\n", " ").Replace(truncate(op, MaxPathLength)))
+		b.WriteByte('\n')
+	}
+	adv, err := p.Catalog.AdviseLines(strings.NewReader(b.String()))
+	if err != nil {
+		abort(c, http.StatusBadRequest, CodeNoOperations, "The operations could not be read.", "")
+		return
+	}
+	out := AdviceView{Advice: adv, Declared: v.Tenant.Scopes.Strings(), MissingFromDeclared: []string{}}
+	for _, s := range adv.Scopes {
+		if !v.Tenant.Scopes.Allows(s) {
+			out.MissingFromDeclared = append(out.MissingFromDeclared, string(s))
+		}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// decodeJSON reads the body into v, writing 400/413 on failure.
+func decodeJSON(c *gin.Context, v any) bool {
+	dec := json.NewDecoder(c.Request.Body)
+	err := dec.Decode(v)
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		abort(c, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "The request body exceeds "+strconv.FormatInt(mbe.Limit, 10)+" bytes.", "Send a smaller body.")
+		return false
+	case err != nil:
+		abort(c, http.StatusBadRequest, CodeBadJSON, "The body is not valid JSON: "+truncate(err.Error(), 200), "Send a JSON object with Content-Type: application/json.")
+		return false
+	case dec.More():
+		abort(c, http.StatusBadRequest, CodeBadJSON, "The body holds more than one JSON value.", "")
+		return false
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

@@ -1,0 +1,156 @@
+package panel
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+//go:embed web/panel.html web/panel.js web/panel.css
+var webFiles embed.FS
+
+// asset is one static file, served under a name that carries its content
+// hash so that it can be cached forever.
+type asset struct {
+	name        string // e.g. panel.3f2a1b9c0d4e.js
+	contentType string
+	body        []byte
+}
+
+type assets struct {
+	page   *template.Template
+	byName map[string]*asset
+	js     *asset
+	css    *asset
+}
+
+func loadAssets() (*assets, error) {
+	a := &assets{byName: map[string]*asset{}}
+	load := func(file, ext, ctype string) (*asset, error) {
+		b, err := webFiles.ReadFile("web/" + file)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(b)
+		as := &asset{name: "panel." + hex.EncodeToString(sum[:6]) + ext, contentType: ctype, body: b}
+		a.byName[as.name] = as
+		return as, nil
+	}
+	var err error
+	if a.js, err = load("panel.js", ".js", "text/javascript; charset=utf-8"); err != nil {
+		return nil, err
+	}
+	if a.css, err = load("panel.css", ".css", "text/css; charset=utf-8"); err != nil {
+		return nil, err
+	}
+	raw, err := webFiles.ReadFile("web/panel.html")
+	if err != nil {
+		return nil, err
+	}
+	a.page, err = template.New("panel").Parse(string(raw))
+	return a, err
+}
+
+// static serves the hashed assets: immutable, cacheable for a year.
+func (p *Panel) static(c *gin.Context) {
+	as, ok := p.assets.byName[c.Param("name")]
+	if !ok {
+		c.Header("Cache-Control", "no-store")
+		abort(c, http.StatusNotFound, CodeNotFound, "No such static file.", "Static files are named after their content hash; reload the panel.")
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=31536000, immutable")
+	c.Header("Cross-Origin-Resource-Policy", "cross-origin")
+	c.Data(http.StatusOK, as.contentType, as.body)
+}
+
+// sections are the panel's sections, in page order; ?view= selects one.
+var sections = []string{"installation", "explorer", "check", "explain", "history", "advisor"}
+
+// page renders the admin page. The tenant comes from the verified page
+// token; nothing secret is put into the page.
+func (p *Panel) page(c *gin.Context) {
+	v := p.Verified(c)
+	base := strings.TrimSuffix(c.FullPath(), "/admin")
+	view := c.Query("view")
+	if !contains(sections, view) {
+		view = ""
+	}
+	var buf bytes.Buffer
+	err := p.assets.page.Execute(&buf, map[string]any{
+		"APJS":     p.APJSURL,
+		"JS":       base + "/static/" + p.assets.js.name,
+		"CSS":      base + "/static/" + p.assets.css.name,
+		"API":      base + "/api",
+		"View":     view,
+		"Site":     v.Tenant.BaseURL,
+		"Sections": sections,
+	})
+	if err != nil {
+		p.Logger.Error("admin page template", "error", err.Error())
+		abort(c, http.StatusInternalServerError, "internal_error", "The page could not be rendered.", "")
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", p.csp(v.Tenant.BaseURL, v.Tenant.DisplayURL))
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	c.Data(http.StatusOK, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// csp allows exactly what the page needs: its own script and stylesheet,
+// all.js, API calls to its own origin, and framing by the tenant's site
+// (baseUrl and, if the site has a custom domain, displayUrl).
+func (p *Panel) csp(baseURL, displayURL string) string {
+	ancestors := []string{}
+	for _, u := range []string{baseURL, displayURL} {
+		if o := origin(u); o != "" && !contains(ancestors, o) {
+			ancestors = append(ancestors, o)
+		}
+	}
+	fa := "'none'"
+	if len(ancestors) > 0 {
+		fa = strings.Join(ancestors, " ")
+	}
+	script := "'self'"
+	if src := cspSource(p.APJSURL); src != "" {
+		script += " " + src
+	}
+	return "default-src 'none'; script-src " + script + "; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+		"base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors " + fa
+}
+
+// origin returns scheme://host[:port] of an http(s) URL, or "".
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(u.Host, " ;,'\"") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// cspSource turns the all.js URL into a CSP source expression matching
+// exactly that file.
+func cspSource(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(raw, " ;,'\"") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,157 @@
+// Package panel is Connect Doctor's admin panel inside Jira: the adminPages
+// page (/admin, verified with the page's request token), its embedded
+// static assets, and the JSON API the page calls with context tokens
+// (/api/installation, /api/endpoints, /api/checks, /api/explain,
+// /api/scopes/advice). The tenant always comes from the verified token.
+// Checks as the app, installation details and the history are reserved to
+// viewers holding Jira's Administer Jira global permission, which is asked
+// of Jira itself (POST /rest/api/3/permissions/check as the app, cached by
+// the Jira client).
+package panel
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/connect-doctor/connect-doctor/connect"
+	"github.com/connect-doctor/connect-doctor/connect/catalog"
+	"github.com/connect-doctor/connect-doctor/connect/explain"
+	"github.com/connect-doctor/connect-doctor/connect/jira"
+	"github.com/connect-doctor/connect-doctor/connect/preflight"
+	"github.com/connect-doctor/connect-doctor/storage"
+)
+
+// Router is what the panel needs from the HTTP server: route groups under
+// the app's base path and the two token checks. *api.Server implements it.
+type Router interface {
+	Group(path string, h ...gin.HandlerFunc) *gin.RouterGroup
+	ContextAuth() gin.HandlerFunc
+	PageAuth() gin.HandlerFunc
+}
+
+// Caller performs a check against the tenant's Jira as the app or as a
+// user. JiraCaller adapts *jira.Client.
+type Caller interface {
+	Call(ctx context.Context, t *connect.Tenant, as preflight.Identity, accountID, method, path string, body []byte) (*jira.Response, error)
+}
+
+// AdminChecker asks Jira which global permissions a user holds.
+// *jira.Client implements it (and caches the answers).
+type AdminChecker interface {
+	CheckPermissions(ctx context.Context, t *connect.Tenant, accountID string, global ...string) (map[string]bool, error)
+}
+
+// History stores checks. *storage.CheckStore implements it.
+type History interface {
+	Add(ctx context.Context, row *storage.CheckRow) error
+	List(ctx context.Context, clientKey string, limit int, cursor string) ([]storage.CheckRow, string, error)
+	Get(ctx context.Context, clientKey, id string) (*storage.CheckRow, error)
+}
+
+// Deps are the panel's collaborators and settings.
+type Deps struct {
+	Catalog  *catalog.Catalog
+	Engine   *explain.Engine
+	Jira     Caller
+	Admin    AdminChecker
+	History  History
+	Verified func(*gin.Context) *connect.Verified // api.Verified
+	AppKey   string
+	Version  string
+	APJSURL  string // all.js: Atlassian's CDN or the simulator's bridge
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// ChecksPerMinute is the per-tenant rate limit on POST /api/checks.
+	ChecksPerMinute int
+	// CheckTimeout bounds one check (default 30 s).
+	CheckTimeout time.Duration
+	// AdminTimeout bounds the admin permission probe (default 10 s).
+	AdminTimeout time.Duration
+}
+
+// Panel serves the admin page and its API.
+type Panel struct {
+	Deps
+	assets  *assets
+	limiter *limiter
+	counts  scopeCounts
+}
+
+// Limits of the API.
+const (
+	MaxAPIBody       = 256 << 10 // any /api request
+	MaxCheckBody     = 64 << 10  // the JSON body a check sends to Jira
+	MaxResponseShown = 16 << 10  // response body bytes returned and stored
+	MaxPathLength    = 2048
+	MaxAdviceOps     = 500
+	DefaultPageSize  = 50
+	MaxPageSize      = 200
+)
+
+// New builds the panel.
+func New(d Deps) (*Panel, error) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Catalog == nil {
+		d.Catalog = catalog.Default()
+	}
+	if d.Engine == nil {
+		d.Engine = explain.New(d.Catalog)
+	}
+	if d.ChecksPerMinute < 1 {
+		d.ChecksPerMinute = 60
+	}
+	if d.CheckTimeout <= 0 {
+		d.CheckTimeout = 30 * time.Second
+	}
+	if d.AdminTimeout <= 0 {
+		d.AdminTimeout = 10 * time.Second
+	}
+	a, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	return &Panel{Deps: d, assets: a, limiter: newLimiter(d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
+}
+
+// Register mounts the page, the static assets and the API on r.
+func (p *Panel) Register(r Router) {
+	r.Group("/static").GET("/:name", p.static)
+	r.Group("", limitBody(64<<10), r.PageAuth()).GET("/admin", p.page)
+
+	g := r.Group("/api", limitBody(MaxAPIBody), r.ContextAuth(), noStore)
+	g.GET("/installation", p.installation)
+	g.GET("/endpoints", p.endpoints)
+	g.GET("/endpoints/:operationId", p.endpoint)
+	g.POST("/checks", p.runCheck)
+	g.GET("/checks", p.listChecks)
+	g.GET("/checks/:id", p.getCheck)
+	g.POST("/explain", p.explain)
+	g.POST("/scopes/advice", p.advice)
+}
+
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Next()
+}
+
+// limitBody caps request bodies; reads past n fail and handlers answer 413.
+func limitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > n {
+			abort(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body exceeds %d bytes.", n), "Send a smaller body.")
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		c.Next()
+	}
+}
