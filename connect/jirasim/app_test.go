@@ -34,7 +34,9 @@ type testApp struct {
 	scopes   []string
 
 	mu          sync.Mutex
-	installFail int // status to answer installed with, 0 = 204
+	installFail int         // status to answer installed with, 0 = 204
+	adminHTML   string      // the admin module's page, when set
+	seen        chan string // bodies POSTed to /app/seen by the module page
 	events      []appEvent
 	secret      string
 	clientKey   string
@@ -57,8 +59,24 @@ func newTestApp(t *testing.T, sim *Sim, key string, scopes ...string) *testApp {
 	for _, ev := range []string{"installed", "uninstalled", "enabled", "disabled"} {
 		mux.HandleFunc("POST /app/"+ev, a.lifecycle(ev))
 	}
+	a.seen = make(chan string, 4)
 	mux.HandleFunc("GET /app/admin", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "<html><body>admin</body></html>")
+		a.mu.Lock()
+		page := a.adminHTML
+		a.mu.Unlock()
+		if page == "" {
+			page = "<html><body>admin</body></html>"
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, page)
+	})
+	mux.HandleFunc("POST /app/seen", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case a.seen <- string(b):
+		default:
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	a.srv = httptest.NewServer(mux)
 	t.Cleanup(a.srv.Close)
