@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// RecordedRequest is one request the site received, for tests that count
-// calls and retries.
+// RecordedRequest is one Jira REST request (/rest/…) the site received,
+// for tests that count calls and retries. Admin page and bridge requests
+// are not recorded.
 type RecordedRequest struct {
 	Time       time.Time
 	Method     string
