@@ -100,7 +100,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		}
 		key = k
 	}
-	sealer, err := storage.NewSealer(key)
+	sealer, err := storage.NewSealer(key, cfg.PreviousKeys...)
 	if err != nil {
 		return fail(err)
 	}
@@ -144,14 +144,46 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	pn.Register(srv)
 	app := &App{Config: cfg, DB: db, Store: store, Tenants: cache, Keys: keys, Server: srv, Logger: log, stop: func() {},
 		Catalog: cat, Checks: checks, Tokens: tokens, Jira: jc, Panel: pn}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	app.stop = cancel
 	if db.Dialect == storage.Postgres {
 		// Other instances sharing the database announce tenant writes;
-		// drop our cached copy when they do.
-		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		app.stop = cancel
-		go storage.ListenTenantChanges(lctx, cfg.DatabaseURL, cache, log)
+		// drop our cached copies (tenant, user tokens, permissions) when
+		// they do.
+		go storage.ListenTenantChanges(bg, cfg.DatabaseURL, tenantInvalidator{invalidate, cache.Purge}, log)
 	}
+	go purgeLoop(bg, db, cfg.UninstalledRetention, o.Now, log)
 	return app, nil
+}
+
+// tenantInvalidator adapts the app's invalidation to storage.Invalidator.
+type tenantInvalidator struct {
+	one func(clientKey string)
+	all func()
+}
+
+func (t tenantInvalidator) Invalidate(clientKey string) { t.one(clientKey) }
+func (t tenantInvalidator) Purge()                      { t.all() }
+
+// purgeLoop deletes, hourly, the check history (personal data) of tenants
+// uninstalled for longer than the retention period.
+func purgeLoop(ctx context.Context, db *storage.DB, retention time.Duration, now func() time.Time, log *slog.Logger) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		n, err := storage.PurgeUninstalled(ctx, db, now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("purging uninstalled tenants' history failed", slog.String("error", err.Error()))
+		case n > 0:
+			log.Info("purged check history of uninstalled tenants", slog.Int64("rows", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Close stops background work and releases the database.

@@ -28,15 +28,19 @@ type Config struct {
 	Scopes            scope.Set
 	InstallKeysURL    string
 	AllowedHosts      []HostPattern
-	EncryptionKey     []byte // 32 bytes; nil in SQLite dev mode until generated
-	OAuthTokenURL     string // override for the JWT-bearer server (simulator); empty: chosen per tenant host
-	APJSURL           string // Atlassian's all.js, or the simulator's bridge
+	EncryptionKey     []byte   // 32 bytes; nil in SQLite dev mode until generated
+	PreviousKeys      [][]byte // older keys still accepted for decryption during a rotation
+	OAuthTokenURL     string   // override for the JWT-bearer server (simulator); empty: chosen per tenant host
+	APJSURL           string   // Atlassian's all.js, or the simulator's bridge
 	CatalogFile       string
 	LogLevel          slog.Level
 	LogFormat         string // text | json
 	ShutdownTimeout   time.Duration
 	CheckHistoryLimit int // per-tenant history rows kept
-	ChecksPerMinute   int // per-tenant rate limit on /api/checks
+	// UninstalledRetention: check history of tenants uninstalled for
+	// longer than this is purged.
+	UninstalledRetention time.Duration
+	ChecksPerMinute      int // per-tenant rate limit on /api/checks
 }
 
 // Error is an invalid setting.
@@ -141,6 +145,20 @@ func Load(getenv func(string) string) (*Config, error) {
 		bad("ENCRYPTION_KEY", "", "is required when DATABASE_URL is set: 32 random bytes as 64 hex characters or base64 (generate one with: openssl rand -hex 32)")
 	}
 
+	if prev := getenv("ENCRYPTION_KEY_PREVIOUS"); prev != "" {
+		if c.EncryptionKey == nil {
+			bad("ENCRYPTION_KEY_PREVIOUS", "", "needs ENCRYPTION_KEY (the new key) to be set as well")
+		}
+		for _, k := range strings.Split(prev, ",") {
+			key, err := ParseEncryptionKey(k)
+			if err != nil {
+				bad("ENCRYPTION_KEY_PREVIOUS", "", "each comma-separated key "+err.Error())
+				break
+			}
+			c.PreviousKeys = append(c.PreviousKeys, key)
+		}
+	}
+
 	c.OAuthTokenURL = strings.TrimSuffix(get("OAUTH_TOKEN_URL", ""), "/")
 	if c.OAuthTokenURL != "" {
 		if u, err := url.Parse(c.OAuthTokenURL); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && IsLoopback(u.Hostname()))) {
@@ -176,6 +194,10 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.CheckHistoryLimit, err = strconv.Atoi(get("CHECK_HISTORY_LIMIT", "500"))
 	if err != nil || c.CheckHistoryLimit < 1 {
 		bad("CHECK_HISTORY_LIMIT", getenv("CHECK_HISTORY_LIMIT"), "must be a positive integer")
+	}
+	c.UninstalledRetention, err = time.ParseDuration(get("UNINSTALLED_RETENTION", "720h"))
+	if err != nil || c.UninstalledRetention <= 0 {
+		bad("UNINSTALLED_RETENTION", getenv("UNINSTALLED_RETENTION"), "must be a positive duration such as 720h (30 days)")
 	}
 	c.ChecksPerMinute, err = strconv.Atoi(get("CHECKS_PER_MINUTE", "60"))
 	if err != nil || c.ChecksPerMinute < 1 {

@@ -49,7 +49,7 @@ func (s *TenantStore) write(ctx context.Context, clientKey string, f func(tx *go
 }
 
 func storeErr(op string, err error) error {
-	return fmt.Errorf("%w: %s: %v", connect.ErrStore, op, err)
+	return fmt.Errorf("%w: %s: %w", connect.ErrStore, op, err)
 }
 
 // Get returns the tenant with the given clientKey.

@@ -41,6 +41,10 @@ func run(args []string, io stdio) int {
 		return runServe(args, io)
 	case "dev":
 		return runDev(args, io)
+	case "rotate-key":
+		return runRotateKey(args, io)
+	case "delete-tenant":
+		return runDeleteTenant(args, io)
 	case "migrate":
 		return runMigrate(args, io)
 	case "version", "--version":
@@ -77,6 +81,8 @@ app:
   migrate               apply database migrations
   dev                   run the app with an in-process Jira simulator
   version               print the version
+  rotate-key            re-encrypt stored secrets under a new ENCRYPTION_KEY
+  delete-tenant --yes K erase everything stored for one tenant (GDPR)
 
 doctor:
   explain               diagnose a 401/403 (flags or --response-file)

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"path/filepath"
+
+	"github.com/connect-doctor/connect-doctor/config"
+	"github.com/connect-doctor/connect-doctor/storage"
+)
+
+func openDB(ctx context.Context, cfg *config.Config) (*storage.DB, error) {
+	db, err := storage.Open(ctx, storage.OpenOptions{DatabaseURL: cfg.DatabaseURL, SQLitePath: filepath.Join(cfg.DataDir, "connect-doctor.db")})
+	if err != nil {
+		return nil, err
+	}
+	if _, pending, err := db.SchemaVersion(ctx); err != nil || pending {
+		db.Close()
+		if err == nil {
+			err = errors.New("the schema has pending migrations: run `connect-doctor migrate` first")
+		}
+		return nil, err
+	}
+	return db, nil
+}
+
+// runRotateKey re-encrypts every stored secret under ENCRYPTION_KEY, the new
+// key; ENCRYPTION_KEY_PREVIOUS names the key(s) being retired. Running
+// instances configured with both keys keep working throughout, and the
+// command can be interrupted and rerun.
+func runRotateKey(args []string, io stdio) int {
+	fs := flag.NewFlagSet("rotate-key", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	fs.Usage = func() {
+		fmt.Fprint(io.err, `usage: ENCRYPTION_KEY=<new> ENCRYPTION_KEY_PREVIOUS=<old> connect-doctor rotate-key
+
+Rotating ENCRYPTION_KEY safely:
+  1. restart every instance with ENCRYPTION_KEY=<new> and ENCRYPTION_KEY_PREVIOUS=<old>
+     (they read secrets under either key and write new ones under <new>);
+  2. run this command with the same settings (it can be interrupted and rerun);
+  3. remove ENCRYPTION_KEY_PREVIOUS and restart.
+`)
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, ok := loadConfig(io)
+	if !ok {
+		return 2
+	}
+	if cfg.EncryptionKey == nil || len(cfg.PreviousKeys) == 0 {
+		fmt.Fprintln(io.err, "connect-doctor rotate-key: set ENCRYPTION_KEY to the new key and ENCRYPTION_KEY_PREVIOUS to the old one")
+		return 2
+	}
+	ctx := io.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(io.err, "connect-doctor rotate-key:", err)
+		return 1
+	}
+	defer db.Close()
+	sealer, err := storage.NewSealer(cfg.EncryptionKey, cfg.PreviousKeys...)
+	if err != nil {
+		fmt.Fprintln(io.err, "connect-doctor rotate-key:", err)
+		return 2
+	}
+	st, err := storage.NewTenantStore(db, sealer, nil).Reencrypt(ctx)
+	fmt.Fprintf(io.out, "key %s: %d secrets checked, %d re-encrypted, %d already current, %d changed concurrently, %d undecryptable\n",
+		sealer.CurrentKeyID(), st.Checked, st.Reencrypted, st.Current, st.Skipped, len(st.Failed))
+	if err != nil {
+		fmt.Fprintln(io.err, "connect-doctor rotate-key:", err)
+		return 1
+	}
+	return 0
+}
+
+// runDeleteTenant erases everything stored for one tenant.
+func runDeleteTenant(args []string, io stdio) int {
+	fs := flag.NewFlagSet("delete-tenant", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	yes := fs.Bool("yes", false, "confirm the deletion")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(io.err, "usage: connect-doctor delete-tenant --yes CLIENT_KEY")
+		return 2
+	}
+	if !*yes {
+		fmt.Fprintln(io.err, "connect-doctor delete-tenant: this erases the tenant, its secret, its check history and its lifecycle log; add --yes to confirm")
+		return 2
+	}
+	cfg, ok := loadConfig(io)
+	if !ok {
+		return 2
+	}
+	ctx := context.Background()
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(io.err, "connect-doctor delete-tenant:", err)
+		return 1
+	}
+	defer db.Close()
+	n, err := storage.DeleteTenantData(ctx, db, fs.Arg(0))
+	if err != nil {
+		fmt.Fprintln(io.err, "connect-doctor delete-tenant:", err)
+		return 1
+	}
+	if n.Tenants == 0 && n.Checks == 0 && n.Events == 0 {
+		fmt.Fprintf(io.out, "nothing stored for %q\n", fs.Arg(0))
+		return 1
+	}
+	fmt.Fprintf(io.out, "deleted tenant %q: %d tenant row, %d checks, %d lifecycle events\n", fs.Arg(0), n.Tenants, n.Checks, n.Events)
+	return 0
+}
