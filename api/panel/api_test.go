@@ -1,0 +1,525 @@
+package panel_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connect-doctor/connect-doctor/api/panel"
+	"github.com/connect-doctor/connect-doctor/connect/jirasim"
+)
+
+type diagnosis struct {
+	Status  int    `json:"status"`
+	Verdict string `json:"verdict"`
+	Summary string `json:"summary"`
+	Causes  []struct {
+		Code     string   `json:"code"`
+		Evidence []string `json:"evidence"`
+		Fix      string   `json:"fix"`
+	} `json:"causes"`
+}
+
+type checkResult struct {
+	ID       string `json:"id"`
+	Stored   bool   `json:"stored"`
+	Request  panel.CheckedRequest
+	Response struct {
+		Status int    `json:"status"`
+		Body   string `json:"body"`
+	} `json:"response"`
+	Preflight struct {
+		Outcome      string `json:"outcome"`
+		Status       int    `json:"status"`
+		MissingScope string `json:"missingScope"`
+	} `json:"preflight"`
+	Diagnosis diagnosis `json:"diagnosis"`
+	Failure   *panel.ErrorDetail
+}
+
+func (d diagnosis) top() string {
+	if len(d.Causes) == 0 {
+		return ""
+	}
+	return d.Causes[0].Code
+}
+
+func TestInstallationForAdminAndForOthers(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	var admin panel.InstallationView
+	r := e.call("admin", "GET", "/api/installation", nil)
+	if r.status != 200 {
+		t.Fatalf("admin: %d %s", r.status, r.body)
+	}
+	r.decode(t, &admin)
+	if admin.Viewer.Admin == nil || !*admin.Viewer.Admin || admin.Details == nil || admin.Details.InstalledAt == "" || admin.Viewer.Refusal != nil {
+		t.Fatalf("admin view: %s", r.body)
+	}
+	if admin.ClientKey != e.sim.ClientKey() || admin.BaseURL != e.sim.URL() || admin.State != "installed" || admin.AppKey != appKey {
+		t.Fatalf("installation facts: %s", r.body)
+	}
+	if len(admin.Scopes) != 2 || admin.Scopes[0].Scope != "READ" || admin.Scopes[0].Operations < 100 || admin.Reachable <= admin.Scopes[0].Operations || admin.Operations < 700 {
+		t.Fatalf("scope counts: %+v reachable %d of %d", admin.Scopes, admin.Reachable, admin.Operations)
+	}
+
+	var user panel.InstallationView
+	r = e.call("user", "GET", "/api/installation", nil)
+	r.decode(t, &user)
+	if r.status != 200 || user.Details != nil || user.Viewer.Admin == nil || *user.Viewer.Admin || user.Viewer.Refusal == nil || user.Viewer.Refusal.Code != "not_jira_admin" {
+		t.Fatalf("regular user must get the summary without details and a refusal: %d %s", r.status, r.body)
+	}
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("API answers must not be cached: %q", r.header.Get("Cache-Control"))
+	}
+}
+
+func TestAdminCheckIsAskedOfJiraAndCached(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.sim.ResetRequests()
+	const probe = "/rest/api/3/permissions/check"
+	for range 3 {
+		if r := e.call("admin", "GET", "/api/checks", nil); r.status != 200 {
+			t.Fatalf("history as admin: %d %s", r.status, r.body)
+		}
+	}
+	if n := e.countRequests("POST", probe); n != 1 {
+		t.Fatalf("%d permission probes for three admin calls, want 1 (cached)", n)
+	}
+	for _, rq := range e.sim.Requests() {
+		if rq.Path == probe && rq.AuthScheme != "JWT" {
+			t.Fatalf("the probe must be made as the app, got %s", rq.AuthScheme)
+		}
+	}
+	e.clock.Advance(2 * time.Minute)
+	e.call("admin", "GET", "/api/checks", nil)
+	if n := e.countRequests("POST", probe); n != 2 {
+		t.Fatalf("%d probes after the cache expired, want 2", n)
+	}
+	// A user who loses Administer Jira is refused once the cache expires.
+	u := e.sim.User("admin")
+	u.SiteAdmin = false
+	if err := e.sim.UpdateUser(u); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.call("admin", "GET", "/api/checks", nil); r.status != 200 {
+		t.Fatalf("still cached: %d", r.status)
+	}
+	e.clock.Advance(2 * time.Minute)
+	if r := e.call("admin", "GET", "/api/checks", nil); r.status != 403 || r.code() != "not_jira_admin" {
+		t.Fatalf("after losing the permission: %d %s", r.status, r.body)
+	}
+}
+
+func TestAdminOnlyRoutesRefuseOthers(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, tc := range []struct{ name, method, path string }{
+		{"history", "GET", "/api/checks"},
+		{"one check", "GET", "/api/checks/0000000000000000000000000000000a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.call("user", tc.method, tc.path, nil)
+			if r.status != 403 || r.code() != "not_jira_admin" || !strings.Contains(string(r.body), "Administer Jira") {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+		})
+	}
+	t.Run("check as the app", func(t *testing.T) {
+		e.sim.ResetRequests()
+		r := e.call("user", "POST", "/api/checks", map[string]any{"method": "GET", "path": "/rest/api/3/myself", "as": "app"})
+		if r.status != 403 || r.code() != "not_jira_admin" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		if n := e.countRequests("GET", "/rest/api/3/myself"); n != 0 {
+			t.Fatalf("the refused check reached Jira %d times", n)
+		}
+	})
+	t.Run("admin check unavailable", func(t *testing.T) {
+		e.clock.Advance(2 * time.Minute) // expire the cached probe
+		e.sim.SetFault(jirasim.Fault{Kind: jirasim.Unavailable, Count: 1})
+		defer e.sim.ClearFaults()
+		r := e.call("user", "GET", "/api/checks", nil)
+		if r.status != 502 || r.code() != "admin_check_failed" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
+}
+
+func TestCheckAsAppExplainsMissingAdminScope(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := e.call("admin", "POST", "/api/checks", map[string]any{"method": "GET", "path": "/rest/api/2/permissions", "as": "app"})
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	var c checkResult
+	r.decode(t, &c)
+	if c.Response.Status != 403 || c.Preflight.Outcome != "scope_missing" || c.Preflight.MissingScope != "ADMIN" {
+		t.Fatalf("check: %s", r.body)
+	}
+	if c.Diagnosis.top() != "scope_missing" || !strings.Contains(strings.Join(c.Diagnosis.Causes[0].Evidence, " "), "ADMIN") ||
+		!strings.Contains(c.Diagnosis.Causes[0].Fix, `"admin"`) {
+		t.Fatalf("diagnosis: %+v", c.Diagnosis)
+	}
+	if !c.Stored || c.ID == "" {
+		t.Fatalf("not stored: %s", r.body)
+	}
+	// Reopened from the history, it is the same answer.
+	g := e.call("admin", "GET", "/api/checks/"+c.ID, nil)
+	var again checkResult
+	g.decode(t, &again)
+	if g.status != 200 || again.ID != c.ID || again.Diagnosis.top() != "scope_missing" || again.Response.Status != 403 {
+		t.Fatalf("reopen: %d %s", g.status, g.body)
+	}
+	if strings.Contains(string(r.body), "eyJ") {
+		t.Fatal("a signed token reached the browser")
+	}
+}
+
+func TestCheckAsUser(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	t.Run("myself is 200 for a regular user", func(t *testing.T) {
+		r := e.call("user", "POST", "/api/checks", map[string]any{"method": "GET", "path": "/rest/api/3/myself", "identity": "user"})
+		var c checkResult
+		r.decode(t, &c)
+		if r.status != 200 || c.Response.Status != 200 || c.Diagnosis.Verdict != "ok" || c.Request.AccountID != e.sim.User("user").AccountID {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		if !strings.Contains(c.Response.Body, e.sim.User("user").AccountID) {
+			t.Fatalf("body: %s", c.Response.Body)
+		}
+	})
+	t.Run("permissions is 401 token scope", func(t *testing.T) {
+		r := e.call("admin", "POST", "/api/checks", map[string]any{"method": "GET", "path": "/rest/api/2/permissions", "as": "user"})
+		var c checkResult
+		r.decode(t, &c)
+		if c.Response.Status != 401 || c.Diagnosis.top() != "token_scope_missing" {
+			t.Fatalf("%s", r.body)
+		}
+	})
+	t.Run("failed token exchange is diagnosed", func(t *testing.T) {
+		e.sim.SetFault(jirasim.Fault{Kind: jirasim.TokenServerDown})
+		defer e.sim.ClearFaults()
+		e.app.Tokens.EvictTenant(e.sim.ClientKey())
+		r := e.call("user", "POST", "/api/checks", map[string]any{"method": "GET", "path": "/rest/api/3/myself", "as": "user"})
+		var c checkResult
+		r.decode(t, &c)
+		if r.status != 200 || c.Response.Status != 0 || c.Failure == nil || c.Failure.Code != "token_exchange_failed" || len(c.Diagnosis.Causes) == 0 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
+}
+
+func TestCheckInputValidation(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	site := e.sim.URL()
+	cases := []struct {
+		name   string
+		body   any
+		status int
+		code   string
+	}{
+		{"absolute URL", map[string]any{"method": "GET", "path": site + "/rest/api/3/myself", "as": "app"}, 400, "absolute_url"},
+		{"other host", map[string]any{"method": "GET", "path": "https://evil.example/rest/api/3/myself", "as": "app"}, 400, "absolute_url"},
+		{"scheme-relative host", map[string]any{"method": "GET", "path": "//evil.example/rest/api/3/myself", "as": "app"}, 400, "absolute_url"},
+		{"backslash host", map[string]any{"method": "GET", "path": `/\evil.example/rest/api/3/myself`, "as": "app"}, 400, "absolute_url"},
+		{"encoded host", map[string]any{"method": "GET", "path": "/%2F%2Fevil.example/rest/api/3/myself", "as": "app"}, 400, "path_not_allowed"},
+		{"encoded host inside rest", map[string]any{"method": "GET", "path": "/rest/%2F%2Fevil.example/x", "as": "app"}, 400, "absolute_url"},
+		{"embedded URL", map[string]any{"method": "GET", "path": "/rest/http:%2F%2Fevil.example", "as": "app"}, 400, "absolute_url"},
+		{"user info", map[string]any{"method": "GET", "path": "http://admin@evil.example/rest/api/3/myself", "as": "app"}, 400, "absolute_url"},
+		{"dot dot", map[string]any{"method": "GET", "path": "/rest/api/3/../../admin", "as": "app"}, 400, "path_not_allowed"},
+		{"encoded dot dot", map[string]any{"method": "GET", "path": "/rest/api/3/%2e%2e/%2e%2e/secure", "as": "app"}, 400, "path_not_allowed"},
+		{"double encoded dot dot", map[string]any{"method": "GET", "path": "/rest/api/3/%252e%252e/x", "as": "app"}, 400, "path_not_allowed"},
+		{"escape from rest", map[string]any{"method": "GET", "path": "/rest/..%2fplugins/servlet", "as": "app"}, 400, "path_not_allowed"},
+		{"not rest", map[string]any{"method": "GET", "path": "/plugins/servlet/ac", "as": "app"}, 400, "path_not_allowed"},
+		{"relative without slash", map[string]any{"method": "GET", "path": "rest/api/3/myself", "as": "app"}, 400, "path_not_allowed"},
+		{"control character", map[string]any{"method": "GET", "path": "/rest/api/3/myself%0d%0aX-Evil:1", "as": "app"}, 400, "path_not_allowed"},
+		{"fragment", map[string]any{"method": "GET", "path": "/rest/api/3/myself#x", "as": "app"}, 400, "path_not_allowed"},
+		{"empty path", map[string]any{"method": "GET", "path": "", "as": "app"}, 400, "path_not_allowed"},
+		{"method not in the list", map[string]any{"method": "TRACE", "path": "/rest/api/3/myself", "as": "app"}, 400, "method_not_allowed_for_checks"},
+		{"bad identity", map[string]any{"method": "GET", "path": "/rest/api/3/myself", "as": "root"}, 400, "invalid_identity"},
+		{"GET with body", map[string]any{"method": "GET", "path": "/rest/api/3/myself", "as": "app", "body": map[string]any{"a": 1}}, 400, "get_with_body"},
+		{"check body too large", map[string]any{"method": "POST", "path": "/rest/api/3/search/jql", "as": "app", "body": map[string]any{"jql": strings.Repeat("x", panel.MaxCheckBody)}}, 413, "body_too_large"},
+		{"request too large", `{"method":"POST","path":"/rest/api/3/x","as":"app","body":"` + strings.Repeat("x", panel.MaxAPIBody) + `"}`, 413, "body_too_large"},
+		{"not JSON", "{method: GET}", 400, "invalid_json"},
+		{"two JSON values", `{"method":"GET"} {}`, 400, "invalid_json"},
+	}
+	e.sim.ResetRequests()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.call("admin", "POST", "/api/checks", tc.body)
+			if r.status != tc.status || r.code() != tc.code {
+				t.Fatalf("got %d %s, want %d %s", r.status, r.body, tc.status, tc.code)
+			}
+		})
+	}
+	for _, rq := range e.sim.Requests() {
+		if rq.Path != "/rest/api/3/permissions/check" {
+			t.Errorf("a refused check reached Jira: %s %s", rq.Method, rq.Path)
+		}
+	}
+	// Queries are kept, and a valid path with an encoded character works.
+	r := e.call("admin", "POST", "/api/checks", map[string]any{"method": "GET", "path": "/rest/api/3/myself?expand=groups%2CapplicationRoles", "as": "app"})
+	var c checkResult
+	r.decode(t, &c)
+	if r.status != 200 || c.Response.Status != 200 {
+		t.Fatalf("valid path with query: %d %s", r.status, r.body)
+	}
+}
+
+func TestCheckRateLimitPerTenant(t *testing.T) {
+	e := newEnv(t, envOptions{settings: map[string]string{"CHECKS_PER_MINUTE": "2"}})
+	check := map[string]any{"method": "GET", "path": "/rest/api/3/myself", "as": "user"}
+	for i := range 2 {
+		if r := e.call("user", "POST", "/api/checks", check); r.status != 200 {
+			t.Fatalf("check %d: %d %s", i, r.status, r.body)
+		}
+	}
+	r := e.call("admin", "POST", "/api/checks", check) // same tenant, another viewer
+	if r.status != 429 || r.code() != "rate_limited" {
+		t.Fatalf("third check: %d %s", r.status, r.body)
+	}
+	if s := retryAfter(t, r); s < 1 || s > 30 {
+		t.Fatalf("Retry-After %d s, want the time until one check is allowed (30 s)", s)
+	}
+	// Invalid input does not use up the budget and is still answered 400.
+	if r := e.call("user", "POST", "/api/checks", map[string]any{"method": "GET", "path": "//x", "as": "user"}); r.status != 400 {
+		t.Fatalf("validation first: %d", r.status)
+	}
+	e.clock.Advance(31 * time.Second)
+	if r := e.call("user", "POST", "/api/checks", check); r.status != 200 {
+		t.Fatalf("after the refill: %d %s", r.status, r.body)
+	}
+	if r := e.call("user", "POST", "/api/checks", check); r.status != 429 {
+		t.Fatalf("one token refilled in 30 s, not two: %d", r.status)
+	}
+}
+
+func TestHistoryPaginationAndRetention(t *testing.T) {
+	e := newEnv(t, envOptions{settings: map[string]string{"CHECK_HISTORY_LIMIT": "3"}})
+	paths := []string{"/rest/api/3/myself", "/rest/api/3/serverInfo", "/rest/api/2/permissions", "/rest/api/3/project/search", "/rest/api/3/myself?expand=groups"}
+	for _, p := range paths {
+		e.clock.Advance(time.Second)
+		if r := e.call("admin", "POST", "/api/checks", map[string]any{"method": "GET", "path": p, "as": "app"}); r.status != 200 {
+			t.Fatalf("%s: %d %s", p, r.status, r.body)
+		}
+	}
+	var got []string
+	cursor, pages := "", 0
+	for {
+		q := "/api/checks?limit=2"
+		if cursor != "" {
+			q += "&cursor=" + cursor
+		}
+		r := e.call("admin", "GET", q, nil)
+		var page panel.HistoryPage
+		r.decode(t, &page)
+		if r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		pages++
+		for _, it := range page.Items {
+			got = append(got, it.Path)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	want := []string{paths[4], paths[3], paths[2]}
+	if strings.Join(got, " ") != strings.Join(want, " ") || pages != 2 {
+		t.Fatalf("history %v in %d pages, want newest first and only the last 3: %v", got, pages, want)
+	}
+	for _, tc := range []struct{ name, path, code string }{
+		{"bad cursor", "/api/checks?cursor=zzz", "invalid_cursor"},
+		{"bad limit", "/api/checks?limit=-1", "invalid_limit"},
+	} {
+		if r := e.call("admin", "GET", tc.path, nil); r.status != 400 || r.code() != tc.code {
+			t.Errorf("%s: %d %s", tc.name, r.status, r.body)
+		}
+	}
+	if r := e.call("admin", "GET", "/api/checks/0000000000000000000000000000000a", nil); r.status != 404 || r.code() != "not_found" {
+		t.Errorf("unknown id: %d %s", r.status, r.body)
+	}
+}
+
+func TestEndpointExplorer(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	var page panel.EndpointPage
+	r := e.call("user", "GET", "/api/endpoints?q=permissions&scope=admin&limit=200", nil)
+	r.decode(t, &page)
+	if r.status != 200 || page.Total == 0 || len(page.Items) != page.Total {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	var found bool
+	for _, it := range page.Items {
+		if it.ConnectScope != "ADMIN" {
+			t.Fatalf("scope filter let %s through", it.ConnectScope)
+		}
+		if it.OperationID == "getAllPermissions" {
+			found = true
+			if it.AsApp.Outcome != "scope_missing" || it.AsApp.Status != 403 || it.AsViewer.Status != 401 || it.AsApp.Reason == "" {
+				t.Fatalf("predictions: %+v", it)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("getAllPermissions not found")
+	}
+	// The viewer's missing Administer Jira shows in the "as you" column.
+	r = e.call("user", "GET", "/api/endpoints?q=myself", nil)
+	r.decode(t, &page)
+	if len(page.Items) == 0 || page.Items[0].AsViewer.Outcome != "allowed" {
+		t.Fatalf("myself: %s", r.body)
+	}
+	r = e.call("user", "GET", "/api/endpoints?permission=admin&scope=read&limit=200", nil)
+	r.decode(t, &page)
+	var needsAdmin int
+	for _, it := range page.Items {
+		if it.AsViewer.Outcome == "needs_admin" {
+			needsAdmin++
+		}
+	}
+	if needsAdmin == 0 {
+		t.Fatalf("no needs_admin prediction for a non-admin viewer: %s", r.body)
+	}
+	// Pagination.
+	var p1, p2 panel.EndpointPage
+	e.call("admin", "GET", "/api/endpoints?limit=3", nil).decode(t, &p1)
+	if len(p1.Items) != 3 || p1.NextCursor != "3" {
+		t.Fatalf("page 1: %+v", p1.NextCursor)
+	}
+	e.call("admin", "GET", "/api/endpoints?limit=3&cursor="+p1.NextCursor, nil).decode(t, &p2)
+	if len(p2.Items) != 3 || p2.Items[0].OperationID == p1.Items[0].OperationID {
+		t.Fatalf("page 2 repeats page 1")
+	}
+	for _, tc := range []struct{ path, code string }{
+		{"/api/endpoints?cursor=abc", "invalid_cursor"},
+		{"/api/endpoints?limit=0", "invalid_limit"},
+	} {
+		if r := e.call("admin", "GET", tc.path, nil); r.status != 400 || r.code() != tc.code {
+			t.Errorf("%s: %d %s", tc.path, r.status, r.body)
+		}
+	}
+	// One operation by id, with its path parameters.
+	var op panel.EndpointView
+	r = e.call("admin", "GET", "/api/endpoints/getIssue", nil)
+	r.decode(t, &op)
+	if r.status != 200 || op.Method != "GET" || len(op.Params) != 1 || op.Params[0] != "issueIdOrKey" || op.AsApp.Outcome != "allowed" {
+		t.Fatalf("getIssue: %d %s", r.status, r.body)
+	}
+	if r := e.call("admin", "GET", "/api/endpoints/noSuchOperation", nil); r.status != 404 || r.code() != "not_found" {
+		t.Fatalf("unknown operation: %d", r.status)
+	}
+}
+
+func TestExplainRoute(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	raw := "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n\r\n{\"message\":\"Request not in an authorized API scope\",\"status-code\":403}"
+	curl := "> GET /rest/api/2/permissions HTTP/1.1\r\n> Host: " + strings.TrimPrefix(e.sim.URL(), "http://") + "\r\n> Authorization: Bearer abc.def\r\n>\r\n< HTTP/1.1 401 Unauthorized\r\n< Content-Type: application/json\r\n<\r\n{\"message\":\"Unauthorized\"}"
+	cases := []struct {
+		name    string
+		body    any
+		status  int
+		code    string
+		verdict string
+	}{
+		{"curl -i", map[string]any{"raw": raw}, 200, "", "authorization"},
+		{"curl -v", map[string]any{"raw": curl, "as": "user"}, 200, "", "authorization"},
+		{"structured", map[string]any{"request": map[string]any{"method": "GET", "url": e.sim.URL() + "/rest/api/2/permissions"},
+			"response": map[string]any{"status": 403, "headers": map[string]string{"Content-Type": "application/json"}, "body": `{"message":"Request not in an authorized API scope"}`}}, 200, "", "authorization"},
+		{"nothing", map[string]any{}, 400, "unparseable_exchange", ""},
+		{"not HTTP", map[string]any{"raw": "hello there"}, 400, "unparseable_exchange", ""},
+		{"bad status", map[string]any{"response": map[string]any{"status": 42}}, 400, "unparseable_exchange", ""},
+		{"bad identity", map[string]any{"raw": raw, "as": "root"}, 400, "invalid_identity", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.call("user", "POST", "/api/explain", tc.body)
+			if r.status != tc.status || r.code() != tc.code {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			if tc.verdict != "" {
+				var d diagnosis
+				r.decode(t, &d)
+				if d.Verdict != tc.verdict || len(d.Causes) == 0 {
+					t.Fatalf("diagnosis: %s", r.body)
+				}
+			}
+		})
+	}
+	var d diagnosis
+	e.call("user", "POST", "/api/explain", map[string]any{"raw": raw}).decode(t, &d)
+	if d.top() != "scope_missing" {
+		t.Fatalf("pasted scope refusal: %+v", d)
+	}
+}
+
+func TestScopeAdvice(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := e.call("user", "POST", "/api/scopes/advice", map[string]any{"operations": []string{
+		"GET /rest/api/3/myself", "GET /rest/api/2/permissions", "GET /rest/api/2/settings/columns", "createIssue", "FROB /nothing",
+	}})
+	var a panel.AdviceView
+	r.decode(t, &a)
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	var list []string
+	for _, x := range a.Scopes {
+		list = append(list, string(x))
+	}
+	scopes := strings.Join(list, ",")
+	// ADMIN implies WRITE (createIssue) and READ (myself).
+	if scopes != "ADMIN" {
+		t.Fatalf("minimal scopes %s: %s", scopes, r.body)
+	}
+	if strings.Join(a.MissingFromDeclared, ",") != "ADMIN" {
+		t.Fatalf("missing from declared: %v", a.MissingFromDeclared)
+	}
+	if len(a.Inaccessible) != 1 || len(a.Unknown) != 1 || len(a.Operations) != 4 {
+		t.Fatalf("inaccessible %d unknown %d operations %d: %s", len(a.Inaccessible), len(a.Unknown), len(a.Operations), r.body)
+	}
+	for _, tc := range []struct {
+		name string
+		body any
+	}{
+		{"empty", map[string]any{"operations": []string{}}},
+		{"too many", map[string]any{"operations": make([]string, panel.MaxAdviceOps+1)}},
+	} {
+		if r := e.call("user", "POST", "/api/scopes/advice", tc.body); r.status != 400 || r.code() != "no_operations" {
+			t.Errorf("%s: %d %s", tc.name, r.status, r.body)
+		}
+	}
+}
+
+func TestAPIRequiresAContextToken(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	routes := []struct{ method, path string }{
+		{"GET", "/api/installation"}, {"GET", "/api/endpoints"}, {"GET", "/api/endpoints/getIssue"}, {"POST", "/api/checks"},
+		{"GET", "/api/checks"}, {"GET", "/api/checks/0000000000000000000000000000000a"}, {"POST", "/api/explain"}, {"POST", "/api/scopes/advice"},
+	}
+	page, err := e.sim.ModuleURL(appKey, "connect-doctor-admin", e.sim.User("admin").AccountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu, _ := url.Parse(page)
+	pageTok := pu.Query().Get("jwt")
+	for _, rt := range routes {
+		t.Run(rt.method+" "+rt.path, func(t *testing.T) {
+			if r := e.call("", rt.method, rt.path, nil); r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
+				t.Fatalf("no token: %d %s", r.status, r.body)
+			}
+			req, _ := http.NewRequest(rt.method, e.base+rt.path, nil)
+			req.Header.Set("Authorization", "JWT "+pageTok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 401 {
+				t.Fatalf("a page (request) token on an API route: %d", resp.StatusCode)
+			}
+		})
+	}
+}

@@ -1,0 +1,142 @@
+package panel
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidatePath(t *testing.T) {
+	cases := []struct {
+		name, path, code string
+	}{
+		{"plain", "/rest/api/3/myself", ""},
+		{"query", "/rest/api/3/search/jql?jql=project%3DDOC&fields=summary", ""},
+		{"agile", "/rest/agile/1.0/board/1", ""},
+		{"encoded key", "/rest/api/3/issue/DOC%2D1", ""},
+		{"query with slashes", "/rest/api/3/search?jql=a//b", ""},
+		{"absolute", "https://evil.example/rest/api/3/myself", CodeAbsoluteURL},
+		{"scheme relative", "//evil.example/rest/", CodeAbsoluteURL},
+		{"backslashes", `\\evil.example\rest`, CodeAbsoluteURL},
+		{"slash backslash", `/\evil.example`, CodeAbsoluteURL},
+		{"mailto", "mailto:x@y", CodeAbsoluteURL},
+		{"encoded slashes in rest", "/rest/%2f%2fevil.example/", CodeAbsoluteURL},
+		{"double encoded slashes", "/rest/%252f%252fevil.example/", CodeAbsoluteURL},
+		{"embedded scheme", "/rest/https%3A%2F%2Fevil.example", CodeAbsoluteURL},
+		{"dot dot", "/rest/api/../../x", CodePathNotAllowed},
+		{"dot", "/rest/./api", CodePathNotAllowed},
+		{"encoded dots", "/rest/%2E%2E/x", CodePathNotAllowed},
+		{"triple encoded dots", "/rest/%25252e%25252e/x", CodePathNotAllowed},
+		{"empty segment", "/rest//api", CodePathNotAllowed},
+		{"backslash", `/rest/api\..\x`, CodePathNotAllowed},
+		{"encoded backslash", "/rest/api%5c..%5cx", CodePathNotAllowed},
+		{"no rest", "/secure/admin", CodePathNotAllowed},
+		{"rest prefix only", "/restricted/x", CodePathNotAllowed},
+		{"space", "/rest/api/3/my self", CodePathNotAllowed},
+		{"encoded newline", "/rest/api%0a", CodePathNotAllowed},
+		{"fragment", "/rest/api/3/myself#frag", CodePathNotAllowed},
+		{"malformed escape", "/rest/api/%zz", CodePathNotAllowed},
+		{"too long", "/rest/" + strings.Repeat("a", MaxPathLength), CodePathNotAllowed},
+		{"empty", "", CodePathNotAllowed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, err := ValidatePath(tc.path)
+			if code != tc.code || (err == nil) != (tc.code == "") {
+				t.Fatalf("ValidatePath(%q) = %q, %v; want %q", tc.path, code, err, tc.code)
+			}
+		})
+	}
+}
+
+// FuzzValidatePath: whatever is accepted, resolved against the site's
+// baseUrl the way the Jira client does, stays on the site and under /rest/.
+func FuzzValidatePath(f *testing.F) {
+	for _, s := range []string{"/rest/api/3/myself", "//evil", "/rest/%2e%2e/", "/rest/api?x=//y", `/\x`, "/rest/a%2fb", "/rest/%252f%252fh/"} {
+		f.Add(s)
+	}
+	base, _ := url.Parse("https://acme.atlassian.net")
+	f.Fuzz(func(t *testing.T, p string) {
+		if code, err := ValidatePath(p); err != nil {
+			if code == "" {
+				t.Fatalf("refusal without a code: %v", err)
+			}
+			return
+		}
+		ref, err := url.Parse(p)
+		if err != nil {
+			t.Fatalf("accepted an unparsable path %q", p)
+		}
+		u := base.ResolveReference(ref)
+		if u.Host != base.Host || u.Scheme != base.Scheme || !strings.HasPrefix(u.EscapedPath(), "/rest/") || strings.Contains(u.Path, "..") {
+			t.Fatalf("accepted %q escapes to %s", p, u)
+		}
+	})
+}
+
+func TestLimiterRefillsPerTenant(t *testing.T) {
+	l := newLimiter(3, 2)
+	t0 := time.Unix(1_700_000_000, 0)
+	for i := range 3 {
+		if ok, _ := l.allow("a", t0); !ok {
+			t.Fatalf("burst %d refused", i)
+		}
+	}
+	ok, wait := l.allow("a", t0)
+	if ok || wait != 20*time.Second {
+		t.Fatalf("4th: ok=%v wait=%v, want 20s (3 per minute)", ok, wait)
+	}
+	if ok, _ := l.allow("b", t0); !ok {
+		t.Fatal("another tenant shares the bucket")
+	}
+	if ok, _ := l.allow("a", t0.Add(19*time.Second)); ok {
+		t.Fatal("refilled too early")
+	}
+	if ok, _ := l.allow("a", t0.Add(20*time.Second)); !ok {
+		t.Fatal("not refilled after 20 s")
+	}
+	// A clock going backwards never mints tokens.
+	if ok, _ := l.allow("a", t0); ok {
+		t.Fatal("a clock step back refilled the bucket")
+	}
+	// The LRU bound: a third tenant evicts the least recently used one.
+	l.allow("c", t0)
+	if l.buckets.Len() != 2 {
+		t.Fatalf("%d buckets kept, want 2", l.buckets.Len())
+	}
+	if got := retryAfterSeconds(1500 * time.Millisecond); got != 2 {
+		t.Fatalf("retryAfterSeconds rounds up: %d", got)
+	}
+	if got := retryAfterSeconds(0); got != 1 {
+		t.Fatalf("retryAfterSeconds minimum: %d", got)
+	}
+}
+
+func TestCSPSources(t *testing.T) {
+	p := &Panel{Deps: Deps{APJSURL: "https://connect-cdn.atl-paas.net/all.js"}}
+	got := p.csp("https://acme.atlassian.net", "https://jira.acme.com/")
+	if !strings.Contains(got, "frame-ancestors https://acme.atlassian.net https://jira.acme.com") ||
+		!strings.Contains(got, "script-src 'self' https://connect-cdn.atl-paas.net/all.js;") {
+		t.Fatalf("csp: %s", got)
+	}
+	if got := p.csp("javascript:alert(1)", ""); !strings.HasSuffix(got, "frame-ancestors 'none'") {
+		t.Fatalf("a non-http baseUrl must not be an ancestor: %s", got)
+	}
+	p.APJSURL = "https://x.example/all.js; script-src *"
+	if got := p.csp("https://acme.atlassian.net", "https://acme.atlassian.net"); strings.Contains(got, "*") || strings.Count(got, "acme") != 1 {
+		t.Fatalf("injection or duplicate: %s", got)
+	}
+}
+
+func TestTrimBodyKeepsRunes(t *testing.T) {
+	body := []byte(strings.Repeat("é", 10)) // 20 bytes
+	s, cut := trimBody(body, 5)
+	if !cut || s != "éé" {
+		t.Fatalf("trimBody = %q %v", s, cut)
+	}
+	s, cut = trimBody([]byte{0xff, 'a'}, 10)
+	if cut || s != "\uFFFDa" {
+		t.Fatalf("invalid bytes: %q", s)
+	}
+}
