@@ -210,6 +210,9 @@ func (v *RequestVerifier) parse(ctx context.Context, token string, fresh bool) (
 	if iss == v.appKey || strings.HasPrefix(iss, "urn:atlassian:connect:") {
 		return nil, nil, ErrOwnToken
 	}
+	if len(iss) > 255 || strings.ContainsFunc(iss, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return nil, nil, &VerifyError{Err: ErrUnknownTenant, Detail: "iss cannot be a clientKey (too long or control characters)"}
+	}
 	tenant, err := v.tenants.LookupTenant(ctx, iss, fresh)
 	if err != nil {
 		return nil, nil, err
