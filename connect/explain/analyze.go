@@ -62,6 +62,8 @@ type analysis struct {
 	reqURI   string // path?query as sent
 
 	tenantHost string
+	port       string // the request's port, explicit or the scheme's default
+	tenantPort string // the tenant baseUrl's port, explicit or the scheme's default
 	tenantPath string
 	basePath   string // stripped before hashing
 	apiPath    string // path relative to the product, for the catalog
@@ -128,6 +130,7 @@ func (a *analysis) parseURL() {
 	if ctx.TenantBaseURL != "" {
 		if u, err := url.Parse(strings.TrimSpace(ctx.TenantBaseURL)); err == nil {
 			a.tenantHost = strings.ToLower(u.Hostname())
+			a.tenantPort = effectivePort(u)
 			a.tenantPath = strings.TrimSuffix(u.EscapedPath(), "/")
 		}
 	}
@@ -137,10 +140,11 @@ func (a *analysis) parseURL() {
 		if u, err := url.Parse(origin); err == nil {
 			a.scheme = strings.ToLower(u.Scheme)
 			a.host = strings.ToLower(u.Hostname())
+			a.port = effectivePort(u)
 			a.origin = origin
 		}
 	} else if a.tenantHost != "" {
-		a.host = a.tenantHost
+		a.host, a.port = a.tenantHost, a.tenantPort
 		a.origin = "https://" + a.tenantHost
 		a.scheme = "https"
 		if a.tenantPath != "" && !strings.HasPrefix(path, a.tenantPath+"/") && path != a.tenantPath {
@@ -459,6 +463,20 @@ func (a *analysis) inferIdentity() {
 	default:
 		a.connect = ctx.Identity != "" && (ctx.DeclaredScopes != nil || ctx.AppKey != "" || ctx.ClientKey != "")
 	}
+}
+
+// effectivePort is the port of u, or the default port of its scheme.
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
 }
 
 // siteHost reports whether host is an Atlassian Cloud site.

@@ -33,13 +33,22 @@ func (a *analysis) detectRouting() {
 		}
 	}
 	// The tenant's baseUrl vs the host used.
-	if a.tenantHost != "" && a.host != "" && a.host != a.tenantHost && !a.gateway {
+	// Another port on the same host is another server; http vs https on
+	// the default ports is a scheme question, handled below.
+	webPort := func(p string) bool { return p == "80" || p == "443" }
+	otherPort := a.host == a.tenantHost && a.port != "" && a.tenantPort != "" && a.port != a.tenantPort && !(webPort(a.port) && webPort(a.tenantPort))
+	if a.tenantHost != "" && a.host != "" && (a.host != a.tenantHost || otherPort) && !a.gateway {
 		conf := 0.7
 		if a.status == 404 || a.status == 401 {
 			conf = 0.8
 		}
-		a.add(WrongHost, conf, "Call the tenant's baseUrl ("+ctx.TenantBaseURL+"); the displayUrl or a custom domain only serves links for people, never REST calls.",
-			"request host "+a.host+" differs from the tenant's baseUrl host "+a.tenantHost)
+		ev := "request host " + a.host + " differs from the tenant's baseUrl host " + a.tenantHost
+		if otherPort {
+			// Same name, another port: another server (a local proxy,
+			// a dev server, the app itself), not the site.
+			ev = "request goes to port " + a.port + " of " + a.host + "; the tenant's baseUrl is on port " + a.tenantPort + ": a different server"
+		}
+		a.add(WrongHost, conf, "Call the tenant's baseUrl ("+ctx.TenantBaseURL+"); the displayUrl or a custom domain only serves links for people, never REST calls.", ev)
 	}
 	if _, ok := a.bodyHas("site is unavailable", "site temporarily unavailable", "site is currently unavailable", "can't find your site", "cannot find your site",
 		"we couldn't find the site", "no site found", "site not found", "this site doesn't exist", "site does not exist"); ok {
