@@ -324,6 +324,18 @@ func (a *analysis) detectToken() {
 			a.add(TokenMalformed, 0.6, "Send the token exactly as issued.", "token problem: "+p)
 		}
 	}
+	if a.cred.tokErr != nil {
+		// The header decoded but the payload did not: there are no claims
+		// to judge, so a missing iss, qsh or exp says nothing more. The
+		// usual story is a token cut short when copied or logged.
+		conf := 0.6
+		if connectKind {
+			conf = 0.93
+		}
+		a.add(TokenMalformed, conf, "Send the token exactly as it was minted, in one piece: a JWT is three base64url parts separated by dots, and a token truncated by a log line, a copy or a header size limit no longer decodes.",
+			"the token's header decodes but its payload does not ("+a.cred.tokErr.Error()+"), so none of its claims can be read")
+		return
+	}
 	a.checkTimes(t)
 
 	switch t.Kind {
