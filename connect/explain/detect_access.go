@@ -135,7 +135,11 @@ func (a *analysis) detectScopes() {
 	said := a.said()
 	// The server's own scope texts.
 	if _, ok := a.bodyHas("not in an authorized api scope"); ok {
-		if a.op != nil && a.in.Context.DeclaredScopes != nil && a.in.Context.DeclaredScopes.Allows(a.op.ConnectScope) {
+		if a.op != nil && a.op.ConnectScope == scope.Inaccessible {
+			// Jira gives the same scope text for an operation no scope
+			// unlocks; detectScopes below names it.
+			a.notes = append(a.notes, "Jira's scope refusal ("+said+") is about an operation no Connect scope can unlock")
+		} else if a.op != nil && a.in.Context.DeclaredScopes != nil && a.in.Context.DeclaredScopes.Allows(a.op.ConnectScope) {
 			a.addExact(ScopeMissing, 0.88, fmt.Sprintf("The descriptor declares the scope %s needs, but the site still runs an older app version: have a site admin update the app (Manage apps → update), then retry.", a.op.ConnectScope),
 				said, "your declared scopes ("+setStr(a.in.Context.DeclaredScopes)+") include "+string(a.op.ConnectScope)+", so the installed version must be older").Title = "The site has not installed the app version with the needed scope"
 		} else {
@@ -193,10 +197,15 @@ func (a *analysis) detectScopes() {
 		if a.status == 401 {
 			conf = 0.85
 		}
+		ev := []string{opName(op) + " is marked INACCESSIBLE for Connect apps (x-atlassian-connect-scope) in Jira's REST spec",
+			"the request used a Connect credential (" + a.credName() + ")"}
+		if _, ok := a.bodyHas("not in an authorized api scope"); ok {
+			conf = 0.96
+			ev = append(ev, said)
+		}
 		a.addExact(EndpointInaccessibleToConnect, a.okScale(conf),
 			"No descriptor scope makes this operation callable by a Connect app, as the app or as an impersonated user. It works in the browser because the browser uses your own session. Options: a different operation that covers the need; or do this part outside the Connect JWT path: Forge or an OAuth 2.0 (3LO) integration"+oauthScopes(op)+", or a script with an admin's API token.",
-			opName(op)+" is marked INACCESSIBLE for Connect apps (x-atlassian-connect-scope) in Jira's REST spec",
-			"the request used a Connect credential ("+a.credName()+")")
+			ev...)
 	case req == scope.ActAsUser && !user:
 		a.add(ActAsUserMissing, 0.8, "This operation acts on the calling user's own data: call it with a user token (JWT-bearer grant, needs ACT_AS_USER in the installed descriptor), not as the app.",
 			base+"; it was called as the app")
