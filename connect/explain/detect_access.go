@@ -237,6 +237,15 @@ func (a *analysis) detectScopes() {
 		}
 		a.add(code, 0.4, a.connectScopeFix(req, user), base, "the app's declared scopes are unknown, so this cannot be confirmed (give the scopes to check)")
 	case declared != nil && declared.Allows(req):
+		if user && a.status == 401 && req != scope.None && req != scope.Read && a.cred.kind == credBearer {
+			// Jira answers 401, not 403, to an impersonation token that
+			// lacks the operation's scope. The app has the scope, so the
+			// token does not: it was narrowed in the exchange or minted
+			// before the site installed the version with the scope.
+			a.addExact(TokenScopeMissing, 0.5, a.connectScopeFix(req, true), base,
+				"the declared scopes ("+setStr(declared)+") allow "+string(req)+", yet Jira refused the user token with 401, its answer to a token lacking the operation's scope: a token narrowed with the exchange's `scope` parameter, or one minted while the site ran an app version without "+string(req))
+			a.addExact(TokenExpired, 0.3, "User tokens live 15 minutes: get a new one (the oauth cache refreshes them before expiry).", "an expired user token also gets a bare 401")
+		}
 		a.notes = append(a.notes, "the declared scopes ("+setStr(declared)+") allow "+string(req)+": a Connect scope problem is unlikely unless the site runs an older app version")
 	}
 }
