@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/connect-doctor/connect-doctor/connect/catalog"
 	"github.com/connect-doctor/connect-doctor/connect/preflight"
@@ -402,12 +404,18 @@ func (a *analysis) detectExchange() {
 	err := a.in.Context.ExchangeErr
 	var code, desc, server string
 	status := 0
+	ours := false // the failure comes from our oauth.Exchanger
 	if err != nil {
 		var oe *oauth.Error
 		if errors.As(err, &oe) {
+			ours = true
 			code, desc, server, status = oe.Code, oe.Description, oe.Server, oe.StatusCode
 			if status == 0 {
-				a.addExact(NetworkError, 0.85, "Allow outbound HTTPS to "+orDefault(server, "the authorization server")+" (proxy, firewall, DNS) and retry.", "token exchange could not reach the authorization server: "+truncate(err.Error(), 200))
+				// Jira was never called: the step that failed is the
+				// exchange, and the network is why.
+				ev := "token exchange could not reach the authorization server: " + truncate(err.Error(), 200)
+				a.addExact(TokenExchangeFailed, 0.88, "No user token could be obtained, so Jira was never called: allow outbound HTTPS to "+orDefault(server, "the authorization server")+" (proxy, firewall, DNS), check the configured token URL, and retry with backoff.", ev).Title = "The authorization server could not be reached"
+				a.addExact(NetworkError, 0.8, "Allow outbound HTTPS to "+orDefault(server, "the authorization server")+" (proxy, firewall, DNS) and retry.", ev)
 				return
 			}
 		} else {
@@ -436,15 +444,24 @@ func (a *analysis) detectExchange() {
 	}
 	ld := strings.ToLower(desc)
 	declared := a.in.Context.DeclaredScopes
+	_, notInstalled := firstIn(ld, "not installed", "no installed app", "uninstalled", "is disabled", "app is disabled", "disabled on this site")
 	switch {
 	case strings.Contains(ld, "refresh token") || strings.Contains(ld, "refresh_token"):
 		a.addExact(TokenExchangeFailed, 0.9, "The refresh token is invalid, expired or already used: Atlassian rotates refresh tokens, so store the new refresh_token from every token response and use it next time; if it is lost, have the user authorise the app again.", ev...).Title = "The OAuth refresh failed"
+	case notInstalled:
+		a.addExact(TenantUninstalled, 0.9, "The authorization server knows no installed, enabled app for this assertion: the app was uninstalled or disabled on the site, or the stored oauthClientId is out of date. Have a site admin install or enable the app again, and store the installed payload it sends.", ev...)
+		a.addExact(TokenExchangeFailed, 0.6, "", ev...)
+	case code == "unauthorized_client" && declared != nil && !declared.Has(scope.ActAsUser):
+		// The grant is refused to an app without ACT_AS_USER with the
+		// same error as a wrong server.
+		a.addExact(ActAsUserMissing, 0.95, a.connectScopeFix(scope.ActAsUser, true), append(ev, "the declared scopes ("+setStr(declared)+") lack ACT_AS_USER, which the JWT-bearer grant requires")...)
+		a.addExact(TokenExchangeFailed, 0.6, "If the app does declare ACT_AS_USER on this site: send the assertion to the Connect authorization server, not to the 3LO one (auth.atlassian.io/auth.atlassian.com).", ev...)
 	case code == "invalid_client":
 		a.addExact(TokenExchangeFailed, 0.9, "The client_id/client_secret pair was refused: check both against the developer console (secrets can be rotated) and the environment (staging vs production app).", ev...).Title = "The OAuth client credentials were refused"
 	case code == "unauthorized_client":
 		a.addExact(TokenExchangeFailed, 0.92, "Send the assertion to the Connect authorization server (https://oauth-2-authorization-server.services.atlassian.com/oauth2/token; staging/FedRAMP have their own), not to auth.atlassian.io/auth.atlassian.com, which serve 3LO.", ev...).Title = "The assertion went to the wrong authorization server"
 	case strings.Contains(ld, "too far in the future") || strings.Contains(ld, "expiration"):
-		a.addExact(TokenExchangeFailed, 0.95, "Set the assertion's exp to at most 60 s after iat (use 55–60 s) and keep the clock in sync.", ev...).Title = "The assertion's lifetime is too long"
+		a.assertionTooFar(ld, ours, ev)
 	case strings.Contains(ld, "user") || strings.Contains(ld, "account") || strings.Contains(ld, "subject"):
 		a.addExact(UserInactiveOrUnknown, 0.8, "Check the accountId (sub = urn:atlassian:connect:useraccountid:<accountId>) exists on the site, is active and has access to the product.", ev...)
 		a.addExact(TokenExchangeFailed, 0.6, "", ev...)
@@ -463,6 +480,47 @@ func (a *analysis) detectExchange() {
 		a.addExact(SharedSecretStale, 0.35, "Sign the assertion with the tenant's current shared secret.", "a stale secret is refused as invalid_grant too")
 		a.addExact(UserInactiveOrUnknown, 0.35, "Check the accountId is active on the site.", "an unknown or deactivated user is refused as invalid_grant too")
 	}
+}
+
+var reAhead = regexp.MustCompile(`was (\d+) seconds from now`)
+
+// assertionTooFar explains "Expiration timestamp too far in the future
+// [was N seconds from now …]". N is the assertion's lifetime plus the
+// amount by which the signer's clock runs ahead of the server's. Our own
+// exchanger signs assertions that live oauth.AssertionLifetime, so from it
+// a large N can only be clock skew.
+func (a *analysis) assertionTooFar(ld string, ours bool, ev []string) {
+	fixLifetime := "Set the assertion's exp to at most 60 s after iat (use 55–60 s) and keep the clock in sync."
+	m := reAhead.FindStringSubmatch(ld)
+	n, err := 0, error(nil)
+	if m != nil {
+		n, err = strconv.Atoi(m[1])
+	}
+	life := int(oauth.AssertionLifetime / time.Second)
+	if !ours || m == nil || err != nil || n <= life+5 {
+		a.addExact(TokenExchangeFailed, 0.95, fixLifetime, ev...).Title = "The assertion's lifetime is too long"
+		return
+	}
+	skew := n - life
+	skewEv := fmt.Sprintf("the server saw exp %d s ahead of its clock; our assertions live %d s, so this machine's clock runs about %s ahead of the authorization server's", n, life, human(time.Duration(skew)*time.Second))
+	fixSkew := "Synchronise this machine's clock (NTP): it runs ahead of Atlassian's, so the assertion's exp looks too far in the future. Everything signed here (app JWTs too) is affected."
+	if skew > 120 {
+		a.addExact(TokenNotYetValid, 0.93, fixSkew, append([]string{skewEv}, ev...)...).Title = "This machine's clock runs ahead (clock skew)"
+		a.addExact(TokenExchangeFailed, 0.6, fixLifetime, ev...)
+		return
+	}
+	a.addExact(TokenExchangeFailed, 0.95, fixLifetime, ev...).Title = "The assertion's lifetime is too long"
+	a.addExact(TokenNotYetValid, 0.6, fixSkew, append([]string{skewEv}, ev...)...)
+}
+
+// firstIn returns the first needle found in s.
+func firstIn(s string, needles ...string) (string, bool) {
+	for _, n := range needles {
+		if strings.Contains(s, n) {
+			return n, true
+		}
+	}
+	return "", false
 }
 
 func setStr(s scope.Set) string {

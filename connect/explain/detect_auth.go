@@ -80,6 +80,9 @@ func (a *analysis) detectCredential() {
 	}
 	switch c.kind {
 	case credNone:
+		if a.status == 0 && a.in.Context.ExchangeErr != nil {
+			return // the token exchange failed, so no request was sent
+		}
 		if a.status >= 200 && a.status < 300 {
 			if a.op != nil && a.op.AnonymousAllowed {
 				a.addExact(AnonymousRequest, 0.3, "Authenticate the call if you expected more data: anonymous requests only see what anonymous users may browse.",

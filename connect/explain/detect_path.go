@@ -246,7 +246,7 @@ func (a *analysis) detectStatus() {
 	ctx := &a.in.Context
 	switch st := strings.ToLower(ctx.TenantState); st {
 	case "uninstalled", "disabled":
-		if a.status == 401 || a.status == 403 || a.status == 404 {
+		if a.status == 401 || a.status == 403 || a.status == 404 || a.status == 0 && ctx.ExchangeErr != nil {
 			a.addExact(TenantUninstalled, 0.9, "The app is "+st+" on this site: Jira refuses its tokens. Ask a site admin to install/enable it again; a reinstall sends a new shared secret.", "the app's record of this tenant says "+st)
 		}
 	}
