@@ -122,7 +122,7 @@ func (p *Panel) installation(c *gin.Context) {
 	for _, s := range t.Scopes {
 		sc := ScopeCount{Scope: string(s), Operations: p.counts.exact[s]}
 		if s == scope.ActAsUser {
-			sc.Note = "lets the app act as a user (JWT-bearer grant); unlocks no operation by itself"
+			sc.Note = "lets the app act as a user through the JWT-bearer grant"
 		}
 		out.Scopes = append(out.Scopes, sc)
 	}
