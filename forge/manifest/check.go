@@ -3,6 +3,8 @@ package manifest
 import (
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,7 +17,9 @@ var (
 	connectKeyRE = regexp.MustCompile(`^[a-zA-Z0-9-._]+$`)
 	// regionKeys are the allowed keys of a region-map baseUrl.
 	regionKeys = []string{"EU", "US", "AU", "DE", "SG", "CA", "IN", "KR", "JP", "GB", "CH", "default"}
-	topLevel   = []string{"app", "modules", "connectModules", "resources", "remotes", "permissions", "providers", "environment", "translations", "services"}
+	topLevel   = []string{"app", "modules", "connectModules", "resources", "remotes", "permissions", "providers", "environment", "translations", "services", "overrides"}
+	// envVarRE finds manifest environment variable references, ${NAME}.
+	envVarRE   = regexp.MustCompile(`\$\{([a-zA-Z_][a-zA-Z0-9_]*)\}`)
 	operations = []string{"storage", "compute", "fetch", "other"}
 	intervals  = []string{"fiveMinute", "hour", "day", "week"}
 )
@@ -81,10 +85,15 @@ type Options struct {
 	KnownScopes []string
 	// ExtraConnectModules are accepted in addition to ConnectModuleNames.
 	ExtraConnectModules []string
+	// Dir is the directory holding the manifest. When set, resources
+	// paths are checked on disk as @forge/manifest does (the directory
+	// exists, is not empty, and a Custom UI resource has index.html).
+	Dir string
 }
 
 type checker struct {
 	root     *yaml.Node
+	envVars  map[string]*yaml.Node // declared environment.variables: name → default (nil: none)
 	opts     Options
 	problems []Problem
 	remotes  map[string]*yaml.Node // key → remote mapping
@@ -95,7 +104,7 @@ type checker struct {
 // Check validates manifest YAML offline. It never fails: unparseable input
 // is reported as a Problem.
 func Check(src []byte, opts Options) []Problem {
-	c := &checker{opts: opts, remotes: map[string]*yaml.Node{}, endpts: map[string]*yaml.Node{}}
+	c := &checker{opts: opts, remotes: map[string]*yaml.Node{}, endpts: map[string]*yaml.Node{}, envVars: map[string]*yaml.Node{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		line := 0
@@ -171,12 +180,14 @@ func (c *checker) run() {
 			c.add(k, 0, k.Value, "unknown_top_level", fmt.Sprintf("document should NOT have additional property '%s'", k.Value), fix)
 		}
 	}
+	c.checkEnvironment()
 	c.checkScopes()
 	c.checkRemotes()
 	c.checkApp()
 	c.checkModules()
 	c.checkConnectModules()
 	c.checkOperations()
+	c.checkResources()
 }
 
 func (c *checker) checkApp() {
@@ -214,7 +225,15 @@ func (c *checker) checkApp() {
 	switch {
 	case kn == nil:
 		c.add(connKey, 0, "app.connect.key", "connect_key_missing", "app.connect.key is required", "Set it to the Connect descriptor's key.")
-	case key != "${CONNECT_KEY}" && (len(key) < 1 || len(key) > 90 || !connectKeyRE.MatchString(key)):
+	case envVarRE.MatchString(key):
+		// Declared variables are checked by checkEnvironment; a default
+		// is what Forge substitutes when the shell does not set it.
+		if m := envVarRE.FindStringSubmatch(key); c.envVars[m[1]] != nil {
+			if k := envVarRE.ReplaceAllString(key, c.envVars[m[1]].Value); len(k) < 1 || len(k) > 90 || !connectKeyRE.MatchString(k) {
+				c.add(c.envVars[m[1]], 0, "environment.variables", "connect_key_format", fmt.Sprintf("app.connect.key would become %q, which is not 1-90 characters of %s", k, connectKeyRE), "Make the default the descriptor key.")
+			}
+		}
+	case len(key) < 1 || len(key) > 90 || !connectKeyRE.MatchString(key):
 		c.add(kn, 0, "app.connect.key", "connect_key_format", fmt.Sprintf("app.connect.key %q must be 1-90 characters of %s", key, connectKeyRE), "Use the descriptor key exactly.")
 	}
 	rn, _ := get(conn, "remote")
@@ -441,6 +460,18 @@ func (c *checker) checkModules() {
 			switch name {
 			case "trigger", "scheduledTrigger", "preUninstall":
 				c.checkTrigger(name, it, p)
+			case "jira:globalPermission", "jira:projectPermission":
+				req := []string{"name", "description"}
+				if name == "jira:globalPermission" {
+					req = append(req, "anonymousAllowed")
+				}
+				for _, f := range req {
+					if v, _ := get(it, f); v == nil {
+						c.add(it, 0, p+"."+f, "module_required_property", fmt.Sprintf("%s must have required property '%s'", name, f),
+							map[string]string{"name": "Add name: <permission name>.", "description": "Add description: <what the permission allows>.",
+								"anonymousAllowed": "Add anonymousAllowed: false (Connect's default)."}[f])
+					}
+				}
 			case "connectToForgeMigration":
 				u := str(it, "migrationGuideUrl")
 				un, _ := get(it, "migrationGuideUrl")
@@ -587,4 +618,104 @@ func missing(need, have []string) []string {
 		}
 	}
 	return out
+}
+
+// checkEnvironment reads environment.variables and checks every ${NAME}
+// reference against it: Forge substitutes only declared variables (from the
+// shell running forge, else the declared default), so an undeclared one stays
+// literal and fails whatever pattern the field has.
+func (c *checker) checkEnvironment() {
+	env, _ := get(c.root, "environment")
+	vars, _ := get(env, "variables")
+	for i, v := range items(vars) {
+		p := fmt.Sprintf("environment.variables[%d]", i)
+		switch v.Kind {
+		case yaml.ScalarNode:
+			c.envVars[v.Value] = nil
+		case yaml.MappingNode:
+			k, d := str(v, "key"), get1(v, "default")
+			if k == "" || d == nil {
+				c.add(v, 0, p, "env_var_format", "an environment variable object needs key and default", "Write - key: NAME with default: VALUE, or just - NAME.")
+				continue
+			}
+			c.envVars[k] = d
+		}
+	}
+	declared := func(name string) (*yaml.Node, bool) { d, ok := c.envVars[name]; return d, ok }
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if path == "" && n.Content[i].Value == "environment" {
+					continue
+				}
+				walk(n.Content[i+1], strings.TrimPrefix(path+"."+n.Content[i].Value, "."))
+			}
+		case yaml.SequenceNode:
+			for i, it := range n.Content {
+				walk(it, fmt.Sprintf("%s[%d]", path, i))
+			}
+		case yaml.ScalarNode:
+			for _, m := range envVarRE.FindAllStringSubmatch(n.Value, -1) {
+				d, ok := declared(m[1])
+				switch {
+				case !ok:
+					c.add(n, 0, path, "env_var_undeclared", fmt.Sprintf("${%s} is not declared in environment.variables, so Forge leaves it unreplaced", m[1]),
+						fmt.Sprintf("Add environment: { variables: [ { key: %s, default: <value> } ] }.", m[1]))
+				case d == nil:
+					c.addSev(Warning, n, 0, path, "env_var_no_default", fmt.Sprintf("${%s} has no default: forge deploy and forge lint fail unless %s is set in their shell", m[1], m[1]),
+						fmt.Sprintf("Declare it as - key: %s with default: <production value>.", m[1]))
+				}
+			}
+		}
+	}
+	walk(c.root, "")
+}
+
+// checkResources checks resources[].path on disk relative to Options.Dir,
+// as @forge/manifest does: the path exists and is not empty, and a Custom UI
+// resource (a directory a module references without an entry) holds
+// index.html.
+func (c *checker) checkResources() {
+	if c.opts.Dir == "" {
+		return
+	}
+	rs, _ := get(c.root, "resources")
+	for i, r := range items(rs) {
+		p := fmt.Sprintf("resources[%d].path", i)
+		pn, _ := get(r, "path")
+		if pn == nil || pn.Value == "" {
+			c.add(r, 0, p, "resource_path_missing", "a resource needs a path", "Add path: <directory of the built bundle>.")
+			continue
+		}
+		dir := filepath.Join(c.opts.Dir, filepath.FromSlash(pn.Value))
+		fi, err := os.Stat(dir)
+		switch {
+		case err != nil:
+			c.add(pn, 0, p, "resource_missing", fmt.Sprintf("missing resource '%s' is being referenced by '%s' in resources", pn.Value, str(r, "key")),
+				fmt.Sprintf("Build the Custom UI bundle into %s (next to manifest.yml) before forge deploy, or fix the path.", pn.Value))
+		case fi.IsDir():
+			entries, _ := os.ReadDir(dir)
+			if len(entries) == 0 {
+				c.add(pn, 0, p, "resource_empty", fmt.Sprintf("resource directory '%s' is empty", pn.Value), "Build the bundle into it.")
+			} else if _, err := os.Stat(filepath.Join(dir, "index.html")); err != nil && str(r, "entry") == "" && !c.nativeResource(str(r, "key")) {
+				c.add(pn, 0, p, "resource_entrypoint_missing", fmt.Sprintf("Custom UI resource '%s' has no index.html", pn.Value), "Build the bundle so that index.html is at the top of the directory.")
+			}
+		}
+	}
+}
+
+// nativeResource reports whether a UI Kit module (render: native) uses the
+// resource, which then needs no index.html.
+func (c *checker) nativeResource(key string) bool {
+	mods, _ := get(c.root, "modules")
+	for i := 0; mods != nil && i+1 < len(mods.Content); i += 2 {
+		for _, it := range items(mods.Content[i+1]) {
+			if str(it, "resource") == key && str(it, "render") == "native" {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -221,6 +221,12 @@ func (g *gen) defaults() error {
 			return fmt.Errorf("%w: Connect key %q must match %s and have 1 to 90 characters", ErrInput, in.AppKey, connectKeyRE)
 		}
 	}
+	if len(OAuthScopesFor(in.ConnectScopes)) == 0 && len(in.ExtraScopes) == 0 {
+		// The endpoints enable the OAuth tokens, and @forge/manifest
+		// refuses token config without a product scope ("Missing app
+		// scopes. If OAuth tokens are required, add valid scopes …").
+		return fmt.Errorf("%w: no product scope: the Connect scopes %v map to no OAuth 2.0 scope, and Forge refuses OAuth tokens without one; declare at least READ (CONNECT_SCOPES) or pass the operations the app calls", ErrInput, in.ConnectScopes)
+	}
 	return nil
 }
 
@@ -247,7 +253,7 @@ func (g *gen) appBlock(w *yw, connect bool) {
 	if connect {
 		w.line(1, "connect:")
 		if g.in.ConnectKeyVariable {
-			w.line(2, `key: "${CONNECT_KEY}" # set per environment with forge variables; must equal the descriptor key in production`)
+			w.line(2, `key: "${CONNECT_KEY}" # see environment.variables; must equal the descriptor key in production`)
 		} else {
 			w.line(2, "key: "+scalar(g.in.AppKey)+" # the descriptor key; cannot change after the first production deploy")
 		}
@@ -460,8 +466,30 @@ func (g *gen) connectOnForge(w *yw) error {
 	slices.Sort(connect)
 	connect = slices.Compact(connect)
 	g.permissions(w, append([]string{ScopeSystemToken}, g.oauthScopes()...), connect)
+	if g.in.ConnectKeyVariable {
+		// Forge substitutes ${CONNECT_KEY} only when the variable is
+		// declared here; undeclared, the literal fails the key pattern
+		// (@forge/manifest: "app connect property key '${CONNECT_KEY}'
+		// must match pattern").
+		w.line(0, "environment:")
+		w.line(1, "variables:")
+		if g.in.AppKey != "" {
+			w.comment(2, "forge deploy/lint read CONNECT_KEY from their shell; the default is the descriptor key,")
+			w.comment(2, "which production must use. Set CONNECT_KEY to another key for development environments.")
+			w.line(2, "- key: "+connectKeyVar)
+			w.line(3, "default: "+scalar(g.in.AppKey))
+		} else {
+			w.comment(2, "No default: CONNECT_KEY must be set in the shell that runs forge deploy/lint.")
+			w.line(2, "- "+connectKeyVar)
+			g.notes = append(g.notes, "app.connect.key is ${CONNECT_KEY} without a default: set CONNECT_KEY (the descriptor key in production) in the shell that runs forge deploy.")
+		}
+	}
 	return nil
 }
+
+// connectKeyVar is the environment variable app.connect.key refers to in
+// ConnectKeyVariable mode.
+const connectKeyVar = "CONNECT_KEY"
 
 // convertModules applies the converter's rules (forge.md §2.4).
 func (g *gen) convertModules() (map[string][]any, map[string][]any, error) {
@@ -518,6 +546,17 @@ func (g *gen) convertModules() (map[string][]any, map[string][]any, error) {
 						v = vm["value"]
 					}
 					out[k] = v
+				}
+				// The Forge schema requires what Connect left optional
+				// (@forge/manifest: "jira:globalPermission must have
+				// required property 'anonymousAllowed'"): Connect's
+				// defaults are written out.
+				if _, ok := out["description"]; !ok && out["name"] != nil {
+					out["description"] = out["name"]
+					g.notes = append(g.notes, fmt.Sprintf("modules.%s %v: no description in the descriptor; the name is used (Forge requires one).", name, out["key"]))
+				}
+				if _, ok := out["anonymousAllowed"]; !ok && target == "jira:globalPermission" {
+					out["anonymousAllowed"] = false // Connect's default
 				}
 				fm[target] = append(fm[target], out)
 			}

@@ -149,9 +149,15 @@ func TestGenerateRejectsBadInput(t *testing.T) {
 		"bad descriptor":     {Descriptor: []byte("{"), BaseURL: "https://x.example.com"},
 		"unsupported module": {Mode: manifest.ModeConnectOnForge, AppKey: "k", BaseURL: "https://x.example.com", Descriptor: []byte(`{"modules":{"jiraMagic":[{"key":"m"}]}}`)},
 		"module without key": {Mode: manifest.ModeConnectOnForge, AppKey: "k", BaseURL: "https://x.example.com", Descriptor: []byte(`{"modules":{"generalPages":[{"url":"/p"}]}}`)},
-		"bad migrate answer": {Mode: manifest.ModeConnectOnForge, AppKey: "k", BaseURL: "https://x.example.com", WillMigrate: "MAYBE"},
+		"bad migrate answer": {Mode: manifest.ModeConnectOnForge, AppKey: "k", BaseURL: "https://x.example.com", WillMigrate: "MAYBE", ConnectScopes: []string{"READ"}},
+		// Forge refuses token config without a product scope.
+		"no product scope": {BaseURL: "https://x.example.com", ConnectScopes: []string{"ACT_AS_USER"}},
+		"no scopes at all": {Mode: manifest.ModeConnectOnForge, AppKey: "k", BaseURL: "https://x.example.com"},
 	}
 	for name, in := range tests {
+		if in.ConnectScopes == nil && !strings.Contains(name, "scope") {
+			in.ConnectScopes = []string{"READ"} // so that each case fails for its own reason
+		}
 		if _, err := manifest.Generate(in); !errors.Is(err, manifest.ErrInput) {
 			t.Errorf("%s: err = %v, want ErrInput", name, err)
 		}
