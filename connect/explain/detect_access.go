@@ -149,7 +149,17 @@ func (a *analysis) detectScopes() {
 			if a.op != nil && a.op.ConnectScope != scope.Inaccessible {
 				fix = a.connectScopeFix(a.op.ConnectScope, false)
 			}
-			a.addExact(ScopeMissing, 0.95, fix, said)
+			if a.identity == IdentityUser && a.cred.kind == credBearer {
+				// The refused credential is a user token: it carries
+				// the app's scopes, so the token is what lacks the scope.
+				if a.op != nil && a.op.ConnectScope != scope.Inaccessible {
+					fix = a.connectScopeFix(a.op.ConnectScope, true)
+				}
+				a.addExact(TokenScopeMissing, 0.95, fix, said, "the refused credential is a user-impersonation token, which carries the scopes of the installed app version")
+				a.addExact(ScopeMissing, 0.85, fix, said)
+			} else {
+				a.addExact(ScopeMissing, 0.95, fix, said)
+			}
 		}
 	}
 	if _, ok := a.bodyHas("missing scope grants"); ok {
