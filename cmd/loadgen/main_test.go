@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/config"
+	"github.com/connect-doctor/connect-doctor/internal/loadtest"
+)
+
+// freeAddr reserves a loopback port for loadgen's key server, which the
+// app must know before it starts.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// startApp builds the real app (api.Build) on SQLite, trusting install
+// keys from keysAddr, and serves it on a loopback port.
+func startApp(t *testing.T, keysAddr string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	env := map[string]string{
+		"BASE_URL": base, "DATA_DIR": t.TempDir(), "CONNECT_INSTALL_KEYS_URL": "http://" + keysAddr, "LOG_LEVEL": "warn",
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := api.Build(context.Background(), cfg, api.BuildOptions{Version: "loadgen-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	srv.Config.Handler = app.Server.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func runJSON(t *testing.T, args ...string) (*loadtest.Report, int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append(args, "--json"), &out, &errb)
+	var rep loadtest.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("exit %d, output is not a JSON report: %v\n%s\n%s", code, err, out.String(), errb.String())
+	}
+	return &rep, code, errb.String()
+}
+
+// TestSmokeAgainstInProcessApp installs tenants, then runs the
+// authenticated and baseline phases as separate invocations (the run
+// re-derives the tenants from the printed seed), all against the real
+// app: every request must succeed.
+func TestSmokeAgainstInProcessApp(t *testing.T) {
+	keys := freeAddr(t)
+	app := startApp(t, keys)
+	common := []string{"--target", app.URL, "--tenants", "6", "--concurrency", "4", "--warmup", "50ms", "--settle", "20ms"}
+
+	inst, code, logs := runJSON(t, append(common, "--mode", "install", "--keys-listen", keys)...)
+	if code != 0 || inst.Install == nil || inst.Install.Installed != 6 || inst.Install.Errors() != 0 {
+		t.Fatalf("install: exit %d, %+v\n%s", code, inst.Install, logs)
+	}
+	if !strings.Contains(logs, "CONNECT_INSTALL_KEYS_URL=http://"+keys) {
+		t.Fatalf("the key server address is not printed:\n%s", logs)
+	}
+
+	rep, code, logs := runJSON(t, append(common, "--mode", "run", "--seed", inst.Seed, "--duration", "400ms")...)
+	if code != 0 || rep.Run == nil || rep.Run.Errors() != 0 {
+		t.Fatalf("run: exit %d, %+v\n%s", code, rep.Run, logs)
+	}
+	for _, k := range loadtest.AuthKinds {
+		if rep.Run.Kinds[k].OK == 0 {
+			t.Fatalf("no successful %s requests: %+v", k, rep.Run.Kinds)
+		}
+	}
+	if a := rep.Run.App; len(a.Samples) != 4 || a.Leak == nil || a.Samples[1].Goroutines == 0 {
+		t.Fatalf("app samples from /metrics: %+v", a)
+	}
+
+	base, code, _ := runJSON(t, append(common, "--mode", "baseline", "--duration", "300ms")...)
+	if code != 0 || base.Baseline == nil || base.Baseline.OK == 0 || base.Baseline.Errors() != 0 {
+		t.Fatalf("baseline: exit %d, %+v", code, base.Baseline)
+	}
+
+	// Tenants the app never saw: every authenticated request fails, and
+	// the exit code says so.
+	bad, code, _ := runJSON(t, append(common, "--mode", "run", "--seed", strings.Repeat("0f", 16), "--duration", "200ms")...)
+	if code != 1 || bad.Run.OK != 0 || bad.Run.Status["401"] == 0 {
+		t.Fatalf("unknown tenants: exit %d, %+v", code, bad.Run)
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"remote target", []string{"--target", "http://example.com"}, "only loopback"},
+		{"target with a path", []string{"--target", "http://127.0.0.1:1/app"}, "--base-url"},
+		{"run without seed", []string{"--mode", "run"}, "--seed"},
+		{"bad mode", []string{"--mode", "soak"}, "--mode"},
+		{"bad seed", []string{"--seed", "xyz"}, "32 hex"},
+		{"zero concurrency", []string{"--concurrency", "0"}, "--concurrency"},
+		{"share out of range", []string{"--context-share", "1.5"}, "--context-share"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), tt.args, &out, &errb); code != 2 || !strings.Contains(errb.String(), tt.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, errb.String(), tt.want)
+			}
+		})
+	}
+}

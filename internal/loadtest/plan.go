@@ -1,0 +1,139 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+)
+
+// Kinds of requests in a run.
+const (
+	KindPage    = 0 // GET /admin?… with a qsh-bound request token in the query, as Jira loads the iframe
+	KindContext = 1 // GET /api/installation with a context token in the header, as the panel calls its API
+)
+
+// AuthKinds names KindPage and KindContext.
+var AuthKinds = []string{"page", "context"}
+
+const userAgent = "connect-doctor-loadgen"
+
+// AuthPlan is the pool of pre-signed authenticated requests, spread over
+// every tenant. Signing happens in Sign, off the measured path; the pool
+// is swapped atomically, so Sign may run again (Refresh) while workers
+// pick from the previous one.
+type AuthPlan struct {
+	Target  Target
+	Tenants []Tenant
+	// PerTenant is the number of distinct tokens of each kind per tenant.
+	PerTenant int
+	// ContextShare is the fraction of context requests (0..1).
+	ContextShare float64
+	// PageTTL and ContextTTL are the tokens' lifetimes (exp - iat).
+	PageTTL, ContextTTL time.Duration
+	// ContextUser sets sub on context tokens. Off by default: with a viewer,
+	// /api/installation asks the tenant's Jira whether the viewer is an
+	// administrator, an outgoing call this load test does not measure.
+	ContextUser bool
+
+	pool atomic.Pointer[[][2][]*http.Request] // [tenant][kind][i]
+}
+
+// pageURI is the iframe URL Jira loads for the admin page, without the jwt
+// parameter (which qsh ignores).
+func pageURI(basePath string, t Tenant) string {
+	return basePath + "/admin?cp=&cv=1001.0.0-SNAPSHOT&lic=none&xdm_c=channel-connect-doctor__admin" +
+		"&xdm_deprecated_addon_key_do_not_use=connect-doctor&xdm_e=" + url.QueryEscape(t.BaseURL)
+}
+
+// Sign (re)builds the pool with tokens issued at now.
+func (p *AuthPlan) Sign(now time.Time) error {
+	if len(p.Tenants) == 0 {
+		return fmt.Errorf("no tenants to sign for")
+	}
+	per := max(p.PerTenant, 1)
+	base := p.Target.BasePath()
+	pool := make([][2][]*http.Request, len(p.Tenants))
+	for ti, t := range p.Tenants {
+		uri := pageURI(base, t)
+		for i := range per {
+			// Distinct iat per token, as separate page loads would have.
+			iat := now.Add(-time.Duration(i) * time.Second)
+			tok, err := RequestToken(t, fmt.Sprintf("557058:loadgen-user-%d", i), http.MethodGet, uri, base, iat, p.PageTTL)
+			if err != nil {
+				return err
+			}
+			req, err := http.NewRequest(http.MethodGet, p.Target.url(uri+"&jwt="+tok), nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("User-Agent", userAgent)
+			pool[ti][KindPage] = append(pool[ti][KindPage], req)
+
+			sub := ""
+			if p.ContextUser {
+				sub = fmt.Sprintf("557058:loadgen-user-%d", i)
+			}
+			ctok, err := ContextToken(t, sub, iat, p.ContextTTL)
+			if err != nil {
+				return err
+			}
+			creq, err := http.NewRequest(http.MethodGet, p.Target.url(base+"/api/installation"), nil)
+			if err != nil {
+				return err
+			}
+			creq.Header.Set("Authorization", "JWT "+ctok)
+			creq.Header.Set("User-Agent", userAgent)
+			pool[ti][KindContext] = append(pool[ti][KindContext], creq)
+		}
+	}
+	p.pool.Store(&pool)
+	return nil
+}
+
+// Refresh re-signs the pool every interval until ctx ends, so that runs
+// longer than the tokens' lifetime never send an expired token.
+func (p *AuthPlan) Refresh(ctx context.Context, every time.Duration, now func() time.Time, onErr func(error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := p.Sign(now()); err != nil && onErr != nil {
+				onErr(err)
+			}
+		}
+	}
+}
+
+// Pick chooses a tenant uniformly, a kind by ContextShare, and one of the
+// tenant's tokens of that kind.
+func (p *AuthPlan) Pick(rng *rand.Rand) Request {
+	pool := *p.pool.Load()
+	t := &pool[rng.IntN(len(pool))]
+	kind := KindPage
+	if rng.Float64() < p.ContextShare {
+		kind = KindContext
+	}
+	reqs := t[kind]
+	return Request{Kind: kind, HTTP: reqs[rng.IntN(len(reqs))]}
+}
+
+// BaselinePicker always sends GET <base path>/healthz: the bare
+// unauthenticated route the authenticated throughput is compared with.
+func BaselinePicker(target Target) (Picker, error) {
+	req, err := http.NewRequest(http.MethodGet, target.url(target.BasePath()+"/healthz"), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", userAgent)
+	return func(*rand.Rand) Request { return Request{HTTP: req} }, nil
+}
+
+// BaselineKinds names the baseline's only kind.
+var BaselineKinds = []string{"healthz"}
