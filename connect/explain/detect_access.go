@@ -472,6 +472,19 @@ func (a *analysis) detectExchange() {
 		a.addExact(TokenExchangeFailed, 0.92, "Send the assertion to the Connect authorization server (https://oauth-2-authorization-server.services.atlassian.com/oauth2/token; staging/FedRAMP have their own), not to auth.atlassian.io/auth.atlassian.com, which serve 3LO.", ev...).Title = "The assertion went to the wrong authorization server"
 	case strings.Contains(ld, "too far in the future") || strings.Contains(ld, "expiration"):
 		a.assertionTooFar(ld, ours, ev)
+	case strings.Contains(ld, "assertion") && (strings.Contains(ld, "expired") || strings.Contains(ld, "exp claim")):
+		if ours {
+			// Our exchanger signs the assertion right before it sends
+			// it, valid for oauth.AssertionLifetime: the server judged
+			// a fresh assertion expired, so its clock is ahead of ours.
+			life := human(oauth.AssertionLifetime)
+			a.addExact(TokenExpired, 0.93, "Synchronise this machine's clock (NTP): it runs behind Atlassian's by more than "+life+", so a freshly signed assertion already looks expired. App JWTs signed here expire early too.",
+				append([]string{"the assertion was signed just before the exchange and is valid for " + life + ", yet the server found it expired: this machine's clock runs behind the authorization server's"}, ev...)...).Title = "The token expired by the server's clock (clock skew)"
+			a.addExact(TokenExchangeFailed, 0.6, "", ev...)
+			break
+		}
+		a.addExact(TokenExpired, 0.88, "Sign the assertion right before the exchange (exp = iat + ≤ 60 s) and keep the clock in sync (NTP).", ev...)
+		a.addExact(TokenExchangeFailed, 0.6, "", ev...)
 	case strings.Contains(ld, "user") || strings.Contains(ld, "account") || strings.Contains(ld, "subject"):
 		a.addExact(UserInactiveOrUnknown, 0.8, "Check the accountId (sub = urn:atlassian:connect:useraccountid:<accountId>) exists on the site, is active and has access to the product.", ev...)
 		a.addExact(TokenExchangeFailed, 0.6, "", ev...)
