@@ -26,8 +26,17 @@ type e2eCase struct {
 	// tokenScopes is the narrowing of the user token, for the panel's
 	// preflight (nil = the app's scopes).
 	tokenScopes scope.Set
-	run         func(t *testing.T, f *fixture) explain.Input
+	// alt runs the case on the site with the simulator's alternative
+	// behaviours (see altOptions).
+	alt bool
+	run func(t *testing.T, f *fixture) explain.Input
 }
+
+// altOptions switch on the simulator's alternatives for behaviour the
+// protocol notes do not confirm: 403 (not 401) for a user token lacking a
+// scope, 404 for an issue the user may not see, and app bot users without
+// Administer Jira.
+var altOptions = jirasim.Options{UserTokenScopeDenialStatus: http.StatusForbidden, HideForbiddenIssues: true, AppUsersNotAdmin: true}
 
 // appCall sends a correctly signed app request (JWT) for method and relURL.
 func appCall(t *testing.T, f *fixture, key, method, relURL string) (explain.Input, error) {
@@ -276,6 +285,34 @@ func cases() []e2eCase {
 			return explain.Input{Request: ereq, Response: eresp, Context: f.context(a, explain.IdentityApp)}
 		}},
 
+		{name: "site clock 10 min ahead of the signer: user token exchange (clock-skew fault)", want: explain.TokenExpired, run: func(t *testing.T, f *fixture) explain.Input {
+			f.sim.SetFault(jirasim.Fault{Kind: jirasim.ClockSkew, Skew: 10 * time.Minute, AppKey: appBasic})
+			in := exchangeFailure(t, f, appBasic, f.sim.User("user").AccountID, myself, "invalid_grant")
+			in.Context.Now = f.now.Add(10 * time.Minute)
+			return in
+		}},
+		{name: "legacy impersonation through the JWT sub", want: explain.ActAsUserMissing, run: func(t *testing.T, f *fixture) explain.Input {
+			a := f.app(appBasic)
+			c := f.claims(a, "GET", myself)
+			c["sub"] = f.sim.User("user").AccountID
+			req := f.request(t, "GET", myself, nil)
+			req.Header.Set("Authorization", "JWT "+sign(t, a.secret, c))
+			ereq, eresp, err := f.send(t, req)
+			mustStatus(t, eresp, err, 403)
+			return explain.Input{Request: ereq, Response: eresp, Context: f.context(a, explain.IdentityApp)}
+		}},
+		{name: "legacy impersonation of an inactive user through the JWT sub", want: explain.ActAsUserMissing, run: func(t *testing.T, f *fixture) explain.Input {
+			a := f.app(appBasic)
+			c := f.claims(a, "GET", myself)
+			c["sub"] = f.sim.User("inactive").AccountID
+			return signedCall(t, f, appBasic, "GET", myself, a.secret, c)
+		}},
+		{name: "app bot user deactivated", want: explain.UserInactiveOrUnknown, run: func(t *testing.T, f *fixture) explain.Input {
+			in, err := appCall(t, f, appBotGone, "GET", myself)
+			mustStatus(t, in.Response, err, 401)
+			return in
+		}},
+
 		// ---- scopes and permissions
 		{name: "app without ADMIN calls GET /rest/api/2/permissions", want: explain.ScopeMissing, run: func(t *testing.T, f *fixture) explain.Input {
 			in, err := appCall(t, f, appBasic, "GET", "/rest/api/2/permissions")
@@ -503,6 +540,28 @@ func cases() []e2eCase {
 			mustStatus(t, eresp, err, 500)
 			return explain.Input{Request: ereq, Response: eresp, Context: explain.Context{Now: f.now}}
 		}},
+
+		// ---- the simulator's alternative behaviours (altOptions)
+		{name: "alt: user token without ADMIN gets 403 with the scope text", want: explain.TokenScopeMissing, alt: true, run: func(t *testing.T, f *fixture) explain.Input {
+			in, err := userCall(t, f, appBasic, "admin", "GET", "/rest/api/2/permissions", nil)
+			mustStatus(t, in.Response, err, 403)
+			return in
+		}},
+		{name: "alt: site admin's user token on settings/columns gets 403", want: explain.EndpointInaccessibleToConnect, alt: true, run: func(t *testing.T, f *fixture) explain.Input {
+			in, err := userCall(t, f, appAdmin, "admin", "GET", "/rest/api/2/settings/columns", nil)
+			mustStatus(t, in.Response, err, 403)
+			return in
+		}},
+		{name: "alt: issue the user may not see answers 404", want: explain.UserPermissionMissing, alt: true, run: func(t *testing.T, f *fixture) explain.Input {
+			in, err := userCall(t, f, appBasic, "user", "GET", "/rest/api/3/issue/OPS-1", nil)
+			mustStatus(t, in.Response, err, 404)
+			return in
+		}},
+		{name: "alt: app bot users are not site admins", want: explain.AppPermissionMissing, alt: true, run: func(t *testing.T, f *fixture) explain.Input {
+			in, err := appCall(t, f, appAdmin, "GET", "/rest/api/3/application-properties/advanced-settings")
+			mustStatus(t, in.Response, err, 403)
+			return in
+		}},
 	}
 }
 
@@ -526,11 +585,12 @@ func newFixtureSite(t *testing.T) *fixture {
 // simulator and checks the engine's leading cause, once with the admin
 // panel's context (with its preflight) and once with the CLI's (without).
 func TestExplainerEndToEnd(t *testing.T) {
-	f := newFixture(t)
+	sites := map[bool]*fixture{false: newFixture(t, jirasim.Options{}), true: newFixture(t, altOptions)}
 	cs := cases()
 	hits := 0
 	var misses []string
 	for _, c := range cs {
+		f := sites[c.alt]
 		ok := t.Run(c.name, func(t *testing.T) {
 			t.Cleanup(f.sim.ClearFaults)
 			in := c.run(t, f)

@@ -96,15 +96,19 @@ const (
 	appStale    = "e2e.stale"    // reinstalled: the app still signs with the old secret
 	appGone     = "e2e.gone"     // uninstalled
 	appDisabled = "e2e.disabled" // disabled
+	appBotGone  = "e2e.botgone"  // READ; its bot user was deactivated
 )
 
-func newFixture(t *testing.T) *fixture {
+// newFixture starts a site with opts (Seed and Now are set here) and
+// installs the apps.
+func newFixture(t *testing.T, opts jirasim.Options) *fixture {
 	t.Helper()
 	// The simulator's clock is frozen at the wall clock of the start of
 	// the run: its Date headers come from the wall clock (net/http), so a
 	// clock far from it would make every exchange look skewed.
 	now := time.Now().UTC().Truncate(time.Second)
-	sim, err := jirasim.New(jirasim.Options{Seed: 5, Now: func() time.Time { return now }})
+	opts.Seed, opts.Now = 5, func() time.Time { return now }
+	sim, err := jirasim.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +130,7 @@ func newFixture(t *testing.T) *fixture {
 		appStale:    {"READ"},
 		appGone:     {"READ", "ACT_AS_USER"},
 		appDisabled: {"READ", "ACT_AS_USER"},
+		appBotGone:  {"READ"},
 	} {
 		a := newApp(t, key, scopes...)
 		f.apps[key] = a
@@ -139,6 +144,12 @@ func newFixture(t *testing.T) *fixture {
 	}
 	bot.SiteAdmin = false
 	if err := sim.UpdateUser(bot); err != nil {
+		t.Fatal(err)
+	}
+	// The bot user of appBotGone is deactivated.
+	gone := sim.User("bot:" + appBotGone)
+	gone.Active = false
+	if err := sim.UpdateUser(gone); err != nil {
 		t.Fatal(err)
 	}
 	// appStale is reinstalled: a new shared secret, the old one kept.
