@@ -114,7 +114,12 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		}
 	}
 	tokens := oauth.NewCache(&oauth.Exchanger{HTTP: o.HTTPClient, TokenURL: cfg.OAuthTokenURL, Now: o.Now}, oauth.CacheOptions{Now: o.Now})
-	jiraOpts := jira.Options{HTTP: o.HTTPClient, AppKey: cfg.AppKey, Version: o.Version, Tokens: tokens, Now: o.Now, Logger: log,
+	om := newOutgoingMetrics(tokens)
+	var base http.RoundTripper
+	if o.HTTPClient != nil {
+		base = o.HTTPClient.Transport
+	}
+	jiraOpts := jira.Options{HTTP: &http.Client{Transport: om.transport(base)}, AppKey: cfg.AppKey, Version: o.Version, Tokens: tokens, Now: o.Now, Logger: log,
 		PermissionTTL: time.Minute}
 	jc := jira.New(jiraOpts)
 	// Checks show what Jira answered first: no retries.
@@ -136,12 +141,13 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	pn, err := panel.New(panel.Deps{
 		Catalog: cat, Engine: explain.New(cat), Jira: panel.JiraCaller{Client: checker}, Admin: jc, History: checks,
 		Verified: Verified, AppKey: cfg.AppKey, Version: o.Version, APJSURL: cfg.APJSURL, Logger: log, Now: o.Now,
-		ChecksPerMinute: cfg.ChecksPerMinute,
+		ChecksPerMinute: cfg.ChecksPerMinute, OnDiagnosis: om.diagnosis,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("admin panel: %w", err))
 	}
 	pn.Register(srv)
+	srv.Registerer().MustRegister(om.collectors()...)
 	app := &App{Config: cfg, DB: db, Store: store, Tenants: cache, Keys: keys, Server: srv, Logger: log, stop: func() {},
 		Catalog: cat, Checks: checks, Tokens: tokens, Jira: jc, Panel: pn}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))

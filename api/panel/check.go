@@ -286,6 +286,7 @@ func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path s
 		ereq.Header.Set("Authorization", "Bearer "+userTokenPlaceholder)
 	}
 	res.Diagnosis = p.Engine.Diagnose(explain.Input{Request: ereq, Response: eresp, Context: ectx})
+	p.OnDiagnosis(res.Diagnosis)
 	return res, 0, nil
 }
 

@@ -434,6 +434,7 @@ func (p *Panel) explain(c *gin.Context) {
 		TenantBaseURL: t.BaseURL, DeclaredScopes: t.Scopes, AppKey: p.AppKey, ClientKey: t.ClientKey,
 		TenantState: string(t.State), Identity: id, Now: p.Now(),
 	}})
+	p.OnDiagnosis(d)
 	c.JSON(http.StatusOK, d)
 }
 

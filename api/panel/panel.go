@@ -72,6 +72,9 @@ type Deps struct {
 	CheckTimeout time.Duration
 	// AdminTimeout bounds the admin permission probe (default 10 s).
 	AdminTimeout time.Duration
+	// OnDiagnosis, when set, is told every diagnosis the panel produces
+	// (for metrics).
+	OnDiagnosis func(explain.Diagnosis)
 }
 
 // Panel serves the admin page and its API.
@@ -103,6 +106,9 @@ func New(d Deps) (*Panel, error) {
 	}
 	if d.Catalog == nil {
 		d.Catalog = catalog.Default()
+	}
+	if d.OnDiagnosis == nil {
+		d.OnDiagnosis = func(explain.Diagnosis) {}
 	}
 	if d.Engine == nil {
 		d.Engine = explain.New(d.Catalog)
