@@ -49,7 +49,14 @@ func (s *Sim) siteHandler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, http.StatusNotFound, messageBody(http.StatusNotFound, "null for uri: "+s.siteURL+r.URL.RequestURI()))
 	})
-	return mux
+	// The Date header tells the site's own time, so a site whose clock is
+	// skewed (or a simulator on an injected clock) shows it, as a real
+	// server does. Handlers that set Date themselves (the cached-401
+	// fault) override it.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", s.siteNow(s.peekApp(r)).UTC().Format(http.TimeFormat))
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // peekApp names the app a request's credentials claim to come from, without
