@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Cross-checks the manifests `connect-doctor manifest` generates with
+# Atlassian's own validator, validate() from the npm package @forge/manifest
+# (pinned in tools/forge-manifest-check/package-lock.json), offline.
+#
+#  1. npm ci (the only step that uses the network: the npm registry);
+#  2. generate manifest.yml in both modes with a dummy app id and base URL;
+#  3. validate both with @forge/manifest, with every network API blocked inside
+#     Node and, where user namespaces are allowed, in a network namespace with
+#     no interfaces; also run our own Go checker on them;
+#  4. a negative control: a manifest with a property Forge refuses must fail,
+#     so a validator that silently accepts everything cannot pass CI.
+#
+# Fails on any error. Takes a few seconds after `npm ci` (well under 60 s).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+tool=tools/forge-manifest-check
+
+log() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  log "installing Node.js"
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq || true
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "forge-manifest-check: Node.js $(node --version) is too old; @forge/manifest needs Node.js 20 or later" >&2
+  exit 1
+fi
+
+log "npm ci ($tool)"
+(cd "$tool" && npm ci --no-audit --no-fund --loglevel=error)
+echo "@forge/manifest $(node -p "require('./$tool/node_modules/@forge/manifest/package.json').version")"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+log "generating manifests"
+# A fixed, dummy configuration: the output must not depend on the CI
+# machine's environment.
+gen() { # mode dir
+  mkdir -p "$work/$2"
+  env -u APP_KEY -u CONNECT_SCOPES -u PORT -u CATALOG_FILE \
+    FORGE_APP_ID=11111111-2222-3333-4444-555555555555 BASE_URL=https://doctor.example.com \
+    go run ./cmd/connect-doctor manifest --mode "$1" -o "$work/$2/manifest.yml"
+}
+gen forge forge
+gen connect-on-forge connect-on-forge
+# Forge resolves resources[].path next to manifest.yml and needs the Custom
+# UI bundle there (index.html); the bundle is built separately, so a stub
+# stands in for it here.
+mkdir -p "$work/forge/static/admin"
+printf '<!doctype html>\n<title>Connect Doctor</title>\n' > "$work/forge/static/admin/index.html"
+
+# Negative control: Forge refuses apiMigrations at the top level.
+mkdir -p "$work/negative"
+cp "$work/connect-on-forge/manifest.yml" "$work/negative/manifest.yml"
+printf 'apiMigrations:\n  signed-install: true\n' >> "$work/negative/manifest.yml"
+
+offline() {
+  # No network at all where user namespaces are allowed; validate.js also
+  # blocks Node's network APIs itself and fails if anything tries them.
+  if unshare -rn true 2>/dev/null; then
+    unshare -rn "$@"
+  else
+    "$@"
+  fi
+}
+
+log "@forge/manifest validate() (offline)"
+offline timeout 60 node "$tool/validate.js" "$work/forge/manifest.yml" "$work/connect-on-forge/manifest.yml"
+
+log "connect-doctor manifest --check (Go checker) on the same files"
+for m in forge connect-on-forge; do
+  go run ./cmd/connect-doctor manifest --check "$work/$m/manifest.yml"
+done
+
+log "negative control: a manifest Forge refuses must fail"
+set +e
+neg=$(offline timeout 60 node "$tool/validate.js" "$work/negative/manifest.yml" 2>&1)
+rc=$?
+set -e
+echo "$neg"
+if [ "$rc" -ne 1 ] || ! grep -q "additional property 'apiMigrations'" <<<"$neg"; then
+  echo "forge-manifest-check: the validator accepted a manifest with apiMigrations (exit $rc); the cross-check is not working" >&2
+  exit 1
+fi
+
+log "forge manifest cross-check passed in $(( $(date +%s) - start )) s"
