@@ -42,7 +42,21 @@ type Tenant struct {
 	Scopes      scope.Set
 	InstalledAt time.Time
 	UpdatedAt   time.Time
+
+	// Forge Remote (issue 8): set when the tenant is, or is linked to, a
+	// Forge installation (InstallationID is then the Forge installation
+	// ARI). BaseURL stays the site URL; Forge product calls go to
+	// APIBaseURL instead, with OAuth tokens, never to BaseURL.
+	ForgeAppID      string   // the app ARI
+	EnvironmentType string   // DEVELOPMENT, STAGING or PRODUCTION
+	EnvironmentID   string   // ari:cloud:ecosystem::environment/…
+	APIBaseURL      string   // https://api.atlassian.com/ex/jira/<cloudId>
+	OAuthScopes     []string // OAuth 2.0 scopes of the installed Forge version, when an upgrade event named them
 }
+
+// Forge reports whether the tenant has a Forge installation to call
+// through the product API gateway.
+func (t *Tenant) Forge() bool { return t != nil && t.APIBaseURL != "" }
 
 // Active reports whether tokens from the tenant may be accepted.
 func (t *Tenant) Active() bool { return t != nil && t.State == StateInstalled }
