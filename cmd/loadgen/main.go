@@ -57,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		perTenant   = fs.Int("tokens-per-tenant", 2, "pre-signed tokens of each kind per tenant")
 		tokenTTL    = fs.Duration("token-ttl", 0, "token lifetime (default: Jira's 3 min / 15 min, or the whole run + 1 min if longer); shorter lifetimes are re-signed in the background")
 		ctxUser     = fs.Bool("context-user", false, "put a viewer (sub) in context tokens; /api/installation then asks the tenant's Jira whether the viewer is an admin, an outgoing call")
+		pagePath    = fs.String("page-path", loadtest.DefaultPagePath, "route of the page requests (request token, qsh over the path and Jira's iframe query)")
+		ctxPath     = fs.String("context-path", loadtest.DefaultContextPath, "route of the context-token requests")
 		seedHex     = fs.String("seed", "", "32 hex characters naming the tenant population (clientKeys and secrets); required for --mode run/baseline-only runs against tenants installed earlier; default random")
 		keysListen  = fs.String("keys-listen", "127.0.0.1:9777", "address of the install key server (the app's CONNECT_INSTALL_KEYS_URL is http://<this>)")
 		timeout     = fs.Duration("timeout", 10*time.Second, "wait for response headers before counting a timeout")
@@ -106,6 +108,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *duration <= 0 || *warmup < 0 {
 		return bad("--duration must be positive and --warmup not negative")
 	}
+	for _, p := range []string{*pagePath, *ctxPath} {
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#") {
+			return bad("route %q: want a path such as /admin (no query)", p)
+		}
+	}
 	if *ctxShare < 0 || *ctxShare > 1 {
 		return bad("--context-share must be between 0 and 1")
 	}
@@ -114,7 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Mode:   *mode, AppKey: *appKey, Tenants: *tenants, Concurrency: *conc, InstallConcurrency: *instConc,
 		Duration: *duration, Warmup: *warmup, ContextShare: *ctxShare, TokensPerTenant: *perTenant, TokenTTL: *tokenTTL,
 		ContextUser: *ctxUser, Timeout: *timeout, SampleEvery: *sampleEvery, MetricsURL: *metricsURL, AppPID: *appPID,
-		Settle: *settle,
+		Settle: *settle, PagePath: *pagePath, ContextPath: *ctxPath,
 	}
 	if *seedHex != "" {
 		if cfg.Seed, err = loadtest.ParseSeed(*seedHex); err != nil {

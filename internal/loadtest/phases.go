@@ -39,7 +39,9 @@ type Config struct {
 	// background every TokenTTL/3.
 	TokenTTL    time.Duration
 	ContextUser bool
-	Timeout     time.Duration // wait for response headers
+	// PagePath and ContextPath override the routes of the two kinds.
+	PagePath, ContextPath string
+	Timeout               time.Duration // wait for response headers
 	// SampleEvery samples /metrics during the measured window besides its
 	// start and end (0: only those).
 	SampleEvery time.Duration
@@ -188,7 +190,8 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 			return max(jira, c.Warmup+c.Duration+time.Minute)
 		}
 		plan := &AuthPlan{Target: c.Target, Tenants: tenants, PerTenant: c.TokensPerTenant, ContextShare: c.ContextShare,
-			PageTTL: ttl(JiraPageTokenTTL), ContextTTL: ttl(JiraContextTokenTTL), ContextUser: c.ContextUser}
+			PageTTL: ttl(JiraPageTokenTTL), ContextTTL: ttl(JiraContextTokenTTL), ContextUser: c.ContextUser,
+			PagePath: c.PagePath, ContextPath: c.ContextPath}
 		t0 := time.Now()
 		if err := plan.Sign(t0); err != nil {
 			return rep, err

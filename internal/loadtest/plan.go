@@ -38,14 +38,25 @@ type AuthPlan struct {
 	// /api/installation asks the tenant's Jira whether the viewer is an
 	// administrator, an outgoing call this load test does not measure.
 	ContextUser bool
+	// PagePath and ContextPath are the routes (below the base path) of
+	// the two kinds; "" means /admin and /api/installation.
+	PagePath, ContextPath string
 
 	pool atomic.Pointer[[][2][]*http.Request] // [tenant][kind][i]
 }
 
+// Default routes of the two kinds.
+const (
+	DefaultPagePath    = "/admin"
+	DefaultContextPath = "/api/installation"
+)
+
 // pageURI is the iframe URL Jira loads for the admin page, without the jwt
 // parameter (which qsh ignores).
-func pageURI(basePath string, t Tenant) string {
-	return basePath + "/admin?cp=&cv=1001.0.0-SNAPSHOT&lic=none&xdm_c=channel-connect-doctor__admin" +
+func pageURI(basePath string, t Tenant) string { return pageURIFor(basePath, DefaultPagePath, t) }
+
+func pageURIFor(basePath, path string, t Tenant) string {
+	return basePath + path + "?cp=&cv=1001.0.0-SNAPSHOT&lic=none&xdm_c=channel-connect-doctor__admin" +
 		"&xdm_deprecated_addon_key_do_not_use=connect-doctor&xdm_e=" + url.QueryEscape(t.BaseURL)
 }
 
@@ -56,9 +67,16 @@ func (p *AuthPlan) Sign(now time.Time) error {
 	}
 	per := max(p.PerTenant, 1)
 	base := p.Target.BasePath()
+	pagePath, ctxPath := p.PagePath, p.ContextPath
+	if pagePath == "" {
+		pagePath = DefaultPagePath
+	}
+	if ctxPath == "" {
+		ctxPath = DefaultContextPath
+	}
 	pool := make([][2][]*http.Request, len(p.Tenants))
 	for ti, t := range p.Tenants {
-		uri := pageURI(base, t)
+		uri := pageURIFor(base, pagePath, t)
 		for i := range per {
 			// Distinct iat per token, as separate page loads would have.
 			iat := now.Add(-time.Duration(i) * time.Second)
@@ -81,7 +99,7 @@ func (p *AuthPlan) Sign(now time.Time) error {
 			if err != nil {
 				return err
 			}
-			creq, err := http.NewRequest(http.MethodGet, p.Target.url(base+"/api/installation"), nil)
+			creq, err := http.NewRequest(http.MethodGet, p.Target.url(base+ctxPath), nil)
 			if err != nil {
 				return err
 			}

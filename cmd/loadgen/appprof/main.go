@@ -8,7 +8,16 @@
 //	loadgen --mode run ... &
 //	go tool pprof -top 'http://127.0.0.1:6061/debug/pprof/profile?seconds=20'
 //
-// The app itself never serves pprof.
+// It also mounts two harness-only routes that answer exactly what GET
+// /healthz answers, but behind the app's own JWT middleware, so the cost
+// of authentication alone can be measured apart from the handlers:
+//
+//	GET /loadgen/page     api.Server.PageAuth (request token, qsh-bound)
+//	GET /loadgen/context  api.Server.ContextAuth (context token)
+//
+//	loadgen --mode run --page-path /loadgen/page --context-path /loadgen/context ...
+//
+// The app itself never serves pprof or these routes.
 package main
 
 import (
@@ -24,6 +33,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/connect-doctor/connect-doctor/api"
 	"github.com/connect-doctor/connect-doctor/config"
@@ -52,6 +63,10 @@ func main() {
 		os.Exit(1)
 	}
 	defer app.Close()
+
+	healthz := func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "version": "appprof"}) }
+	app.Server.Group("/loadgen", app.Server.PageAuth()).GET("/page", healthz)
+	app.Server.Group("/loadgen", app.Server.ContextAuth()).GET("/context", healthz)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
