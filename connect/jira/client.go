@@ -44,6 +44,10 @@ type Options struct {
 	// cache (defaults 30 s and 4096 entries).
 	PermissionTTL       time.Duration
 	PermissionCacheSize int
+	// ForgeBaseCheck vets a Forge installation's app.apiBaseUrl before any
+	// Forge call (forge.Verifier.CheckAPIBaseURL: FORGE_API_HOSTS). nil
+	// refuses every Forge call with ErrConfig.
+	ForgeBaseCheck func(apiBaseURL string) error
 }
 
 // Client calls Jira for any tenant. It is safe for concurrent use.
@@ -58,6 +62,8 @@ type Client struct {
 	log       *slog.Logger
 	permTTL   time.Duration
 	perms     *lru.Cache[permKey, permEntry]
+	// forgeCheck vets Forge API base URLs (Options.ForgeBaseCheck).
+	forgeCheck func(string) error
 }
 
 // New returns a Client. It does not fail: a missing AppKey or Tokens is
@@ -72,6 +78,8 @@ func New(opts Options) *Client {
 		maxBody: opts.MaxResponseBody,
 		log:     opts.Logger,
 		permTTL: opts.PermissionTTL,
+
+		forgeCheck: opts.ForgeBaseCheck,
 	}
 	if opts.HTTP != nil && opts.HTTP.Transport != nil {
 		c.base = opts.HTTP.Transport
@@ -158,7 +166,8 @@ func (c *Client) AsUser(t *connect.Tenant, accountID string, scopes ...scope.Sco
 	return d
 }
 
-// Identity returns IdentityApp or IdentityUser.
+// Identity returns IdentityApp, IdentityUser, IdentityForgeApp or
+// IdentityForgeUser.
 func (d *Doer) Identity() string { return d.identity }
 
 // Do sends req, whose URL must be a relative /rest/… path, to the tenant.
