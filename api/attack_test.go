@@ -24,6 +24,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/connect-doctor/connect-doctor/api"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/connect/jira"
 	"github.com/connect-doctor/connect-doctor/oauth"
@@ -701,4 +702,122 @@ func TestAttackMatrix(t *testing.T) {
 			t.Logf("%s (%s)", summary, db)
 		})
 	}
+}
+
+// FuzzHTTPToken drives token extraction and verification through the real
+// router (header and query parsing, TokenFromRequest, the verifier, the
+// error envelope) with arbitrary Authorization headers and query strings,
+// on the page route (request tokens) and an API route (context tokens).
+// The app may answer 200 only for a token an independent golang-jwt check
+// accepts (HS256 with tenant A's secret, exp and iat valid, the route's
+// qsh); every other answer must be a 401/403 error envelope with a code.
+func FuzzHTTPToken(f *testing.F) {
+	h := newHarness(f, "")
+	if r := h.signedLifecycle("/installed", payload(ckA, secretA, "installed"), nil); r.StatusCode != 204 {
+		f.Fatalf("install: %d", r.StatusCode)
+	}
+	handler := h.app.Server.Handler()
+	page := mintHS(hsHeader, pageClaims(ckA), []byte(secretA))
+	ctx := mintHS(hsHeader, ctxClaims(ckA), []byte(secretA))
+	q := strings.TrimPrefix(pagePath, "/admin?")
+	// Controls: the valid seeds are accepted, so the oracle below is used.
+	for _, c := range []struct{ method, target, auth string }{
+		{"GET", pagePath, "JWT " + page}, {"GET", pagePath + "&jwt=" + page, ""}, {"POST", "/api/explain", "JWT " + ctx},
+	} {
+		req := httptest.NewRequest(c.method, c.target, strings.NewReader(`{"raw":"HTTP/1.1 401 Unauthorized\r\n\r\n"}`))
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			f.Fatalf("control %s %s: %d %s", c.method, c.target, rec.Code, rec.Body.String())
+		}
+	}
+	f.Add("JWT "+page, q, false)
+	f.Add("", q+"&jwt="+page, false)
+	f.Add("JWT "+page, q+"&jwt="+page, false)
+	f.Add("JWT "+ctx, "", true)
+	f.Add("JWT "+ctx, "jwt="+ctx, true)
+	f.Add("JWT "+page, "", true)
+	f.Add("JWT "+ctx, q, false)
+	f.Add("Bearer "+page, q, false)
+	f.Add("JWT "+mintHS(map[string]any{"alg": "none"}, pageClaims(ckA), nil), q, false)
+	f.Add("JWT "+mintHS(hsHeader, pageClaims("ck-nobody"), []byte(secretA)), q, false)
+	f.Add("JWT a.b.c", "jwt=a.b.c&jwt=d.e.f", false)
+	f.Add("JWT "+strings.Repeat(".", 100), "%6Awt=x", true)
+	f.Fuzz(func(t *testing.T, auth, rawQuery string, contextRoute bool) {
+		method, path, kind := "GET", "/admin", connect.RequestToken
+		var body io.Reader
+		if contextRoute {
+			method, path, kind = "POST", "/api/explain", connect.ContextToken
+			body = strings.NewReader(`{"raw":"HTTP/1.1 401 Unauthorized\r\n\r\n"}`)
+		}
+		target := path
+		if rawQuery != "" {
+			target += "?" + rawQuery
+		}
+		req, err := http.NewRequest(method, "http://app.test"+target, body)
+		if err != nil || req.URL.Path != path {
+			return // not a request a client could send to this route
+		}
+		req.RequestURI = req.URL.RequestURI()
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		if rec.Code == http.StatusOK {
+			if why := independentlyValid(req, kind); why != "" {
+				t.Fatalf("%s %s with Authorization %q accepted (200), but %s", method, req.RequestURI, auth, why)
+			}
+			return
+		}
+		var env api.ErrorBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Error.Code == "" {
+			t.Fatalf("status %d without an error envelope: %.200q", rec.Code, rec.Body.String())
+		}
+		if rec.Code != http.StatusUnauthorized && rec.Code != http.StatusForbidden {
+			t.Fatalf("status %d (%s) for a token problem; want 401 or 403", rec.Code, env.Error.Code)
+		}
+		if rec.Code == http.StatusUnauthorized && rec.Header().Get("WWW-Authenticate") == "" {
+			t.Fatalf("401 %s without WWW-Authenticate", env.Error.Code)
+		}
+	})
+}
+
+// independentlyValid re-checks an accepted request with golang-jwt alone
+// and returns why it should not have been accepted ("" if it is valid).
+func independentlyValid(r *http.Request, kind connect.TokenKind) string {
+	tok := ""
+	if a := r.Header.Get("Authorization"); a != "" {
+		scheme, rest, _ := strings.Cut(strings.TrimSpace(a), " ")
+		if !strings.EqualFold(scheme, "JWT") {
+			return "the Authorization scheme is " + scheme
+		}
+		tok = strings.TrimSpace(rest)
+	}
+	if vals := r.URL.Query()["jwt"]; len(vals) > 0 {
+		for _, v := range vals {
+			if tok != "" && v != tok {
+				return "it carries two different tokens"
+			}
+			tok = v
+		}
+	}
+	var c connect.Claims
+	_, err := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
+		jwt.WithLeeway(connect.DefaultLeeway)).ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return []byte(secretA), nil })
+	switch {
+	case err != nil:
+		return "golang-jwt refuses the token: " + err.Error()
+	case c.Issuer != ckA:
+		return "iss is " + c.Issuer
+	case kind == connect.ContextToken && c.QSH != connect.ContextQSH:
+		return "a context route accepted qsh " + c.QSH
+	case kind == connect.RequestToken && c.QSH != connect.RequestQSH(r.Method, r.URL.RequestURI(), ""):
+		return "qsh does not match " + connect.CanonicalRequest(r.Method, r.URL.RequestURI(), "")
+	}
+	return ""
 }
