@@ -372,13 +372,13 @@ func (g *Gateway) issue(kind, installationID, accountID string) (string, time.Ti
 	// A JWT-shaped token whose exp is the expiry (forge.md §1.4). Remotes
 	// treat it as opaque; the gateway looks it up rather than trusting it.
 	claims := jwt.MapClaims{
-		"iss":   "https://auth.atlassian.com/",
-		"aud":   "api.atlassian.com",
-		"sub":   accountID,
-		"iat":   now.Unix(),
-		"exp":   exp.Unix(),
-		"jti":   g.uuid(),
-		"scope": strings.Join(in.Scopes, " "),
+		"iss":                    "https://auth.atlassian.com/",
+		"aud":                    "api.atlassian.com",
+		"sub":                    accountID,
+		"iat":                    now.Unix(),
+		"exp":                    exp.Unix(),
+		"jti":                    g.uuid(),
+		"scope":                  strings.Join(in.Scopes, " "),
 		"https://forgesim/token": map[string]any{"type": kind, "installationId": installationID},
 	}
 	hdr := map[string]any{"alg": "HS256", "typ": "JWT", "kid": "forgesim/" + kind}
