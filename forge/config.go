@@ -2,6 +2,7 @@ package forge
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -125,6 +126,9 @@ func (c Config) normalized() (Config, error) {
 	if len(c.APIHosts) == 0 {
 		c.APIHosts = []string{DefaultAPIHost}
 	}
+	if err := checkAPIHosts(c.APIHosts); err != nil {
+		return c, err
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -158,11 +162,44 @@ func (v *Verifier) CheckAPIBaseURL(raw string) error {
 
 func checkAPIBaseURL(raw string, hosts []string) error {
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "https" || u.User != nil || u.Port() != "" || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%w: app.apiBaseUrl %q is not a plain https URL", ErrFITMalformed, raw)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return fmt.Errorf("%w: app.apiBaseUrl %q is not a plain absolute URL", ErrFITMalformed, raw)
 	}
-	if !slices.Contains(hosts, strings.ToLower(u.Hostname())) {
-		return fmt.Errorf("%w: app.apiBaseUrl host %q is not in FORGE_API_HOSTS %v", ErrFITMalformed, u.Hostname(), hosts)
+	host := strings.ToLower(u.Host)
+	if u.Port() == "" {
+		// A bare host entry (api.atlassian.com) matches https on port 443.
+		if u.Scheme != "https" || !slices.Contains(hosts, host) {
+			return fmt.Errorf("%w: app.apiBaseUrl %q is not https on one of FORGE_API_HOSTS %v", ErrFITMalformed, raw, hosts)
+		}
+		return nil
+	}
+	// host:port entries name a local gateway (tests, dev mode) exactly;
+	// plain http is accepted only for such a loopback entry.
+	if !slices.Contains(hosts, host) {
+		return fmt.Errorf("%w: app.apiBaseUrl host %q is not in FORGE_API_HOSTS %v", ErrFITMalformed, u.Host, hosts)
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+		return fmt.Errorf("%w: app.apiBaseUrl %q is plain http on a non-loopback host", ErrFITMalformed, raw)
+	}
+	return nil
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkAPIHosts validates FORGE_API_HOSTS entries: a host name, or
+// host:port for a local gateway.
+func checkAPIHosts(hosts []string) error {
+	for _, h := range hosts {
+		u, err := url.Parse("https://" + h)
+		if err != nil || u.Host != h || u.Path != "" || u.User != nil || u.Hostname() == "" {
+			return fmt.Errorf("%w: FORGE_API_HOSTS entry %q is not a host name or host:port", ErrConfig, h)
+		}
 	}
 	return nil
 }
@@ -177,6 +214,11 @@ func ConfigFromEnv(getenv func(string) string) (cfg Config, enabled bool, err er
 		return Config{}, false, nil
 	}
 	cfg.JWKSURL = strings.TrimSpace(getenv("FORGE_JWKS_URL"))
+	if cfg.JWKSURL != "" {
+		if err := checkKeySetURL(cfg.JWKSURL); err != nil {
+			return Config{}, true, fmt.Errorf("FORGE_JWKS_URL: %w", err)
+		}
+	}
 	if s := strings.TrimSpace(getenv("FORGE_ALLOW_STAGING")); s != "" {
 		if cfg.AllowStaging, err = strconv.ParseBool(s); err != nil {
 			return Config{}, true, fmt.Errorf("%w: FORGE_ALLOW_STAGING=%q is not a boolean", ErrConfig, s)
