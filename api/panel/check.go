@@ -275,7 +275,14 @@ func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path s
 		res.Failure = &ErrorDetail{Code: "network_error", Message: truncate(err.Error(), 500)}
 	}
 	res.Response.DurationMs = max(res.Response.DurationMs, p.Now().Sub(now).Milliseconds())
-	if as == preflight.App {
+	if t.Forge() {
+		// Forge Remote: the call went to the product API gateway with an
+		// OAuth token (system or user), never to the site with a JWT.
+		ereq.URL = strings.TrimSuffix(t.APIBaseURL, "/") + path
+		if res.Failure == nil || ectx.NetworkErr != nil {
+			ereq.Header.Set("Authorization", "Bearer "+forgeTokenPlaceholder)
+		}
+	} else if as == preflight.App {
 		// The Jira client signs every attempt afresh; the engine gets the
 		// same token the client would sign now, so that it can check the
 		// qsh and signature. Only the decoded report reaches the browser.
@@ -293,6 +300,10 @@ func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path s
 // userTokenPlaceholder stands for the user access token the Jira client
 // used (held in the token cache, never handed out): an opaque bearer.
 const userTokenPlaceholder = "user-access-token-from-the-jwt-bearer-grant"
+
+// forgeTokenPlaceholder stands for the Forge OAuth token of a check made on
+// the Forge Remote path (held by the app, never handed out).
+const forgeTokenPlaceholder = "forge-oauth-token"
 
 func oauthHint(err error) string {
 	type hinter interface{ Hint() string }

@@ -134,7 +134,16 @@ func (p *Panel) Register(r Router) {
 	r.Group("/static").GET("/:name", p.static)
 	r.Group("", limitBody(64<<10), r.PageAuth()).GET("/admin", p.page)
 
-	g := r.Group("/api", limitBody(MaxAPIBody), r.ContextAuth(), noStore)
+	p.RegisterAPI(r.Group("/api", limitBody(MaxAPIBody), r.ContextAuth(), noStore))
+}
+
+// RegisterAPI mounts the JSON API on g, whose middleware must have
+// authenticated the request so that Deps.Verified finds the tenant: the
+// Connect context-token group above, or the Forge Remote group under
+// /forge/api with FIT authentication (package api/forgeapi). The handlers
+// and their JSON are the same for both.
+func (p *Panel) RegisterAPI(g *gin.RouterGroup) {
+	g.Use(limitBody(MaxAPIBody), noStore)
 	g.GET("/installation", p.installation)
 	g.GET("/endpoints", p.endpoints)
 	g.GET("/endpoints/:operationId", p.endpoint)
