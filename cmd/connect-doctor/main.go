@@ -63,6 +63,8 @@ func run(args []string, io stdio) int {
 		return runScopes(args, io)
 	case "catalog":
 		return runCatalog(args, io)
+	case "manifest":
+		return runManifest(args, io)
 	case "help", "-h", "--help":
 		usage(io.out)
 		return 0
@@ -90,7 +92,11 @@ doctor:
   qsh METHOD URL        print the canonical request and its hash
   endpoints [QUERY]     search the Jira endpoint catalog
   endpoint METHOD PATH  show the operation a request maps to
-  scopes advise         minimal Connect scopes for operations on stdin
+  scopes advise [FILE]  minimal Connect scopes for operations (stdin or FILE)
   catalog import SPEC   build a catalog file from an OpenAPI spec
+  catalog info          describe the catalog in use
+
+forge:
+  manifest              generate manifest.yml (--mode forge|connect-on-forge), or --check one
 `)
 }
