@@ -3,12 +3,14 @@
 // validate() function of the npm package @forge/manifest (the one `forge lint`
 // uses), without credentials and without network access.
 //
-// usage: node validate.js [--json] MANIFEST.yml...
+// usage: node validate.js [--json] [--expect-invalid] MANIFEST.yml...
 //
 // Prints one line per problem, "FILE:LINE:COLUMN: LEVEL: message (reference)",
 // and exits 0 when no file has an error (warnings are printed but pass),
 // 1 when any file has an error, 2 on bad usage or when something tried to use
-// the network.
+// the network. With --expect-invalid the sense is reversed: exit 0 when every
+// file has at least one error, 1 naming the files that passed (a corpus of
+// manifests Forge must refuse).
 //
 // Offline guarantee: before @forge/manifest is loaded, every way Node opens a
 // connection or resolves a name (net/tls connect, http/https requests, dns,
@@ -49,15 +51,17 @@ function blockNetwork() {
 
 function usage(msg) {
   if (msg) process.stderr.write(`forge-manifest-check: ${msg}\n`);
-  process.stderr.write('usage: node validate.js [--json] MANIFEST.yml...\n');
+  process.stderr.write('usage: node validate.js [--json] [--expect-invalid] MANIFEST.yml...\n');
   return 2;
 }
 
 async function main(argv) {
   let asJSON = false;
+  let expectInvalid = false;
   const files = [];
   for (const a of argv) {
     if (a === '--json') asJSON = true;
+    else if (a === '--expect-invalid') expectInvalid = true;
     else if (a === '-h' || a === '--help') return usage();
     else if (a.startsWith('-')) return usage(`unknown flag ${a}`);
     else files.push(a);
@@ -106,6 +110,14 @@ async function main(argv) {
   if (networkAttempts.length > 0) {
     process.stderr.write(`forge-manifest-check: the validator tried to use the network: ${networkAttempts.join(', ')}\n`);
     return 2;
+  }
+  if (expectInvalid) {
+    const passed = report.filter((r) => r.success).map((r) => r.file);
+    if (passed.length > 0) {
+      process.stderr.write(`forge-manifest-check: expected to be rejected, but valid: ${passed.join(', ')}\n`);
+      return 1;
+    }
+    return 0;
   }
   return failed ? 1 : 0;
 }
