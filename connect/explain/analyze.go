@@ -160,7 +160,10 @@ func (a *analysis) parseURL() {
 	if query != "" {
 		a.reqURI += "?" + query
 	}
-	a.gateway = a.host == "api.atlassian.com"
+	a.gateway = a.host == "api.atlassian.com" || a.host == "api.stg.atlassian.com" ||
+		// A Forge app calls its app.apiBaseUrl, which a simulator or proxy
+		// may serve from another host: the /ex/<product>/ prefix says it.
+		(a.in.Context.Path == PathForge || a.in.Context.ForgeInvocation != nil) && strings.HasPrefix(path, "/ex/")
 	api := path
 	switch {
 	case a.gateway:

@@ -45,7 +45,7 @@ func scopes(s string) scope.Set {
 }
 
 func causeCases() []causeCase {
-	return []causeCase{
+	return append([]causeCase{
 		// ---- credentials -------------------------------------------------
 		{name: "auth_header_missing/jira anonymous 401", top: explain.AuthHeaderMissing, minConf: 0.9, verdict: "authentication",
 			evidence: []string{"no Authorization header", "Client must be authenticated"},
@@ -540,7 +540,7 @@ func causeCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: "https://api.example.com/v1/x", Header: hdr("Authorization", "Bearer abcdefghijklmnop")},
 					Response: explain.Response{Status: 401}}
 			}},
-	}
+	}, forgeCauseCases()...)
 }
 
 func TestCauses(t *testing.T) {

@@ -2,8 +2,8 @@ package explain
 
 // Cause codes. They are stable identifiers: the admin panel, the JSON output
 // and the README refer to them, so a code is never renamed or reused. New
-// codes (for example Forge Remote ones such as "fit_audience_wrong") are
-// added by appending a constant, a row in codeTable and a detector.
+// codes are added by appending a constant, a row in codeTable and a
+// detector.
 const (
 	// Credentials and their format.
 	AuthHeaderMissing      = "auth_header_missing"
@@ -46,6 +46,31 @@ const (
 	NetworkError     = "network_error"
 	RateLimited      = "rate_limited"
 	ServerError      = "server_error"
+	// Forge Remote: the Forge Invocation Token a remote receives. The codes
+	// equal the forge package's sentinel codes, so a remote's JSON error
+	// code maps to its cause.
+	FITMissing         = "fit_missing"
+	FITMalformed       = "fit_malformed"
+	FITBadAlg          = "fit_bad_alg"
+	FITBadSignature    = "fit_bad_signature"
+	FITUnknownKID      = "fit_unknown_kid"
+	FITWrongIssuer     = "fit_wrong_iss"
+	FITWrongAudience   = "fit_wrong_aud"
+	FITAppMismatch     = "fit_app_mismatch"
+	FITExpired         = "fit_expired"
+	FITNotYetValid     = "fit_not_yet_valid"
+	FITClaimMissing    = "fit_claim_missing"
+	FITDevEnvironment  = "fit_dev_environment"
+	FITReplayed        = "fit_replayed"
+	FITJWKSUnavailable = "fit_jwks_unavailable"
+	// Forge OAuth tokens and OAuth 2.0 on api.atlassian.com.
+	ForgeTokenAbsent             = "forge_token_absent"
+	ForgeTokenExpired            = "forge_token_expired"
+	ForgeTokenMalformed          = "forge_token_malformed"
+	OAuthScopeMismatch           = "oauth_scope_mismatch"
+	MissingScopeGrants           = "missing_scope_grants"
+	SiteURLInsteadOfAPIGateway   = "site_url_instead_of_api_gateway"
+	ConnectScopesOnlyOnForgePath = "connect_scopes_only_on_forge_path"
 )
 
 // CodeInfo documents one cause code.
@@ -146,6 +171,48 @@ var codeTable = []CodeInfo{
 		"The server throttled the caller (429); wait for Retry-After and back off."},
 	{ServerError, VerdictServer, "Server-side failure",
 		"The server or a gateway failed (5xx); usually transient and not caused by the credentials."},
+	{FITMissing, VerdictAuthentication, "No Forge Invocation Token",
+		"A Forge route got no `Authorization: Bearer <FIT>`: the call bypassed Forge (a direct call, a proxy that strips the header) or carried a Connect JWT."},
+	{FITMalformed, VerdictAuthentication, "The Forge Invocation Token is malformed",
+		"The bearer value on a Forge route is not a decodable JWT (truncated, re-encoded, quoted)."},
+	{FITBadAlg, VerdictAuthentication, "The FIT is not signed with RS256",
+		"Forge signs FITs with RS256 only; a token with another alg (HS256, none) is forged or is not a FIT."},
+	{FITBadSignature, VerdictAuthentication, "The FIT signature does not verify",
+		"The token was altered or signed by a key of another key set than the one the remote trusts."},
+	{FITUnknownKID, VerdictAuthentication, "The FIT's key is not in the trusted key set (environment mismatch)",
+		"The FIT's kid is unknown to the configured JWKS: a staging token checked against the production key set or the reverse, Isolated Cloud, or a stale key cache."},
+	{FITWrongIssuer, VerdictAuthentication, "The token is not a Forge Invocation Token",
+		"iss is not \"forge/invocation-token\": a Forge context token, a Connect JWT or another token reached a Forge route."},
+	{FITWrongAudience, VerdictAuthentication, "The FIT was minted for another app",
+		"aud is not the configured app id (FORGE_APP_ID): a separately registered app, a bare UUID compared with the ARI, or a context token."},
+	{FITAppMismatch, VerdictAuthentication, "The FIT's app.id differs from its aud",
+		"A genuine FIT carries the same app ARI in aud and app.id."},
+	{FITExpired, VerdictAuthentication, "The FIT has expired (clock skew or delay)",
+		"FITs live about 25 s: the remote's clock runs ahead, the request was queued, or a captured request was replayed."},
+	{FITNotYetValid, VerdictAuthentication, "The FIT is not valid yet (clock skew)",
+		"iat or nbf lies in the future by the remote's clock: the remote's clock runs behind Forge's."},
+	{FITClaimMissing, VerdictAuthentication, "The FIT lacks a required claim",
+		"exp, iat, nbf, jti, app.id and app.installationId are required of every FIT."},
+	{FITDevEnvironment, VerdictAuthentication, "The FIT comes from a Forge environment the backend refuses",
+		"All Forge environments share the app id; a production backend refuses DEVELOPMENT or STAGING installations unless configured."},
+	{FITReplayed, VerdictAuthentication, "The FIT was already used",
+		"The remote's replay cache saw this jti before: a replayed or duplicated request."},
+	{FITJWKSUnavailable, VerdictServer, "The Forge key set could not be fetched",
+		"The remote could not download the JWKS it trusts, so it cannot verify any FIT."},
+	{ForgeTokenAbsent, VerdictAuthentication, "Forge delivered no OAuth token for this call",
+		"x-forge-oauth-user is never sent to triggers, scheduled triggers or requestRemote calls, nor without auth.appUserToken and a user scope; x-forge-oauth-system needs auth.appSystemToken."},
+	{ForgeTokenExpired, VerdictAuthentication, "The Forge OAuth token has expired",
+		"A cached system or user token was used after its exp (tokens live at most 4 h); api.atlassian.com answers 401."},
+	{ForgeTokenMalformed, VerdictClientError, "A Forge OAuth header is not a usable token",
+		"x-forge-oauth-system / x-forge-oauth-user carry the raw token without a scheme, once."},
+	{OAuthScopeMismatch, VerdictAuthorization, "The OAuth token lacks the endpoint's scopes (401 scope does not match)",
+		"api.atlassian.com answered \"Unauthorized; scope does not match\": the granted scopes include neither all classic nor all granular scopes of the operation."},
+	{MissingScopeGrants, VerdictAuthorization, "The app was not granted a scope group the endpoint accepts (403 missing scope grants)",
+		"Jira listed the granted scopes and the acceptable scope groups; the smallest group to complete names the permissions.scopes entries to add."},
+	{SiteURLInsteadOfAPIGateway, VerdictAuthentication, "A Forge/OAuth token was sent to the site URL instead of api.atlassian.com",
+		"OAuth 2.0 and Forge tokens work only through https://api.atlassian.com/ex/jira/<cloudId>/… (app.apiBaseUrl), never https://<site>.atlassian.net/rest/…."},
+	{ConnectScopesOnlyOnForgePath, VerdictAuthorization, "Only Connect scopes were granted, but the call uses a Forge/OAuth token",
+		"Connect scopes (read:connect-jira, …) authorise Connect JWTs only; Forge OAuth tokens need OAuth 2.0 scopes in permissions.scopes."},
 }
 
 var codeIndex = func() map[string]int {

@@ -30,6 +30,7 @@ func (e *Engine) Diagnose(in Input) Diagnosis {
 		a.detectRequestShape()
 		a.detectIntermediaries()
 		a.detectStatus()
+		a.detectForge()
 	}
 	a.detectExchange()
 	a.detectFallback()

@@ -70,7 +70,54 @@ type Context struct {
 	Preflight   *preflight.Result
 	ExchangeErr error // the token exchange failure, if any
 	NetworkErr  error // transport failure: the verdict is "network"
+
+	// Forge Remote and OAuth 2.0 (forge.md §1, §3). All optional; unset,
+	// the engine behaves as before.
+
+	// Path is the protocol the exchange belongs to: PathConnect, PathForge
+	// or "" (inferred: a FIT, ForgeAppID or ForgeInvocation means Forge).
+	// On the Forge path the Forge and OAuth 2.0 causes lead over the
+	// generic ones.
+	Path string
+	// ForgeAppID is the backend's FORGE_APP_ID (ARI or bare UUID).
+	ForgeAppID string
+	// ForgeEnvironments are the app.environment types (or environment
+	// ARIs) the backend accepts; empty means PRODUCTION.
+	ForgeEnvironments []string
+	// ForgeKIDs are the key ids of the key set the backend trusts, when
+	// known; a FIT signed under another kid is fit_unknown_kid.
+	ForgeKIDs []string
+	// ForgeJWKSURL is the key set the backend trusts (FORGE_JWKS_URL), for
+	// evidence.
+	ForgeJWKSURL string
+	// GrantedScopes are the installed manifest's permissions.scopes (what
+	// the Forge installation was granted); nil = unknown.
+	GrantedScopes []string
+	// ForgeInvocation holds the headers Forge sent to the remote for the
+	// call that led to this product request (Authorization: Bearer <FIT>,
+	// x-forge-oauth-system, x-forge-oauth-user), so the engine can tell
+	// which tokens Forge delivered and to what kind of call.
+	ForgeInvocation http.Header
+	// ForgeCall is the kind of Forge call that led here when known:
+	// ForgeCallUI, ForgeCallTrigger, ForgeCallScheduled,
+	// ForgeCallRequestRemote or ForgeCallFunction.
+	ForgeCall string
 }
+
+// Paths (Context.Path).
+const (
+	PathConnect = "connect"
+	PathForge   = "forge"
+)
+
+// Forge call kinds (Context.ForgeCall).
+const (
+	ForgeCallUI            = "ui"            // frontend invokeRemote through Forge
+	ForgeCallTrigger       = "trigger"       // product or lifecycle event trigger
+	ForgeCallScheduled     = "scheduled"     // scheduledTrigger
+	ForgeCallRequestRemote = "requestRemote" // @forge/bridge requestRemote (browser → remote)
+	ForgeCallFunction      = "function"      // a Forge function's invokeRemote
+)
 
 // Identities.
 const (

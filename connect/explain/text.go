@@ -100,6 +100,14 @@ func (r *TokenReport) writeText(w io.Writer, p painter) {
 	row("qsh", c.QSH)
 	row("scope", c.Scope)
 	row("tnt", c.Tenant)
+	if f := r.Forge; f != nil {
+		row("app.id", f.AppID)
+		row("install", f.InstallationID)
+		row("env", strings.TrimSpace(f.EnvironmentType+" "+f.EnvironmentID))
+		row("module", strings.TrimSpace(f.ModuleType+" "+f.ModuleKey))
+		row("apiBase", f.APIBaseURL)
+		row("principal", f.Principal)
+	}
 	if len(c.Context) > 0 {
 		row("context", truncate(string(c.Context), 160))
 	}

@@ -58,6 +58,9 @@ type TokenReport struct {
 	Signature string    `json:"signature"`
 	QSH       *QSHCheck `json:"qshCheck,omitempty"`
 	Problems  []string  `json:"problems,omitempty"`
+	// Forge holds the Forge claims of a Forge Invocation Token or context
+	// token (app, principal, context), decoded without trusting them.
+	Forge *ForgeClaims `json:"forge,omitempty"`
 
 	signingInput string
 	sig          []byte
@@ -219,6 +222,9 @@ func DecodeToken(tok string) (*TokenReport, error) {
 		r.Problems = append(r.Problems, `alg is "none": the token is unsigned and every Atlassian verifier rejects it`)
 	}
 	r.Kind = classify(r)
+	if r.Kind == KindForgeInvocation || r.Kind == KindForgeContext {
+		r.Forge = decodeForge(names)
+	}
 	if c.ExpiresAt == nil && (r.Kind == KindConnectJWT || r.Kind == KindConnectContext || r.Kind == KindAssertion) {
 		r.Problems = append(r.Problems, "no exp claim: Atlassian rejects JWTs without an expiry")
 	}
