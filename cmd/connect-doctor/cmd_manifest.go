@@ -354,11 +354,7 @@ func countProblems(ps []manifest.Problem) (errs, warns int) {
 // warnings say so after the code.
 func printProblems(w io.Writer, file string, ps []manifest.Problem) {
 	for _, p := range ps {
-		sev := ""
-		if p.Severity != manifest.Error {
-			sev = string(p.Severity) + ": "
-		}
-		fmt.Fprintf(w, "%s:%d: %s: %s%s (fix: %s)\n", file, p.Line, p.Code, sev, p.Message, p.Fix)
+		fmt.Fprintln(w, p.Format(file))
 	}
 }
 

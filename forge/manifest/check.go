@@ -62,8 +62,16 @@ type Problem struct {
 	Severity Severity
 }
 
-func (p Problem) String() string {
-	return fmt.Sprintf("manifest.yml:%d: %s: %s [%s] %s (fix: %s)", p.Line, p.Severity, p.Path, p.Code, p.Message, p.Fix)
+func (p Problem) String() string { return p.Format("manifest.yml") }
+
+// Format renders p as "FILE:LINE: CODE: message (fix: …)", with "warning: "
+// before the message of a warning.
+func (p Problem) Format(file string) string {
+	sev := ""
+	if p.Severity != Error {
+		sev = string(p.Severity) + ": "
+	}
+	return fmt.Sprintf("%s:%d: %s: %s%s (fix: %s)", file, p.Line, p.Code, sev, p.Message, p.Fix)
 }
 
 // Operation is a Jira REST operation the app calls, with the OAuth 2.0

@@ -330,3 +330,10 @@ permissions:
 	// 11 trigger_user_token
 	// 11 trigger_route_missing
 }
+
+func ExampleProblem_Format() {
+	p := manifest.Check([]byte("app:\n  id: ari:cloud:ecosystem::app/11111111-2222-3333-4444-555555555555\npermissions:\n  scopes: [READ]\n"), manifest.Options{})[0]
+	fmt.Println(p.Format("manifest.yml"))
+	// Output:
+	// manifest.yml:4: unknown_scope: Invalid 'scopes' permission in the manifest.yml file - 'READ'. (fix: Write read:connect-jira (Connect spelling) and its OAuth 2.0 equivalents [read:jira-user read:jira-work].)
+}
