@@ -8,6 +8,15 @@
 // for Connect JWTs, user-impersonation tokens, OAuth 2.0 bearer tokens, API
 // tokens (Basic), and for answers produced by something other than Jira
 // (firewalls, CDNs, proxies, caches, other APIs).
+//
+// On the Forge Remote path (Context.Path, ForgeAppID, ForgeInvocation, or a
+// Forge Invocation Token on a request to the remote) it explains both sides:
+// a remote refusing a FIT (the fit_* codes, identical to the forge package's
+// error codes) and the app's product calls through api.atlassian.com with
+// Forge OAuth tokens (token absent or expired, 401 "scope does not match",
+// 403 "missing scope grants" with the smallest permissions.scopes addition
+// computed from the catalog's classic and granular scopes, a token sent to
+// the site URL, Connect scopes on a Forge path). CODES.md lists every code.
 package explain
 
 import (
