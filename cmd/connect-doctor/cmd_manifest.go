@@ -64,7 +64,7 @@ func runManifest(args []string, std stdio) int {
 	fs := doctorFlags("manifest")
 	mode := fs.String("mode", string(manifest.ModeForge), "forge (new apps; Forge modules and a Forge Remote only) or connect-on-forge (existing Marketplace Connect apps only)")
 	descFile := fs.String("descriptor", "", "atlassian-connect.json to convert (default: the built-in one rendered with BASE_URL, APP_KEY, CONNECT_SCOPES)")
-	appID := fs.String("app-id", "", "app.id: the ARI or UUID `forge register` printed (default: $FORGE_APP_ID; none writes a placeholder)")
+	appID := fs.String("app-id", "", "app.id: the ARI or UUID that forge register printed (default: $FORGE_APP_ID; none writes a placeholder)")
 	out := fs.String("o", "", "write the manifest to this file (default: stdout)")
 	opsFile := fs.String("operations", "", "file of Jira REST operations the app calls, one \"METHOD PATH\" per line (# comments allowed)")
 	check := fs.String("check", "", "check this manifest (\"-\" for stdin) instead of writing one")

@@ -386,6 +386,11 @@ func (g *gen) permissions(w *yw, oauth, connect []string) {
 	if len(g.in.ConnectScopes) > 0 {
 		w.comment(2, "Mapped from Connect scopes "+strings.Join(upper(g.in.ConnectScopes), ", ")+" by Atlassian's equivalence table.")
 	}
+	if len(g.in.ExtraScopes) > 0 {
+		extra := slices.Clone(g.in.ExtraScopes)
+		slices.Sort(extra)
+		w.comment(2, "Also needed by the Jira operations the app calls: "+strings.Join(slices.Compact(extra), ", ")+".")
+	}
 	sorted := slices.Clone(oauth)
 	slices.Sort(sorted)
 	for _, s := range slices.Compact(sorted) {
