@@ -3,6 +3,7 @@ package forgesim_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -290,4 +291,10 @@ func TestGatewayLifecycleOfInstallation(t *testing.T) {
 	if st, _ := call(t, "GET", g.URL()+"/ex/jira/"+cloudB+"/rest/api/3/serverInfo", other, nil); st != 401 {
 		t.Errorf("after RevokeAll: %d", st)
 	}
+}
+
+func ExampleMissingGrantsText() {
+	fmt.Printf("%q\n", forgesim.MissingGrantsText([]string{}, [][]string{{"read:jira-user"}, {"read:application-role:jira", "read:group:jira", "read:user:jira", "read:avatar:jira"}}))
+	// Output:
+	// "Access to the resource was denied due to missing scope grants. Your app was granted the following scopes: [].\nThe resource can be accessed by having one of these groups of scopes:\n * [read:jira-user]\n * [read:application-role:jira, read:group:jira, read:user:jira, read:avatar:jira]\n"
 }
