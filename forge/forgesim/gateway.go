@@ -155,8 +155,9 @@ type Gateway struct {
 	requests []GatewayRequest
 }
 
-// NewGateway starts a gateway. Close it when done.
-func NewGateway(o GatewayOptions) (*Gateway, error) {
+// NewGateway starts a gateway. Close it when done. Like
+// httptest.NewServer, it panics when it cannot listen on Addr.
+func NewGateway(o GatewayOptions) *Gateway {
 	if o.Catalog == nil {
 		o.Catalog = catalog.Default()
 	}
@@ -188,7 +189,7 @@ func NewGateway(o GatewayOptions) (*Gateway, error) {
 	g.secret = []byte(g.randHex(32))
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("forgesim: gateway listen: %w", err)
+		panic(fmt.Sprintf("forgesim: gateway listen on %s: %v", o.Addr, err))
 	}
 	g.ln = ln
 	g.url = "http://" + ln.Addr().String()
@@ -197,7 +198,7 @@ func NewGateway(o GatewayOptions) (*Gateway, error) {
 		defer close(g.done)
 		_ = g.srv.Serve(ln)
 	}()
-	return g, nil
+	return g
 }
 
 func orDur(d, def time.Duration) time.Duration {

@@ -40,10 +40,7 @@ const (
 
 func newGateway(t *testing.T, c *clock, scopes []string) *forgesim.Gateway {
 	t.Helper()
-	g, err := forgesim.NewGateway(forgesim.GatewayOptions{Now: c.Now, Seed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := forgesim.NewGateway(forgesim.GatewayOptions{Now: c.Now, Seed: 7})
 	t.Cleanup(g.Close)
 	g.AddSite(cloudA, "https://acme.atlassian.net")
 	g.AddSite(cloudB, "https://other.atlassian.net")

@@ -79,10 +79,7 @@ func NewSite(o SiteOptions) *Site {
 	}
 	gopts := o.Gateway
 	gopts.Catalog, gopts.Now, gopts.Seed = o.Catalog, o.Now, o.Seed
-	gw, err := NewGateway(gopts)
-	if err != nil {
-		panic(fmt.Sprintf("forgesim: NewSite: %v", err))
-	}
+	gw := NewGateway(gopts)
 	s := &Site{keys: NewKeyHost(map[string]*rsa.PrivateKey{o.KID: o.Key}), gw: gw, siteURL: d.SiteURL}
 	s.minter = &Minter{Key: o.Key, KID: o.KID, AppID: d.AppID, InstallationID: d.InstallationID, CloudID: d.CloudID,
 		SiteURL: d.SiteURL, APIBaseURL: gw.APIBaseURL(d.CloudID), EnvironmentType: o.Environment, Now: o.Now}
