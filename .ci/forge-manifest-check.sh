@@ -59,6 +59,11 @@ gen connect-on-forge connect-on-forge
 mkdir -p "$work/forge/static/admin"
 printf '<!doctype html>\n<title>Connect Doctor</title>\n' > "$work/forge/static/admin/index.html"
 
+# The generator's golden files (forge/manifest/testdata/*.yml) too.
+mkdir -p "$work/golden/static/admin"
+cp forge/manifest/testdata/*.yml "$work/golden/"
+cp "$work/forge/static/admin/index.html" "$work/golden/static/admin/"
+
 # Negative control: Forge refuses apiMigrations at the top level.
 mkdir -p "$work/negative"
 cp "$work/connect-on-forge/manifest.yml" "$work/negative/manifest.yml"
@@ -75,7 +80,7 @@ offline() {
 }
 
 log "@forge/manifest validate() (offline)"
-offline timeout 60 node "$tool/validate.js" "$work/forge/manifest.yml" "$work/connect-on-forge/manifest.yml"
+offline timeout 60 node "$tool/validate.js" "$work/forge/manifest.yml" "$work/connect-on-forge/manifest.yml" "$work"/golden/*.yml
 
 log "connect-doctor manifest --check (Go checker) on the same files"
 for m in forge connect-on-forge; do
