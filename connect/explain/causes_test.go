@@ -371,7 +371,19 @@ func causeCases() []causeCase {
 				ctx := appCtx()
 				ctx.Identity = explain.IdentityUser
 				ctx.DeclaredScopes = scopes("READ ACT_AS_USER")
-				ctx.ExchangeErr = &oauth.Error{StatusCode: 400, Code: "invalid_grant", Description: "Expiration timestamp too far in the future [was 135 seconds from now; please set `exp` to no more than 60 seconds after issue time]", Server: "https://oauth-2-authorization-server.services.atlassian.com"}
+				// The user's own exchanger (not ours, whose assertions
+				// live 50 s) signed a 135 s assertion.
+				ctx.ExchangeErr = errors.New("oauth2: invalid_grant: Expiration timestamp too far in the future [was 135 seconds from now; please set `exp` to no more than 60 seconds after issue time]")
+				return explain.Input{Request: explain.Request{Method: "GET", URL: testBase + "/rest/api/3/myself"}, Context: ctx}
+			}},
+		{name: "token_not_yet_valid/our assertion judged too far ahead: clock skew", top: explain.TokenNotYetValid, minConf: 0.9,
+			evidence: []string{"runs about"}, fix: []string{"NTP"},
+			in: func(t *testing.T) explain.Input {
+				ctx := appCtx()
+				ctx.Identity = explain.IdentityUser
+				ctx.DeclaredScopes = scopes("READ ACT_AS_USER")
+				// Our exchanger's assertions live 50 s: 75 s means a 25 s skew.
+				ctx.ExchangeErr = &oauth.Error{StatusCode: 400, Code: "invalid_grant", Description: "Expiration timestamp too far in the future [was 75 seconds from now; please set `exp` to no more than 60 seconds after issue time]", Server: "https://oauth-2-authorization-server.services.atlassian.com"}
 				return explain.Input{Request: explain.Request{Method: "GET", URL: testBase + "/rest/api/3/myself"}, Context: ctx}
 			}},
 		{name: "token_exchange_failed/unauthorized_client at the 3LO server", top: explain.TokenExchangeFailed, minConf: 0.9,

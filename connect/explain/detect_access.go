@@ -527,7 +527,10 @@ func (a *analysis) assertionTooFar(ld string, ours bool, ev []string) {
 	skew := n - life
 	skewEv := fmt.Sprintf("the server saw exp %d s ahead of its clock; our assertions live %d s, so this machine's clock runs about %s ahead of the authorization server's", n, life, human(time.Duration(skew)*time.Second))
 	fixSkew := "Synchronise this machine's clock (NTP): it runs ahead of Atlassian's, so the assertion's exp looks too far in the future. Everything signed here (app JWTs too) is affected."
-	if skew > 120 {
+	// The server refuses exp more than 60 s ahead; ours is life s ahead, so
+	// any refusal of our assertion means the clocks disagree by more than
+	// 60 - life seconds.
+	if n > 60 {
 		a.addExact(TokenNotYetValid, 0.93, fixSkew, append([]string{skewEv}, ev...)...).Title = "This machine's clock runs ahead (clock skew)"
 		a.addExact(TokenExchangeFailed, 0.6, fixLifetime, ev...)
 		return
