@@ -10,13 +10,17 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	connectdoctor "github.com/connect-doctor/connect-doctor"
+	"github.com/connect-doctor/connect-doctor/api/forgeapi"
 	"github.com/connect-doctor/connect-doctor/api/panel"
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/connect/catalog"
 	"github.com/connect-doctor/connect-doctor/connect/explain"
 	"github.com/connect-doctor/connect-doctor/connect/jira"
+	"github.com/connect-doctor/connect-doctor/forge"
 	"github.com/connect-doctor/connect-doctor/oauth"
 	"github.com/connect-doctor/connect-doctor/storage"
 )
@@ -38,7 +42,10 @@ type App struct {
 	Tokens  *oauth.Cache
 	Jira    *jira.Client
 	Panel   *panel.Panel
-	stop    context.CancelFunc
+	// Forge Remote (nil when FORGE_APP_ID is unset).
+	Forge      *forgeapi.Server
+	ForgeStore *storage.ForgeStore
+	stop       context.CancelFunc
 }
 
 // BuildOptions are the process-level inputs besides the configuration.
@@ -119,8 +126,27 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	if o.HTTPClient != nil {
 		base = o.HTTPClient.Transport
 	}
+	// Forge Remote: two FIT verifiers sharing one key set cache. Events
+	// and triggers get a fresh FIT per delivery, so their jti must not
+	// repeat (replay cache); requestRemote FITs are cached and reused by
+	// the browser, so /forge/api accepts a repeated jti until exp.
+	var fitAPI, fitEvents *forge.Verifier
+	var forgeCheck func(string) error
+	if cfg.ForgeEnabled {
+		fc := cfg.Forge
+		fc.Now, fc.HTTPClient = o.Now, o.HTTPClient
+		fc.KeySets = forge.NewKeySets(forge.KeySetOptions{HTTPClient: o.HTTPClient, Now: o.Now})
+		if fitAPI, err = forge.NewVerifier(fc); err != nil {
+			return fail(fmt.Errorf("forge: %w", err))
+		}
+		fc.ReplayCache = true
+		if fitEvents, err = forge.NewVerifier(fc); err != nil {
+			return fail(fmt.Errorf("forge: %w", err))
+		}
+		forgeCheck = fitAPI.CheckAPIBaseURL
+	}
 	jiraOpts := jira.Options{HTTP: &http.Client{Transport: om.transport(base)}, AppKey: cfg.AppKey, Version: o.Version, Tokens: tokens, Now: o.Now, Logger: log,
-		PermissionTTL: time.Minute}
+		PermissionTTL: time.Minute, ForgeBaseCheck: forgeCheck}
 	jc := jira.New(jiraOpts)
 	// Checks show what Jira answered first: no retries.
 	checkOpts := jiraOpts
@@ -138,18 +164,44 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		RequestVerifier: connect.NewRequestVerifier(cache, connect.RequestVerifierOptions{AppKey: cfg.AppKey, BasePath: connect.BasePath(cfg.BaseURL), Now: o.Now}),
 		AllowedHosts:    cfg.AllowedHosts, Logger: log, Now: o.Now, Version: o.Version, APJSURL: cfg.APJSURL,
 	})
+	var caller panel.Caller = panel.JiraCaller{Client: checker}
+	var admin panel.AdminChecker = jc
+	verified := Verified
+	var fapi *forgeapi.Server
+	var fstore *storage.ForgeStore
+	var forgeExplain func(context.Context, *explain.Context)
+	if cfg.ForgeEnabled {
+		fstore = storage.NewForgeStore(db, sealer, o.Now)
+		fapi = forgeapi.New(forgeapi.Deps{Verifier: fitAPI, EventVerifier: fitEvents, Store: fstore, Events: store, Admin: jc,
+			Offline:    forge.NewOfflineTokens(forge.OfflineOptions{HTTPClient: o.HTTPClient, Now: o.Now}),
+			Invalidate: invalidate, Logger: log, Now: o.Now})
+		// The panel's handlers serve both protocols: on /forge/api the
+		// tenant comes from the FIT and Jira is called through the gateway.
+		caller = forgeapi.Caller{Connect: caller, Forge: fapi, Client: checker}
+		admin = forgeapi.AdminChecker{Connect: jc, Forge: fapi}
+		forgeExplain = fapi.ExplainContext
+		verified = func(c *gin.Context) *connect.Verified {
+			if v := forgeapi.Verified(c); v != nil {
+				return v
+			}
+			return Verified(c)
+		}
+	}
 	pn, err := panel.New(panel.Deps{
-		Catalog: cat, Engine: explain.New(cat), Jira: panel.JiraCaller{Client: checker}, Admin: jc, History: checks,
-		Verified: Verified, AppKey: cfg.AppKey, Version: o.Version, APJSURL: cfg.APJSURL, Logger: log, Now: o.Now,
-		ChecksPerMinute: cfg.ChecksPerMinute, OnDiagnosis: om.diagnosis,
+		Catalog: cat, Engine: explain.New(cat), Jira: caller, Admin: admin, History: checks,
+		Verified: verified, AppKey: cfg.AppKey, Version: o.Version, APJSURL: cfg.APJSURL, Logger: log, Now: o.Now,
+		ChecksPerMinute: cfg.ChecksPerMinute, OnDiagnosis: om.diagnosis, ForgeExplain: forgeExplain,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("admin panel: %w", err))
 	}
 	pn.Register(srv)
+	if fapi != nil {
+		fapi.Register(srv, pn)
+	}
 	srv.Registerer().MustRegister(om.collectors()...)
 	app := &App{Config: cfg, DB: db, Store: store, Tenants: cache, Keys: keys, Server: srv, Logger: log, stop: func() {},
-		Catalog: cat, Checks: checks, Tokens: tokens, Jira: jc, Panel: pn}
+		Catalog: cat, Checks: checks, Tokens: tokens, Jira: jc, Panel: pn, Forge: fapi, ForgeStore: fstore}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	app.stop = cancel
 	if db.Dialect == storage.Postgres {

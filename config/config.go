@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/forge"
 )
 
 // Config is the validated configuration of the app.
@@ -41,6 +42,11 @@ type Config struct {
 	// longer than this is purged.
 	UninstalledRetention time.Duration
 	ChecksPerMinute      int // per-tenant rate limit on /api/checks
+	// Forge Remote (issue 8): ForgeEnabled is false when FORGE_APP_ID is
+	// unset, and the /forge routes are then not mounted. Forge holds the
+	// validated FORGE_* settings.
+	ForgeEnabled bool
+	Forge        forge.Config
 }
 
 // Error is an invalid setting.
@@ -202,6 +208,17 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.ChecksPerMinute, err = strconv.Atoi(get("CHECKS_PER_MINUTE", "60"))
 	if err != nil || c.ChecksPerMinute < 1 {
 		bad("CHECKS_PER_MINUTE", getenv("CHECKS_PER_MINUTE"), "must be a positive integer")
+	}
+	var ferr error
+	if c.Forge, c.ForgeEnabled, ferr = forge.ConfigFromEnv(getenv); ferr != nil {
+		v := "FORGE_APP_ID"
+		for _, name := range []string{"FORGE_JWKS_URL", "FORGE_ALLOW_STAGING", "FORGE_ALLOWED_ENVIRONMENTS", "FORGE_API_HOSTS"} {
+			if strings.Contains(ferr.Error(), name) {
+				v = name
+				break
+			}
+		}
+		bad(v, getenv(v), ferr.Error())
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -278,6 +278,7 @@ func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path s
 	if t.Forge() {
 		// Forge Remote: the call went to the product API gateway with an
 		// OAuth token (system or user), never to the site with a JWT.
+		p.forgeContext(ctx, t, &ectx)
 		ereq.URL = strings.TrimSuffix(t.APIBaseURL, "/") + path
 		if res.Failure == nil || ectx.NetworkErr != nil {
 			ereq.Header.Set("Authorization", "Bearer "+forgeTokenPlaceholder)
@@ -300,6 +301,17 @@ func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path s
 // userTokenPlaceholder stands for the user access token the Jira client
 // used (held in the token cache, never handed out): an opaque bearer.
 const userTokenPlaceholder = "user-access-token-from-the-jwt-bearer-grant"
+
+// forgeContext fills the explainer's Forge fields for a Forge tenant.
+func (p *Panel) forgeContext(ctx context.Context, t *connect.Tenant, ec *explain.Context) {
+	if !t.Forge() {
+		return
+	}
+	ec.Path, ec.ForgeAppID, ec.GrantedScopes = explain.PathForge, t.ForgeAppID, t.OAuthScopes
+	if p.ForgeExplain != nil {
+		p.ForgeExplain(ctx, ec)
+	}
+}
 
 // forgeTokenPlaceholder stands for the Forge OAuth token of a check made on
 // the Forge Remote path (held by the app, never handed out).

@@ -430,10 +430,12 @@ func (p *Panel) explain(c *gin.Context) {
 		return
 	}
 	t := v.Tenant
-	d := p.Engine.Diagnose(explain.Input{Request: req, Response: resp, Context: explain.Context{
+	ectx := explain.Context{
 		TenantBaseURL: t.BaseURL, DeclaredScopes: t.Scopes, AppKey: p.AppKey, ClientKey: t.ClientKey,
 		TenantState: string(t.State), Identity: id, Now: p.Now(),
-	}})
+	}
+	p.forgeContext(c.Request.Context(), t, &ectx)
+	d := p.Engine.Diagnose(explain.Input{Request: req, Response: resp, Context: ectx})
 	p.OnDiagnosis(d)
 	c.JSON(http.StatusOK, d)
 }

@@ -75,6 +75,10 @@ type Deps struct {
 	// OnDiagnosis, when set, is told every diagnosis the panel produces
 	// (for metrics).
 	OnDiagnosis func(explain.Diagnosis)
+	// ForgeExplain, when set, adds what the Forge Remote request knows
+	// (the invocation's headers, the kind of call) to the explainer's
+	// context for a Forge tenant (api/forgeapi).
+	ForgeExplain func(ctx context.Context, ec *explain.Context)
 }
 
 // Panel serves the admin page and its API.

@@ -183,3 +183,31 @@ func (c *Client) CheckPermissionsAs(ctx context.Context, d *Doer, accountID stri
 	c.remember(k, p)
 	return maps.Clone(p.Global), nil
 }
+
+// MyPermissionsAs is MyPermissions through a given Doer, e.g. the Forge
+// user identity: GET /rest/api/3/mypermissions?permissions=… with the
+// user's own token (read:jira-work). Cached like MyPermissions, per tenant,
+// identity, user and keys.
+func (c *Client) MyPermissionsAs(ctx context.Context, d *Doer, keys ...string) (*Permissions, error) {
+	norm, err := normalizeKeys(keys)
+	if err != nil {
+		return nil, err
+	}
+	if d == nil || d.tenant == nil {
+		return nil, fmt.Errorf("%w: no tenant", ErrTenant)
+	}
+	k := permKey{kind: probeMine, clientKey: d.tenant.ClientKey, accountID: d.identity + "\x00" + d.accountID, keys: strings.Join(norm, ",")}
+	if p, ok := c.cached(k); ok {
+		return p, nil
+	}
+	resp, err := d.Call(ctx, http.MethodGet, "/rest/api/3/mypermissions?permissions="+k.keys, nil)
+	if err != nil {
+		return nil, err
+	}
+	p, err := decodeMyPermissions(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	c.remember(k, p)
+	return p.clone(), nil
+}

@@ -107,6 +107,15 @@ func (c *Client) MyPermissions(ctx context.Context, t *connect.Tenant, accountID
 	if err != nil {
 		return nil, err
 	}
+	p, err := decodeMyPermissions(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	c.remember(k, p)
+	return p, nil
+}
+
+func decodeMyPermissions(raw []byte) (*Permissions, error) {
 	var body struct {
 		Permissions map[string]struct {
 			Key            string `json:"key"`
@@ -114,7 +123,7 @@ func (c *Client) MyPermissions(ctx context.Context, t *connect.Tenant, accountID
 			HavePermission bool   `json:"havePermission"`
 		} `json:"permissions"`
 	}
-	if err := json.Unmarshal(resp.Body, &body); err != nil {
+	if err := json.Unmarshal(raw, &body); err != nil {
 		return nil, fmt.Errorf("jira: decoding mypermissions: %w", err)
 	}
 	p := &Permissions{Global: map[string]bool{}, Project: map[string]bool{}}
@@ -128,7 +137,6 @@ func (c *Client) MyPermissions(ctx context.Context, t *connect.Tenant, accountID
 			p.Project[key] = v.HavePermission
 		}
 	}
-	c.remember(k, p)
 	return p, nil
 }
 

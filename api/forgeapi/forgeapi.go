@@ -1,0 +1,454 @@
+// Package forgeapi is Connect Doctor's Forge Remote surface: the routes
+// Forge calls with a Forge Invocation Token (FIT) — lifecycle events
+// (POST /forge/lifecycle), the scheduled token refresh (POST
+// /forge/scheduled), the pre-uninstall call (POST /forge/pre-uninstall) —
+// and the admin panel's JSON API under /forge/api/… with FIT
+// authentication, served by the same handlers as the Connect /api/….
+//
+// Routes are split by protocol: every /forge/… route accepts only a FIT
+// (a Connect JWT is refused: wrong scheme, or an HS256 token that is not
+// RS256), and the Connect routes refuse a FIT (they accept only
+// "Authorization: JWT"). The Forge OAuth tokens (x-forge-oauth-system,
+// x-forge-oauth-user) are read from the request, the system token stored
+// encrypted per installation (replaced only by a newer one), and product
+// calls go to the installation's app.apiBaseUrl through the Jira client's
+// Forge identities. Facts: shared/docs/forge.md §1, §3, §5.
+package forgeapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/connect-doctor/connect-doctor/api/panel"
+	"github.com/connect-doctor/connect-doctor/connect"
+	"github.com/connect-doctor/connect-doctor/connect/explain"
+	"github.com/connect-doctor/connect-doctor/connect/jira"
+	"github.com/connect-doctor/connect-doctor/connect/preflight"
+	"github.com/connect-doctor/connect-doctor/forge"
+	"github.com/connect-doctor/connect-doctor/storage"
+)
+
+// Store is what the routes need from storage. *storage.ForgeStore
+// implements it.
+type Store interface {
+	SaveInstallation(ctx context.Context, in storage.ForgeInstallation) (*storage.ForgeInstallation, error)
+	Get(ctx context.Context, installationID string) (*storage.ForgeInstallation, error)
+	SetState(ctx context.Context, installationID string, state connect.TenantState) error
+	StoreSystemToken(ctx context.Context, installationID, token string, exp time.Time) (bool, error)
+	SystemToken(ctx context.Context, installationID string) (string, time.Time, error)
+	ConfirmLink(ctx context.Context, installationID, clientKey string) (*storage.ForgeInstallation, error)
+	Tenant(ctx context.Context, installationID string) (*connect.Tenant, *storage.ForgeInstallation, error)
+}
+
+// EventLog records lifecycle deliveries. *storage.TenantStore implements it.
+type EventLog interface {
+	LogEvent(ctx context.Context, ev storage.LifecycleEvent) error
+}
+
+// Router is what Register needs from the HTTP server: groups under the
+// app's base path. *api.Server implements it.
+type Router interface {
+	Group(path string, h ...gin.HandlerFunc) *gin.RouterGroup
+}
+
+// APIMounter mounts the panel's JSON API on a group. *panel.Panel
+// implements it.
+type APIMounter interface {
+	RegisterAPI(g *gin.RouterGroup)
+}
+
+// Deps are the collaborators of the Forge routes.
+type Deps struct {
+	// Verifier checks the FITs of /forge/api calls. requestRemote FITs
+	// are cached and reused by the browser, so it should have no replay
+	// cache.
+	Verifier *forge.Verifier
+	// EventVerifier checks lifecycle, scheduled and pre-uninstall calls;
+	// every delivery carries a fresh FIT, so a replay cache belongs here.
+	// Default: Verifier.
+	EventVerifier *forge.Verifier
+	Store         Store
+	Events        EventLog
+	// Admin answers the Administer Jira probe; its Forge identity is used
+	// (CheckPermissionsAs, cached).
+	Admin *jira.Client
+	// Offline obtains offline user tokens (checks as a user when the
+	// request carries no x-forge-oauth-user, e.g. requestRemote).
+	Offline *forge.OfflineTokens
+	// Invalidate drops a tenant (clientKey or installation id) from the
+	// caches after a write.
+	Invalidate func(key string)
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// EventTimeout bounds the work of one event; Forge gives a remote 5 s.
+	// Default 3 s.
+	EventTimeout time.Duration
+}
+
+// Server serves the Forge routes.
+type Server struct {
+	Deps
+}
+
+// New builds the Forge routes.
+func New(d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Invalidate == nil {
+		d.Invalidate = func(string) {}
+	}
+	if d.EventVerifier == nil {
+		d.EventVerifier = d.Verifier
+	}
+	if d.EventTimeout <= 0 {
+		d.EventTimeout = 3 * time.Second
+	}
+	return &Server{Deps: d}
+}
+
+// Limits.
+const (
+	MaxEventBody = 64 << 10
+	MaxAPIBody   = panel.MaxAPIBody
+)
+
+// Register mounts the Forge routes on r and the panel API (api.RegisterAPI)
+// under /forge/api.
+func (s *Server) Register(r Router, api APIMounter) {
+	f := r.Group("/forge", limitBody(MaxEventBody))
+	f.POST("/lifecycle", s.fit(s.EventVerifier), s.lifecycle)
+	f.POST("/scheduled", s.fit(s.EventVerifier), s.scheduled)
+	f.POST("/pre-uninstall", s.fit(s.EventVerifier), s.preUninstall)
+
+	// requestRemote calls come straight from the browser (the Forge
+	// iframe's origin): CORS preflights carry no token.
+	r.Group("/forge/api").OPTIONS("/*path", preflightCORS)
+	g := r.Group("/forge/api", cors, s.fit(s.Verifier), s.tenant())
+	g.GET("/link", s.getLink)
+	g.POST("/link", limitBody(4<<10), s.postLink)
+	api.RegisterAPI(g)
+}
+
+// Invocation is one verified Forge call: its claims, the OAuth tokens it
+// carried and, on /forge/api, the tenant.
+type Invocation struct {
+	Claims       *forge.Claims
+	Tokens       forge.OAuthTokens
+	Tenant       *connect.Tenant
+	Installation *storage.ForgeInstallation
+	verified     *connect.Verified
+	fit          string // the raw FIT, for the explainer only (short-lived, never logged)
+}
+
+type ctxKey struct{}
+
+// FromContext returns the Forge invocation of a request that passed the
+// FIT middleware. The Forge-aware Caller and AdminChecker use it to pick
+// the Forge identities.
+func FromContext(ctx context.Context) (*Invocation, bool) {
+	inv, ok := ctx.Value(ctxKey{}).(*Invocation)
+	return inv, ok
+}
+
+// Verified returns the tenant and user of a /forge/api request in the form
+// the panel's handlers use, or nil.
+func Verified(c *gin.Context) *connect.Verified {
+	if inv, ok := FromContext(c.Request.Context()); ok {
+		return inv.verified
+	}
+	return nil
+}
+
+// fit verifies the FIT and reads the OAuth headers. A failure is a 401
+// envelope with the FIT code (503 when the key set is unreachable).
+func (s *Server) fit(v *forge.Verifier) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		claims, err := v.VerifyRequest(c.Request)
+		if err == nil && claims.App.APIBaseURL != "" {
+			err = v.CheckAPIBaseURL(claims.App.APIBaseURL)
+		}
+		if err != nil {
+			s.Logger.Warn("forge: invocation refused", slog.String("route", c.FullPath()), slog.String("code", forge.Code(err)),
+				slog.String("error", err.Error()))
+			if status, _ := forge.HTTPError(err); status == http.StatusServiceUnavailable {
+				c.Header("Retry-After", "5")
+			}
+			forge.WriteError(c.Writer, err)
+			c.Abort()
+			return
+		}
+		toks, err := forge.ParseOAuthHeaders(c.Request.Header)
+		if err != nil {
+			forge.WriteError(c.Writer, err)
+			c.Abort()
+			return
+		}
+		inv := &Invocation{Claims: claims, Tokens: toks}
+		inv.fit, _ = forge.BearerToken(c.Request.Header)
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), ctxKey{}, inv))
+		c.Next()
+	}
+}
+
+// installationFromClaims describes the installation a verified FIT names.
+func installationFromClaims(cl *forge.Claims) storage.ForgeInstallation {
+	in := storage.ForgeInstallation{
+		InstallationID: cl.InstallationID(), AppID: cl.App.ID, EnvironmentType: cl.App.Environment.Type,
+		EnvironmentID: cl.App.Environment.ID, CloudID: cl.CloudID(), APIBaseURL: cl.App.APIBaseURL, AppVersion: cl.App.AppVersion,
+	}
+	if in.AppVersion == "" {
+		in.AppVersion = cl.App.Version
+	}
+	if cl.Context != nil {
+		in.SiteURL = cl.Context.SiteURL
+	}
+	return in
+}
+
+// tenant loads (or, for an installation never seen, records) the
+// installation of a /forge/api call, stores a delivered system token and
+// exposes the tenant to the panel's handlers.
+func (s *Server) tenant() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		inv, _ := FromContext(c.Request.Context())
+		ctx := c.Request.Context()
+		id := inv.Claims.InstallationID()
+		t, inst, err := s.Store.Tenant(ctx, id)
+		fromFIT := installationFromClaims(inv.Claims)
+		if errors.Is(err, storage.ErrUnknownInstallation) || (err == nil && stale(inst, fromFIT)) {
+			if _, err = s.Store.SaveInstallation(ctx, fromFIT); err == nil {
+				s.Invalidate(id)
+				t, inst, err = s.Store.Tenant(ctx, id)
+			}
+		}
+		if err != nil {
+			s.storeDown(c, err)
+			return
+		}
+		if inst.State == connect.StateUninstalled {
+			abort(c, http.StatusForbidden, "forge_installation_uninstalled", "This Forge installation was marked uninstalled by its pre-uninstall call.",
+				"Reinstall the app; a reinstall creates a new installation id.")
+			return
+		}
+		s.keepSystemToken(ctx, id, inv.Tokens.System)
+		inv.Tenant, inv.Installation = t, inst
+		inv.verified = &connect.Verified{Tenant: t, Claims: &connect.Claims{RegisteredClaims: jwt.RegisteredClaims{
+			Subject: inv.Claims.UserAccountID(), Issuer: forge.Issuer, ID: inv.Claims.ID}}}
+		c.Next()
+	}
+}
+
+// stale reports whether a FIT brings installation facts the row lacks.
+func stale(inst *storage.ForgeInstallation, f storage.ForgeInstallation) bool {
+	return (f.APIBaseURL != "" && f.APIBaseURL != inst.APIBaseURL) || (f.SiteURL != "" && inst.SiteURL == "") ||
+		(f.CloudID != "" && inst.CloudID == "")
+}
+
+// keepSystemToken stores a delivered system token unless the stored one
+// is newer (best effort on API calls; events report failures).
+func (s *Server) keepSystemToken(ctx context.Context, id string, tok forge.Token) string {
+	if !tok.Present() {
+		return "absent"
+	}
+	stored, err := s.Store.StoreSystemToken(ctx, id, tok.Value(), tok.Expiry)
+	switch {
+	case err != nil:
+		s.Logger.Warn("forge: system token not stored", slog.String("installation_id", id), slog.String("error", err.Error()))
+		return "error"
+	case stored:
+		return "stored"
+	}
+	return "kept"
+}
+
+func (s *Server) storeDown(c *gin.Context, err error) {
+	s.Logger.Error("forge: store unavailable", slog.String("error", err.Error()))
+	c.Header("Retry-After", "5")
+	abort(c, http.StatusServiceUnavailable, "store_unavailable", "The installation could not be read or stored.", "Retry in a moment.")
+}
+
+// systemToken returns the system token for a product call: the one this
+// request carried when still valid, else the stored one.
+func (s *Server) systemToken(ctx context.Context, inv *Invocation) (forge.Token, error) {
+	if t := inv.Tokens.System; t.Present() && !t.Expired(s.Now()) {
+		return t, nil
+	}
+	raw, exp, err := s.Store.SystemToken(ctx, inv.Claims.InstallationID())
+	switch {
+	case errors.Is(err, storage.ErrNoSystemToken):
+		return forge.Token{}, nil
+	case err != nil:
+		return forge.Token{}, err
+	}
+	t := forge.NewToken(raw)
+	if !exp.IsZero() {
+		t.Expiry = exp
+	}
+	return t, nil
+}
+
+// errNoSystemToken explains an absent system token.
+var errNoSystemToken = errors.New("no app system token was delivered with this call and none is stored: enable auth.appSystemToken on the endpoint " +
+	"(and read:app-system-token in permissions.scopes), and let the lifecycle trigger or the hourly scheduledTrigger deliver one")
+
+// doer picks the Forge identity for a check or probe: the system token as
+// the app; as a user, the request's x-forge-oauth-user for the invoking
+// user, otherwise an offline user token obtained with the system token.
+func (s *Server) doer(ctx context.Context, client *jira.Client, inv *Invocation, as preflight.Identity, accountID string) *jira.Doer {
+	t := inv.Tenant
+	sys, err := s.systemToken(ctx, inv)
+	if as != preflight.User {
+		if err != nil {
+			return client.AsForgeApp(t, failing{err})
+		}
+		return client.AsForgeApp(t, forge.StaticBearer{Token: sys, Now: s.Now, Absent: fmt.Errorf("%w: %w", forge.ErrForgeTokenAbsent, errNoSystemToken)})
+	}
+	if accountID == inv.Claims.UserAccountID() && inv.Tokens.User.Present() {
+		return client.AsForgeUser(t, accountID, forge.StaticBearer{Token: inv.Tokens.User, Now: s.Now})
+	}
+	if err != nil {
+		return client.AsForgeUser(t, accountID, failing{err})
+	}
+	if s.Offline == nil {
+		return client.AsForgeUser(t, accountID, forge.StaticBearer{Absent: fmt.Errorf("%w: no x-forge-oauth-user on this call "+
+			"(requestRemote, triggers and endpoints without auth.appUserToken carry none) and offline user tokens are not configured", forge.ErrForgeTokenAbsent)})
+	}
+	return client.AsForgeUser(t, accountID, &forge.OfflineBearer{Tokens: s.Offline, Request: forge.OfflineRequest{
+		InstallationID: inv.Claims.InstallationID(), APIBaseURL: t.APIBaseURL, CloudID: t.CloudID, AccountID: accountID, SystemToken: sys}})
+}
+
+// failing is a token source that only reports err.
+type failing struct{ err error }
+
+func (f failing) Bearer(context.Context) (string, error) { return "", f.err }
+func (failing) Refresh(string) bool                      { return false }
+
+// Caller is the panel's Caller for both protocols: a request that passed
+// the FIT middleware is sent with a Forge identity to the apiBaseUrl, any
+// other through Connect.
+type Caller struct {
+	Connect panel.Caller
+	Forge   *Server
+	Client  *jira.Client
+}
+
+// Call implements panel.Caller.
+func (k Caller) Call(ctx context.Context, t *connect.Tenant, as preflight.Identity, accountID, method, path string, body []byte) (*jira.Response, error) {
+	if inv, ok := FromContext(ctx); ok && inv.Tenant != nil {
+		return k.Forge.doer(ctx, k.Client, inv, as, accountID).Call(ctx, method, path, body)
+	}
+	return k.Connect.Call(ctx, t, as, accountID, method, path, body)
+}
+
+// AdminChecker is the panel's AdminChecker for both protocols: on the
+// Forge path the Administer Jira probe is made with the system token.
+type AdminChecker struct {
+	Connect panel.AdminChecker
+	Forge   *Server
+}
+
+// CheckPermissions implements panel.AdminChecker.
+func (a AdminChecker) CheckPermissions(ctx context.Context, t *connect.Tenant, accountID string, global ...string) (map[string]bool, error) {
+	if inv, ok := FromContext(ctx); ok && inv.Tenant != nil {
+		return a.Forge.globalPermissions(ctx, inv, accountID, global...)
+	}
+	return a.Connect.CheckPermissions(ctx, t, accountID, global...)
+}
+
+// globalPermissions asks Jira which global permissions accountID holds. For
+// the invoking user it asks as that user (GET /rest/api/3/mypermissions
+// with the user's token or an offline one: read:jira-work, which every
+// Forge Remote manifest with user tokens has); for anyone else as the app
+// (POST /rest/api/3/permissions/check, which needs read:permission:jira).
+func (s *Server) globalPermissions(ctx context.Context, inv *Invocation, accountID string, global ...string) (map[string]bool, error) {
+	if accountID == "" || accountID != inv.Claims.UserAccountID() {
+		return s.Admin.CheckPermissionsAs(ctx, s.doer(ctx, s.Admin, inv, preflight.App, ""), accountID, global...)
+	}
+	p, err := s.Admin.MyPermissionsAs(ctx, s.doer(ctx, s.Admin, inv, preflight.User, accountID), global...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(global))
+	for _, k := range global {
+		out[k] = p.Global[k] || (k == preflight.KeyAdminister && p.Global["SYSTEM_ADMIN"])
+	}
+	return out, nil
+}
+
+// ErrorBody is the JSON error envelope.
+type ErrorBody = forge.ErrorBody
+
+func abort(c *gin.Context, status int, code, msg, hint string) {
+	c.AbortWithStatusJSON(status, ErrorBody{Error: forge.ErrorDetail{Code: code, Message: msg, Hint: hint}})
+}
+
+func limitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > n {
+			abort(c, http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large.", "Send a smaller body.")
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		c.Next()
+	}
+}
+
+// cors lets the Forge iframe call /forge/api with requestRemote. The FIT in
+// Authorization is the only credential (no cookies), so any origin may
+// send it.
+func cors(c *gin.Context) {
+	if c.GetHeader("Origin") != "" {
+		c.Header("Access-Control-Allow-Origin", "*")
+		c.Header("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
+	}
+	c.Next()
+}
+
+func preflightCORS(c *gin.Context) {
+	c.Header("Access-Control-Allow-Origin", "*")
+	c.Header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+	c.Header("Access-Control-Max-Age", "600")
+	c.Status(http.StatusNoContent)
+}
+
+// ExplainContext adds what a /forge/api request knows to the explainer's
+// context (panel.Deps.ForgeExplain): the FIT Forge sent, which OAuth
+// headers came with it (their values are never passed on) and the kind of
+// call — invokeRemote through Forge when OAuth headers came, requestRemote
+// from the browser for a UI FIT without them.
+func (s *Server) ExplainContext(ctx context.Context, ec *explain.Context) {
+	inv, ok := FromContext(ctx)
+	if !ok {
+		return
+	}
+	ec.ForgeAppID = s.Verifier.AppID()
+	h := http.Header{}
+	if inv.fit != "" {
+		h.Set("Authorization", "Bearer "+inv.fit)
+	}
+	if inv.Tokens.System.Present() {
+		h.Set(forge.HeaderSystemToken, "present")
+	}
+	if inv.Tokens.User.Present() {
+		h.Set(forge.HeaderUserToken, "present")
+	}
+	ec.ForgeInvocation = h
+	switch {
+	case inv.Tokens.System.Present() || inv.Tokens.User.Present():
+		ec.ForgeCall = explain.ForgeCallUI
+	case inv.Claims.App.Module.Type != "" && inv.Claims.App.Module.Type != "core:endpoint":
+		ec.ForgeCall = explain.ForgeCallRequestRemote
+	}
+}
