@@ -33,6 +33,12 @@ func gatewayHost(s *forgesim.Site) string { return strings.TrimPrefix(s.Gateway(
 // environment variables ("" removes one).
 func startForge(t testing.TB, databaseURL string, site *forgesim.Site, extra map[string]string) *forgeApp {
 	t.Helper()
+	return startForgeClock(t, databaseURL, site, extra, nil)
+}
+
+// startForgeClock is startForge with the app's clock.
+func startForgeClock(t testing.TB, databaseURL string, site *forgesim.Site, extra map[string]string, now func() time.Time) *forgeApp {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +56,7 @@ func startForge(t testing.TB, databaseURL string, site *forgesim.Site, extra map
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := api.Build(context.Background(), cfg, api.BuildOptions{Version: "test", Migrate: true})
+	app, err := api.Build(context.Background(), cfg, api.BuildOptions{Version: "test", Migrate: true, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
