@@ -16,7 +16,7 @@ import (
 
 // freeAddr reserves a loopback port for loadgen's key server, which the
 // app must know before it starts.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,9 +27,17 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// startApp builds the real app (api.Build) on SQLite, trusting install
+// testApp is the real app served on a loopback port.
+type testApp struct {
+	http *httptest.Server
+	app  *api.App
+}
+
+func startApp(t testing.TB, keysAddr string) *httptest.Server { return startAppB(t, keysAddr).http }
+
+// startAppB builds the real app (api.Build) on SQLite, trusting install
 // keys from keysAddr, and serves it on a loopback port.
-func startApp(t *testing.T, keysAddr string) *httptest.Server {
+func startAppB(t testing.TB, keysAddr string) *testApp {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
@@ -48,7 +56,7 @@ func startApp(t *testing.T, keysAddr string) *httptest.Server {
 	srv.Config.Handler = app.Server.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return srv
+	return &testApp{http: srv, app: app}
 }
 
 func runJSON(t *testing.T, args ...string) (*loadtest.Report, int, string) {
