@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -39,6 +40,10 @@ func (s *Server) abortAuth(c *gin.Context, err error) {
 	}
 	if p.Status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "5")
+		// The body names only the failed dependency; the operator gets
+		// the full error.
+		s.Logger.Warn("dependency unavailable while verifying a token", slog.String("code", p.Code),
+			slog.String("error", err.Error()), slog.String("request_id", requestID(c)))
 	}
 	s.metrics.authFailure(p.Code)
 	var ve *connect.VerifyError

@@ -22,6 +22,7 @@ var (
 	ErrBadSignature           = errors.New("JWT signature does not verify")
 	ErrExpired                = errors.New("JWT has expired")
 	ErrNotYetValid            = errors.New("JWT is not valid yet")
+	ErrLifetimeTooLong        = errors.New("JWT lifetime is too long")
 	ErrQSHMissing             = errors.New("JWT has no qsh claim")
 	ErrQSHMismatch            = errors.New("JWT qsh does not match the request")
 	ErrContextTokenNotAllowed = errors.New("context token used on a route that needs a request-bound token")
@@ -84,6 +85,7 @@ var problems = []struct {
 	{ErrBadSignature, 401, "bad_signature", "The token was not signed with the site's current shared secret (a reinstall rotates it)."},
 	{ErrExpired, 401, "expired", "The token has expired; reload the page. If it happens at once, check the server clock."},
 	{ErrNotYetValid, 401, "not_yet_valid", "The token's iat or nbf is in the future: a clock is skewed. Synchronise the server clock with NTP."},
+	{ErrLifetimeTooLong, 401, "token_lifetime_too_long", "Atlassian's tokens live minutes (exp - iat ≤ 1 hour is accepted); a longer-lived token is refused."},
 	{ErrQSHMissing, 401, "qsh_missing", "Request tokens must carry a qsh claim bound to the request."},
 	{ErrQSHMismatch, 401, "qsh_mismatch", "The qsh claim was computed over a different method, path or query; compare the canonical request."},
 	{ErrContextTokenNotAllowed, 401, "context_token_not_allowed", "Context tokens (qsh=context-qsh) are accepted only by the app's API routes."},
@@ -103,7 +105,13 @@ var problems = []struct {
 func ProblemFor(err error) Problem {
 	for _, p := range problems {
 		if errors.Is(err, p.err) {
-			pr := Problem{Status: p.status, Code: p.code, Message: err.Error(), Hint: p.hint}
+			msg := err.Error()
+			if p.status >= 500 {
+				// A dependency failed: its error (database addresses,
+				// driver text) is for the logs, not for the caller.
+				msg = p.err.Error()
+			}
+			pr := Problem{Status: p.status, Code: p.code, Message: msg, Hint: p.hint}
 			var ve *VerifyError
 			if errors.As(err, &ve) {
 				pr.Canonical = ve.Canonical

@@ -78,8 +78,8 @@ func (v *InstallVerifier) Verify(ctx context.Context, method, requestURI, token,
 	if err != nil {
 		return nil, mapJWTError(err, payloadClientKey)
 	}
-	if claims.IssuedAt == nil {
-		return nil, &VerifyError{Err: ErrMissingClaim, Detail: "iat"}
+	if err := checkLifetime(claims); err != nil {
+		return nil, err
 	}
 	if !v.audienceOK(claims.Audience) {
 		return nil, &VerifyError{Err: ErrAudience, Detail: "aud " + strings.Join(claims.Audience, ",") + ", expected " + v.baseURL}

@@ -124,8 +124,9 @@ func (v *RequestVerifier) Verify(ctx context.Context, method, requestURI, token 
 	if err != nil {
 		return nil, err
 	}
-	if claims.IssuedAt == nil {
-		return nil, &VerifyError{Err: ErrMissingClaim, Detail: "iat", ClientKey: tenant.ClientKey}
+	if err := checkLifetime(claims); err != nil {
+		err.ClientKey = tenant.ClientKey
+		return nil, err
 	}
 	switch o.Kind {
 	case ContextToken:
@@ -250,6 +251,27 @@ func (w *wireClaims) claims() *Claims {
 	}, QSH: w.QSH, Context: w.Context}
 }
 
+// maxNumericDate bounds time claims (the year 9999), so a huge number never
+// converts to a platform-dependent time.
+const maxNumericDate = 253402300799
+
+// MaxTokenLifetime caps exp - iat of incoming tokens. Atlassian's page and
+// lifecycle tokens live 3 minutes and context tokens 15; a token meant to
+// be valid for longer than an hour is refused whatever its signature.
+const MaxTokenLifetime = time.Hour
+
+// checkLifetime requires iat and refuses lifetimes beyond MaxTokenLifetime.
+func checkLifetime(c *Claims) *VerifyError {
+	if c.IssuedAt == nil {
+		return &VerifyError{Err: ErrMissingClaim, Detail: "iat"}
+	}
+	if c.ExpiresAt != nil && c.ExpiresAt.Sub(c.IssuedAt.Time) > MaxTokenLifetime {
+		return &VerifyError{Err: ErrLifetimeTooLong, Detail: fmt.Sprintf("exp is %s after iat; at most %s is accepted",
+			c.ExpiresAt.Sub(c.IssuedAt.Time).Round(time.Second), MaxTokenLifetime)}
+	}
+	return nil
+}
+
 // numericDate is a JSON number of seconds since the epoch, remembering
 // whether it was present.
 type numericDate struct {
@@ -262,8 +284,8 @@ func (n *numericDate) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return fmt.Errorf("time claim %.20q is not a number", b)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > maxNumericDate {
+		return fmt.Errorf("time claim %.20q is not a time", b)
 	}
 	n.sec, n.set = f, true
 	return nil

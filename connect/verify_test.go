@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -126,6 +127,10 @@ func TestRequestVerifier(t *testing.T) {
 		{"no exp", "GET", uri, hs("ck-a", good, func(c *Claims) { c.ExpiresAt = nil }), VerifyOptions{}, ErrMissingClaim, 401},
 		{"exp zero", "GET", uri, hs("ck-a", good, func(c *Claims) { c.ExpiresAt = jwt.NewNumericDate(time.Unix(0, 0)) }), VerifyOptions{}, ErrExpired, 401},
 		{"no iat", "GET", uri, hs("ck-a", good, func(c *Claims) { c.IssuedAt = nil }), VerifyOptions{}, ErrMissingClaim, 401},
+		{"lifetime of 100 years", "GET", uri, hs("ck-a", good, func(c *Claims) { c.ExpiresAt = jwt.NewNumericDate(testNow.AddDate(100, 0, 0)) }), VerifyOptions{}, ErrLifetimeTooLong, 401},
+		{"lifetime just over an hour", "GET", uri, hs("ck-a", good, func(c *Claims) { c.ExpiresAt = jwt.NewNumericDate(c.IssuedAt.Add(MaxTokenLifetime + time.Second)) }), VerifyOptions{}, ErrLifetimeTooLong, 401},
+		{"huge exp number", "GET", uri, rawClaims(t, `{"iss":"ck-a","iat":1795000000,"exp":1e300,"qsh":"`+good+`"}`), VerifyOptions{}, ErrMalformedToken, 401},
+		{"negative iat", "GET", uri, rawClaims(t, `{"iss":"ck-a","iat":-5,"exp":1795000000,"qsh":"`+good+`"}`), VerifyOptions{}, ErrMalformedToken, 401},
 		{"iat in the future", "GET", uri, hs("ck-a", good, func(c *Claims) { c.IssuedAt = jwt.NewNumericDate(testNow.Add(5 * time.Minute)) }), VerifyOptions{}, ErrNotYetValid, 401},
 		{"nbf in the future", "GET", uri, hs("ck-a", good, func(c *Claims) { c.NotBefore = jwt.NewNumericDate(testNow.Add(5 * time.Minute)) }), VerifyOptions{}, ErrNotYetValid, 401},
 		{"no qsh", "GET", uri, hs("ck-a", "", nil), VerifyOptions{}, ErrQSHMissing, 401},
@@ -161,6 +166,25 @@ func TestRequestVerifier(t *testing.T) {
 				t.Fatalf("problem = %+v, want status %d", p, tt.status)
 			}
 		})
+	}
+}
+
+// rawClaims signs literal claims JSON with the test secret.
+func rawClaims(t *testing.T, claims string) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	signing := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(claims))
+	sig, err := jwt.SigningMethodHS256.Sign(signing, []byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + enc.EncodeToString(sig)
+}
+
+func TestDependencyErrorsDoNotLeak(t *testing.T) {
+	err := fmt.Errorf("%w: get tenant: failed to connect to user=postgres database=prod: 10.0.0.5:5432: connection refused", ErrStore)
+	if p := ProblemFor(err); p.Status != 503 || strings.Contains(p.Message, "10.0.0.5") || strings.Contains(p.Message, "postgres") {
+		t.Fatalf("problem leaks the dependency's error: %+v", p)
 	}
 }
 
