@@ -195,7 +195,16 @@ func (s *ForgeStore) link(tx *gorm.DB, id string) (*ForgeInstallation, error) {
 		if err := tx.Model(&TenantRow{}).Where("installation_id = ?", id).Order("updated_at DESC").Limit(1).Pluck("client_key", &ck).Error; err != nil {
 			return nil, err
 		}
+		// Unless the tenant is linked to another live installation (an
+		// administrator confirmed a newer one): then this is a candidate.
+		var others int64
 		if len(ck) == 1 {
+			if err := tx.Model(&ForgeInstallationRow{}).Where("client_key = ? AND installation_id <> ? AND state = ?",
+				ck[0], id, string(connect.StateInstalled)).Count(&others).Error; err != nil {
+				return nil, err
+			}
+		}
+		if len(ck) == 1 && others == 0 {
 			if err := s.setLink(tx, id, ck[0]); err != nil {
 				return nil, err
 			}
