@@ -2,7 +2,6 @@ package connect
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -33,19 +32,24 @@ func TokenFromRequest(r *http.Request) (string, error) {
 		}
 	}
 	var fromQuery string
-	if raw := r.URL.RawQuery; strings.Contains(raw, "jwt=") {
+	if raw := r.URL.RawQuery; strings.Contains(raw, "jwt") {
 		if len(raw) > 4*MaxTokenLength {
 			return "", ErrTokenTooLarge
 		}
-		q, _ := url.ParseQuery(raw)
-		vals := q["jwt"]
-		for _, v := range vals[min(1, len(vals)):] {
-			if v != vals[0] {
+		// Scan the pairs instead of building a map: only "jwt" matters.
+		seen := false
+		for raw != "" {
+			var pair string
+			pair, raw, _ = strings.Cut(raw, "&")
+			k, v, _ := strings.Cut(pair, "=")
+			if k != "jwt" && formUnescape(k) != "jwt" {
+				continue
+			}
+			v = formUnescape(v)
+			if seen && v != fromQuery {
 				return "", ErrDuplicateToken
 			}
-		}
-		if len(vals) > 0 {
-			fromQuery = vals[0]
+			fromQuery, seen = v, true
 		}
 		if len(fromQuery) > MaxTokenLength {
 			return "", ErrTokenTooLarge

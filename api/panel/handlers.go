@@ -150,23 +150,23 @@ const timeFormat = "2006-01-02T15:04:05Z"
 // scopeCounts counts catalog operations per Connect scope.
 type scopeCounts struct {
 	exact map[scope.Scope]int
-	all   []scope.Scope // every operation's scope
 }
 
 func countScopes(c *catalog.Catalog) scopeCounts {
 	sc := scopeCounts{exact: map[scope.Scope]int{}}
 	for _, op := range c.Operations() {
 		sc.exact[op.ConnectScope]++
-		sc.all = append(sc.all, op.ConnectScope)
 	}
 	return sc
 }
 
+// reachable counts the operations a scope set unlocks: a handful of
+// Allows calls per distinct scope, not one per operation.
 func (sc scopeCounts) reachable(set scope.Set) int {
 	n := 0
-	for _, s := range sc.all {
+	for s, c := range sc.exact {
 		if s != scope.Inaccessible && set.Allows(s) {
-			n++
+			n += c
 		}
 	}
 	return n

@@ -83,26 +83,32 @@ func (p *Panel) page(c *gin.Context) {
 	if !contains(sections, view) {
 		view = ""
 	}
-	var buf bytes.Buffer
-	err := p.assets.page.Execute(&buf, map[string]any{
-		"APJS":     p.APJSURL,
-		"JS":       base + "/static/" + p.assets.js.name,
-		"CSS":      base + "/static/" + p.assets.css.name,
-		"API":      base + "/api",
-		"View":     view,
-		"Site":     v.Tenant.BaseURL,
-		"Sections": sections,
-	})
-	if err != nil {
-		p.Logger.Error("admin page template", "error", err.Error())
-		abort(c, http.StatusInternalServerError, "internal_error", "The page could not be rendered.", "")
-		return
+	key := base + "\x00" + view + "\x00" + v.Tenant.BaseURL
+	body, ok := p.pages.Get(key)
+	if !ok {
+		var buf bytes.Buffer
+		err := p.assets.page.Execute(&buf, map[string]any{
+			"APJS":     p.APJSURL,
+			"JS":       base + "/static/" + p.assets.js.name,
+			"CSS":      base + "/static/" + p.assets.css.name,
+			"API":      base + "/api",
+			"View":     view,
+			"Site":     v.Tenant.BaseURL,
+			"Sections": sections,
+		})
+		if err != nil {
+			p.Logger.Error("admin page template", "error", err.Error())
+			abort(c, http.StatusInternalServerError, "internal_error", "The page could not be rendered.", "")
+			return
+		}
+		body = buf.Bytes()
+		p.pages.Add(key, body)
 	}
 	h := c.Writer.Header()
 	h.Set("Content-Security-Policy", p.csp(v.Tenant.BaseURL, v.Tenant.DisplayURL))
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
-	c.Data(http.StatusOK, "text/html; charset=utf-8", buf.Bytes())
+	c.Data(http.StatusOK, "text/html; charset=utf-8", body)
 }
 
 // csp allows exactly what the page needs: its own script and stylesheet,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/connect/catalog"
@@ -87,6 +88,7 @@ type Panel struct {
 	assets  *assets
 	limiter *limiter
 	counts  scopeCounts
+	pages   *lru.Cache[string, []byte] // rendered pages by base path, view and site
 }
 
 // Limits of the API.
@@ -130,7 +132,8 @@ func New(d Deps) (*Panel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Panel{Deps: d, assets: a, limiter: newLimiter(d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
+	pages, _ := lru.New[string, []byte](4096)
+	return &Panel{pages: pages, Deps: d, assets: a, limiter: newLimiter(d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
 }
 
 // Register mounts the page, the static assets and the API on r.
