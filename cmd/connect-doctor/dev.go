@@ -10,22 +10,30 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/connect-doctor/connect-doctor/api"
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/connect/jirasim"
+	"github.com/connect-doctor/connect-doctor/forge/forgesim"
 )
 
 // runDev starts the app on SQLite and an in-process Jira simulator, installs
 // the app into the simulated site and prints where to open its admin panel.
+// With --forge it also runs the simulated Forge platform for the same site
+// (JWKS host, api.atlassian.com gateway, invoker), delivers the Forge
+// installed event for the Connect installation's installationId (so the two
+// are linked into one tenant) and prints how to call the panel API the way
+// requestRemote and invokeRemote do.
 func runDev(args []string, io stdio) int {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(io.err)
 	port := fs.Int("port", 8080, "app port (0 picks a free one)")
 	simPort := fs.Int("sim-port", 0, "simulated Jira site port (0 picks a free one)")
 	seed := fs.Int64("seed", 1, "simulator seed (same ids and clientKey every run)")
+	withForge := fs.Bool("forge", false, "also run the Forge Remote path: simulated JWKS host, API gateway and Forge invoker")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -57,6 +65,14 @@ func runDev(args []string, io stdio) int {
 		"PORT": strconv.Itoa(appPort), "BASE_URL": base,
 		"CONNECT_INSTALL_KEYS_URL": sim.KeyServerURL(), "OAUTH_TOKEN_URL": sim.AuthServerURL(),
 		"AP_JS_URL": sim.URL() + "/atlassian-connect/all.js", "ALLOWED_HOSTS": simHost,
+	}
+	var site *forgesim.Site
+	if *withForge {
+		site = forgesim.NewSite(forgesim.SiteOptions{CloudID: sim.CloudID(), SiteURL: sim.URL(), Seed: *seed})
+		defer site.Close()
+		env["FORGE_APP_ID"], env["FORGE_JWKS_URL"] = site.AppID(), site.JWKSURL()
+		env["FORGE_API_HOSTS"] = strings.TrimPrefix(site.Gateway().URL(), "http://")
+		env["FORGE_ALLOWED_ENVIRONMENTS"], env["FORGE_ALLOW_STAGING"] = "PRODUCTION", ""
 	}
 	getenv := func(k string) string {
 		if k == "DATABASE_URL" || k == "ENCRYPTION_KEY" {
@@ -115,6 +131,13 @@ Press Ctrl-C to stop.
 `, base, cfg.DataDir, sim.URL(), inst.ClientKey, inst.Scopes, admin.DisplayName,
 		sim.AdminPageURL(cfg.AppKey, module, admin.AccountID), user.DisplayName,
 		sim.AdminPageURL(cfg.AppKey, module, user.AccountID))
+	if site != nil {
+		if err := devForge(ctx, io, site, base, inst.InstallationID, admin, user); err != nil {
+			fmt.Fprintln(io.err, "connect-doctor dev --forge:", err)
+			srv.Close()
+			return 1
+		}
+	}
 	if io.ready != nil {
 		io.ready <- sim.AdminPageURL(cfg.AppKey, module, admin.AccountID)
 	}
@@ -132,4 +155,64 @@ Press Ctrl-C to stop.
 	defer cancel2()
 	_ = srv.Shutdown(sctx)
 	return 0
+}
+
+// devForge installs the app through the simulated Forge platform for the
+// Connect installation's installationId (a Forge installed event with the
+// system token, as a lifecycle trigger delivers it) and prints how to call
+// the panel API as Forge does. The printed FITs live one hour (real ones
+// live 25 s) so that they can be pasted; they are signed by the simulator's
+// key, which only this process trusts.
+func devForge(ctx context.Context, io stdio, site *forgesim.Site, base, installationID string, admin, user jirasim.User) error {
+	gw := site.Gateway()
+	gw.SetAdmin(admin.AccountID, true)
+	gw.AddUser(admin.AccountID, admin.DisplayName)
+	gw.AddUser(user.AccountID, user.DisplayName)
+	gw.Install(forgesim.InstallationSpec{InstallationID: installationID, AppID: site.AppID(), CloudID: site.CloudID(), Scopes: forgesim.DefaultScopes()})
+	m := *site.Minter()
+	m.InstallationID = installationID
+	iv := forgesim.NewInvoker(forgesim.InvokerOptions{Minter: &m, Gateway: gw})
+	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := iv.Invoke(ictx, base, forgesim.LifecyclePath, forgesim.InvocationSpec{InstallationID: installationID,
+		Event: forgesim.InstalledEvent(installationID, site.AppID(), site.CloudID(), site.SiteURL()), WithSystemToken: true})
+	if err != nil {
+		return fmt.Errorf("Forge installed event: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("Forge installed event answered %d", resp.StatusCode)
+	}
+	uiFIT := func(acc string) string {
+		return m.MustMint(forgesim.WithLifetime(time.Hour), forgesim.WithPrincipal(acc),
+			forgesim.WithClaim("app.module.type", "jira:adminPage"), forgesim.WithClaim("app.module.key", "doctor-admin"),
+			forgesim.WithClaim("context", map[string]any{"cloudId": site.CloudID(), "siteUrl": site.SiteURL(), "moduleKey": "doctor-admin"}))
+	}
+	sys, _ := gw.SystemToken(installationID)
+	usr, _ := gw.UserToken(installationID, admin.AccountID)
+	check := `{"method":"GET","path":"/rest/api/3/myself","as":"user"}`
+	fmt.Fprintf(io.out, `
+Forge Remote (simulated Forge platform for the same site):
+
+  FORGE_APP_ID        %s
+  FORGE_JWKS_URL      %s
+  FORGE_API_HOSTS     %s   (the simulated api.atlassian.com)
+  installation        %s
+                      installed via POST %s/forge/lifecycle, linked to the Connect tenant above
+
+requestRemote as %s (FIT only, no OAuth headers; checks as a user use an offline token):
+  curl -s -H 'Authorization: Bearer %s' %s/forge/api/installation
+
+invokeRemote as %s (FIT + x-forge-oauth-system + x-forge-oauth-user):
+  curl -s -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -H 'x-forge-oauth-system: %s' -H 'x-forge-oauth-user: %s' -d '%s' %s/forge/api/checks
+
+requestRemote as %s (not a Jira administrator):
+  curl -s -H 'Authorization: Bearer %s' %s/forge/api/checks
+
+The FITs above are valid for one hour; the same JSON API answers at /api/… for the Connect iframe.
+`, site.AppID(), site.JWKSURL(), strings.TrimPrefix(gw.URL(), "http://"), installationID, base,
+		admin.DisplayName, uiFIT(admin.AccountID), base,
+		admin.DisplayName, uiFIT(admin.AccountID), sys, usr, check, base,
+		user.DisplayName, uiFIT(user.AccountID), base)
+	return nil
 }

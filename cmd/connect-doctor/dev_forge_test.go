@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDevForge starts `connect-doctor dev --forge`, then follows the
+// printed commands: the Forge panel API as requestRemote and invokeRemote
+// do (the Forge installation is linked to the Connect tenant), the
+// non-admin refusal, and the Connect admin page in the same process.
+func TestDevForge(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	dataDir := t.TempDir()
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"dev", "--forge", "--port", "0"}, stdio{out: out, err: errOut, ctx: ctx, ready: ready,
+			getenv: func(k string) string {
+				if k == "DATA_DIR" {
+					return dataDir
+				}
+				return ""
+			}})
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("dev did not stop")
+		}
+	}()
+	var adminURL string
+	select {
+	case adminURL = <-ready:
+	case code := <-done:
+		t.Fatalf("dev exited with %d: %s", code, errOut.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("dev did not become ready: %s", errOut.String())
+	}
+	text := out.String()
+	clientKey := regexp.MustCompile(`\(clientKey ([^)]+)\)`).FindStringSubmatch(text)
+	curls := regexp.MustCompile(`(?m)^  curl .*$`).FindAllString(text, -1)
+	if clientKey == nil || len(curls) != 3 {
+		t.Fatalf("output lacks the clientKey or the three curl commands:\n%s", text)
+	}
+	// Replay each printed curl command with net/http.
+	do := func(cmd string) (int, string) {
+		t.Helper()
+		req, err := curlRequest(cmd)
+		if err != nil {
+			t.Fatalf("%v: %s", err, cmd)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	status, body := do(curls[0])
+	var inst struct {
+		ClientKey string `json:"clientKey"`
+		Details   *struct {
+			InstallationID string `json:"installationId"`
+		} `json:"details"`
+	}
+	if status != 200 || json.Unmarshal([]byte(body), &inst) != nil || inst.ClientKey != clientKey[1] || inst.Details == nil ||
+		!strings.HasPrefix(inst.Details.InstallationID, "ari:cloud:ecosystem::installation/") {
+		t.Fatalf("requestRemote installation: %d %s", status, body)
+	}
+	status, body = do(curls[1])
+	var res struct {
+		Response struct{ Status int } `json:"response"`
+	}
+	if status != 200 || json.Unmarshal([]byte(body), &res) != nil || res.Response.Status != 200 {
+		t.Fatalf("invokeRemote check: %d %s", status, body)
+	}
+	if status, body = do(curls[2]); status != 403 || !strings.Contains(body, "not_jira_admin") {
+		t.Fatalf("non-admin history: %d %s", status, body)
+	}
+	// The Connect path in the same process.
+	resp, err := http.Get(adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("Connect admin page through the simulator: %d", resp.StatusCode)
+	}
+}
+
+// curlRequest parses the printed `curl -s [-X M] [-H 'h: v']… [-d 'body'] URL`.
+func curlRequest(cmd string) (*http.Request, error) {
+	re := regexp.MustCompile(`-X (\S+)|-H '([^']*)'|-d '([^']*)'|(http://\S+)`)
+	method, url, body := "GET", "", ""
+	h := http.Header{}
+	for _, m := range re.FindAllStringSubmatch(cmd, -1) {
+		switch {
+		case m[1] != "":
+			method = m[1]
+		case m[2] != "":
+			k, v, _ := strings.Cut(m[2], ": ")
+			h.Add(k, v)
+		case m[3] != "":
+			body = m[3]
+		case m[4] != "":
+			url = m[4]
+		}
+	}
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = h
+	return req, nil
+}
