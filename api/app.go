@@ -112,7 +112,11 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		return fail(err)
 	}
 	store := storage.NewTenantStore(db, sealer, o.Now)
-	cache := storage.NewTenantCache(store, 10000, 10*time.Second)
+	// Tenants are cached for a minute: writes evict them at once (locally,
+	// and on PostgreSQL through pg_notify on every instance), and a bad
+	// signature forces a fresh read, so the TTL only bounds how long a
+	// missed notification (a lost LISTEN connection) can matter.
+	cache := storage.NewTenantCache(store, 10000, time.Minute)
 	keys := connect.NewInstallKeys(connect.InstallKeysOptions{BaseURL: cfg.InstallKeysURL, HTTPClient: o.HTTPClient})
 	cat := catalog.Default()
 	if cfg.CatalogFile != "" {
@@ -120,7 +124,10 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 			return fail(err)
 		}
 	}
-	tokens := oauth.NewCache(&oauth.Exchanger{HTTP: o.HTTPClient, TokenURL: cfg.OAuthTokenURL, Now: o.Now}, oauth.CacheOptions{Now: o.Now})
+	// A user call waits for the token exchange: fail fast (5 s) when the
+	// authorization server hangs rather than holding the request.
+	tokens := oauth.NewCache(&oauth.Exchanger{HTTP: o.HTTPClient, TokenURL: cfg.OAuthTokenURL, Now: o.Now, Timeout: 5 * time.Second},
+		oauth.CacheOptions{Now: o.Now, ExchangeTimeout: 5 * time.Second})
 	om := newOutgoingMetrics(tokens)
 	var base http.RoundTripper
 	if o.HTTPClient != nil {

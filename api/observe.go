@@ -24,7 +24,7 @@ func newOutgoingMetrics(tokens *oauth.Cache) *outgoingMetrics {
 	m := &outgoingMetrics{tokens: tokens,
 		jiraCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "connect_doctor_jira_calls_total",
-			Help: "HTTP calls to Jira (each attempt) by identity (app: JWT, user: Bearer) and status (or \"error\").",
+			Help: "HTTP calls to Jira (each attempt) by identity (app: Connect JWT, user: Connect bearer, forge: bearer through the api.atlassian.com gateway) and status (or \"error\").",
 		}, []string{"identity", "status"}),
 		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "connect_doctor_explainer_verdicts_total",
@@ -62,6 +62,9 @@ func (m *outgoingMetrics) transport(base http.RoundTripper) http.RoundTripper {
 			id = "app"
 		case "bearer":
 			id = "user"
+			if strings.HasPrefix(r.URL.Path, "/ex/") {
+				id = "forge" // system or user token through the gateway
+			}
 		}
 		resp, err := base.RoundTrip(r)
 		status := "error"

@@ -11,16 +11,23 @@ import (
 
 // DeletedCounts reports what a deletion removed.
 type DeletedCounts struct {
-	Tenants, Checks, Events int64
+	Tenants, Checks, Events, ForgeInstallations int64
 }
 
 // DeleteTenantData removes everything stored for one tenant — its row and
-// secret, its check history (which holds users' accountIds) and its
-// lifecycle log — in one transaction.
+// secret, its check history (which holds users' accountIds), its lifecycle
+// log and the Forge installations linked to it (with their system tokens) —
+// in one transaction. key is a Connect clientKey or, for a Forge-only
+// tenant, the Forge installation id.
 func DeleteTenantData(ctx context.Context, db *DB, clientKey string) (DeletedCounts, error) {
 	var n DeletedCounts
 	err := db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		r := tx.Where("client_key = ?", clientKey).Delete(&CheckRow{})
+		r := tx.Where("client_key = ? OR installation_id = ?", clientKey, clientKey).Delete(&ForgeInstallationRow{})
+		if r.Error != nil {
+			return r.Error
+		}
+		n.ForgeInstallations = r.RowsAffected
+		r = tx.Where("client_key = ?", clientKey).Delete(&CheckRow{})
 		if r.Error != nil {
 			return r.Error
 		}
@@ -47,15 +54,23 @@ func DeleteTenantData(ctx context.Context, db *DB, clientKey string) (DeletedCou
 }
 
 // PurgeUninstalled deletes the check history (personal data: accountIds,
-// request paths) of tenants that have been uninstalled since before cutoff.
-// The tenant row stays (reinstalls reuse the clientKey); its secret is no
-// longer accepted anyway.
+// request paths) of tenants that have been uninstalled since before cutoff:
+// Connect tenants, and Forge-only tenants (whose history is kept under the
+// installation id). The tenant rows stay (reinstalls reuse the ids); their
+// credentials are no longer accepted anyway.
 func PurgeUninstalled(ctx context.Context, db *DB, cutoff time.Time) (int64, error) {
-	sub := db.Gorm.Model(&TenantRow{}).Select("client_key").
-		Where("state = ? AND updated_at < ?", string(connect.StateUninstalled), cutoff.UTC())
-	r := db.Gorm.WithContext(ctx).Where("client_key IN (?)", sub).Delete(&CheckRow{})
-	if r.Error != nil {
-		return 0, storeErr("purge uninstalled tenants' history", r.Error)
+	var total int64
+	for _, sub := range []*gorm.DB{
+		db.Gorm.Model(&TenantRow{}).Select("client_key").
+			Where("state = ? AND updated_at < ?", string(connect.StateUninstalled), cutoff.UTC()),
+		db.Gorm.Model(&ForgeInstallationRow{}).Select("installation_id").
+			Where("state = ? AND updated_at < ? AND client_key IS NULL", string(connect.StateUninstalled), cutoff.UTC()),
+	} {
+		r := db.Gorm.WithContext(ctx).Where("client_key IN (?)", sub).Delete(&CheckRow{})
+		if r.Error != nil {
+			return total, storeErr("purge uninstalled tenants' history", r.Error)
+		}
+		total += r.RowsAffected
 	}
-	return r.RowsAffected, nil
+	return total, nil
 }

@@ -127,3 +127,44 @@ func mustSealer(t *testing.T) *storage.Sealer {
 	}
 	return s
 }
+
+func TestForgeOnlyTenantDataIsPurgedAndDeleted(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+		clock := func() time.Time { return now }
+		fs := storage.NewForgeStore(db, mustSealer(t), clock)
+		checks := storage.NewCheckStore(db, 100, clock)
+		const gone, kept = "ari:cloud:ecosystem::installation/gone", "ari:cloud:ecosystem::installation/kept"
+		for _, id := range []string{gone, kept} {
+			if _, err := fs.SaveInstallation(ctx, storage.ForgeInstallation{InstallationID: id, AppID: "ari:cloud:ecosystem::app/x",
+				CloudID: "cloud-" + id, SiteURL: "https://" + id[len(id)-4:] + ".atlassian.net", State: connect.StateInstalled}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fs.StoreSystemToken(ctx, id, "system-token-of-"+id, now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if err := checks.Add(ctx, &storage.CheckRow{ClientKey: id, AccountID: "acc", Identity: "user", Method: "GET", Path: "/rest/api/3/myself", Result: "{}"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now = now.Add(-40 * 24 * time.Hour)
+		if err := fs.SetState(ctx, gone, connect.StateUninstalled); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(40 * 24 * time.Hour)
+		if n, err := storage.PurgeUninstalled(ctx, db, now.Add(-30*24*time.Hour)); err != nil || n != 1 {
+			t.Fatalf("purge: %d %v", n, err)
+		}
+		if c, _ := checks.Count(ctx, kept); c != 1 {
+			t.Fatalf("installed Forge tenant's history purged: %d", c)
+		}
+		n, err := storage.DeleteTenantData(ctx, db, kept)
+		if err != nil || n.ForgeInstallations != 1 || n.Checks != 1 {
+			t.Fatalf("delete Forge-only tenant: %+v %v", n, err)
+		}
+		if _, err := fs.Get(ctx, kept); err == nil {
+			t.Fatal("Forge installation (and its system token) still stored")
+		}
+	})
+}

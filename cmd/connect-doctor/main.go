@@ -81,7 +81,7 @@ func usage(w io.Writer) {
 app:
   serve                 run the app server (default)
   migrate               apply database migrations
-  dev                   run the app with an in-process Jira simulator
+  dev [--forge]         run the app with an in-process Jira simulator (and Forge platform)
   version               print the version
   rotate-key            re-encrypt stored secrets under a new ENCRYPTION_KEY
   delete-tenant --yes K erase everything stored for one tenant (GDPR)

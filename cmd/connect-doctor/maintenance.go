@@ -69,14 +69,23 @@ Rotating ENCRYPTION_KEY safely:
 		fmt.Fprintln(io.err, "connect-doctor rotate-key:", err)
 		return 2
 	}
-	st, err := storage.NewTenantStore(db, sealer, nil).Reencrypt(ctx)
-	fmt.Fprintf(io.out, "key %s: %d secrets checked, %d re-encrypted, %d already current, %d changed concurrently, %d undecryptable\n",
-		sealer.CurrentKeyID(), st.Checked, st.Reencrypted, st.Current, st.Skipped, len(st.Failed))
-	if err != nil {
-		fmt.Fprintln(io.err, "connect-doctor rotate-key:", err)
-		return 1
+	code := 0
+	for _, part := range []struct {
+		what string
+		run  func(context.Context) (storage.ReencryptStats, error)
+	}{
+		{"Connect shared secrets", storage.NewTenantStore(db, sealer, nil).Reencrypt},
+		{"Forge system tokens", storage.NewForgeStore(db, sealer, nil).Reencrypt},
+	} {
+		st, err := part.run(ctx)
+		fmt.Fprintf(io.out, "key %s, %s: %d checked, %d re-encrypted, %d already current, %d changed concurrently, %d undecryptable\n",
+			sealer.CurrentKeyID(), part.what, st.Checked, st.Reencrypted, st.Current, st.Skipped, len(st.Failed))
+		if err != nil {
+			fmt.Fprintln(io.err, "connect-doctor rotate-key:", part.what+":", err)
+			code = 1
+		}
 	}
-	return 0
+	return code
 }
 
 // runDeleteTenant erases everything stored for one tenant.
@@ -111,10 +120,11 @@ func runDeleteTenant(args []string, io stdio) int {
 		fmt.Fprintln(io.err, "connect-doctor delete-tenant:", err)
 		return 1
 	}
-	if n.Tenants == 0 && n.Checks == 0 && n.Events == 0 {
+	if n == (storage.DeletedCounts{}) {
 		fmt.Fprintf(io.out, "nothing stored for %q\n", fs.Arg(0))
 		return 1
 	}
-	fmt.Fprintf(io.out, "deleted tenant %q: %d tenant row, %d checks, %d lifecycle events\n", fs.Arg(0), n.Tenants, n.Checks, n.Events)
+	fmt.Fprintf(io.out, "deleted tenant %q: %d tenant row, %d Forge installations, %d checks, %d lifecycle events\n",
+		fs.Arg(0), n.Tenants, n.ForgeInstallations, n.Checks, n.Events)
 	return 0
 }
