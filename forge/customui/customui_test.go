@@ -2,11 +2,14 @@ package customui_test
 
 import (
 	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/connect-doctor/connect-doctor/forge/customui"
+	"github.com/connect-doctor/connect-doctor/forge/manifest"
 )
 
 // TestResource checks the committed bundle as Forge will serve it: an
@@ -51,5 +54,39 @@ func TestResource(t *testing.T) {
 	}
 	if strings.Contains(string(js), "AP.context") {
 		t.Errorf("the Forge bundle carries the Connect adapter")
+	}
+}
+
+// TestGeneratedManifestFindsTheBundle: the forge-mode manifest the
+// generator writes names a resource path that the committed bundle fills
+// (ResourcePath), and the offline checker, which looks for the resource on
+// disk as Forge does, accepts the pair — and refuses the manifest alone.
+func TestGeneratedManifestFindsTheBundle(t *testing.T) {
+	res, err := manifest.Generate(manifest.Input{Mode: manifest.ModeForge, AppID: "11111111-2222-3333-4444-555555555555", BaseURL: "https://doctor.example.com", ConnectScopes: []string{"READ", "ACT_AS_USER", "ADMIN"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res.YAML), "path: "+customui.ResourcePath) {
+		t.Fatalf("the generated manifest does not use %s:\n%s", customui.ResourcePath, res.YAML)
+	}
+	errorsIn := func(dir string) []string {
+		var out []string
+		for _, p := range manifest.Check(res.YAML, manifest.Options{Dir: dir}) {
+			if p.Severity == manifest.Error {
+				out = append(out, p.Code+": "+p.Message)
+			}
+		}
+		return out
+	}
+	bare := t.TempDir()
+	if errs := errorsIn(bare); len(errs) == 0 {
+		t.Fatal("the checker accepted a manifest without its resource directory")
+	}
+	app := t.TempDir()
+	if err := os.CopyFS(filepath.Join(app, filepath.FromSlash(customui.ResourcePath)), customui.Resource()); err != nil {
+		t.Fatal(err)
+	}
+	if errs := errorsIn(app); len(errs) != 0 {
+		t.Fatalf("manifest + committed bundle: %v", errs)
 	}
 }
