@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -120,8 +119,8 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	keys := connect.NewInstallKeys(connect.InstallKeysOptions{BaseURL: cfg.InstallKeysURL, HTTPClient: o.HTTPClient})
 	cat := catalog.Default()
 	if cfg.CatalogFile != "" {
-		if cat, err = loadCatalog(cfg.CatalogFile); err != nil {
-			return fail(err)
+		if cat, err = catalog.LoadFile(cfg.CatalogFile); err != nil {
+			return fail(fmt.Errorf("CATALOG_FILE: %w", err))
 		}
 	}
 	// A user call waits for the token exchange: fail fast (5 s) when the
@@ -268,18 +267,4 @@ func (a *App) HTTPServer(addr string) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-}
-
-// loadCatalog reads CATALOG_FILE.
-func loadCatalog(path string) (*catalog.Catalog, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("CATALOG_FILE: %w", err)
-	}
-	defer f.Close()
-	c, err := catalog.Load(f)
-	if err != nil {
-		return nil, fmt.Errorf("CATALOG_FILE %s: %w", path, err)
-	}
-	return c, nil
 }

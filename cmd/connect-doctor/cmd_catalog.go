@@ -6,7 +6,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,51 +17,6 @@ import (
 	"github.com/connect-doctor/connect-doctor/connect/catalog/openapi"
 	"github.com/connect-doctor/connect-doctor/connect/scope"
 )
-
-// newFlags returns a fresh FlagSet that reports to std.err.
-func newFlags(name string, std stdio) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(std.err)
-	return fs
-}
-
-// parseArgs parses flags placed anywhere among the positional arguments
-// ("endpoints issue --scope READ") and returns the positional ones.
-func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
-// catalogFor loads the catalog named by --catalog, else CATALOG_FILE, else
-// the embedded one.
-func catalogFor(path string, std stdio) (*catalog.Catalog, error) {
-	if path == "" && std.getenv != nil {
-		path = std.getenv("CATALOG_FILE")
-	}
-	if path == "" {
-		return catalog.Default(), nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	c, err := catalog.Load(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
-}
 
 // fail prints a one-line message and returns the exit code.
 func fail(std stdio, cmd string, code int, format string, a ...any) int {

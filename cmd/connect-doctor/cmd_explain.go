@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/catalog"
 	"github.com/connect-doctor/connect-doctor/connect/explain"
 	"github.com/connect-doctor/connect-doctor/connect/scope"
 )
@@ -41,34 +40,6 @@ func (f *headerFlag) Set(v string) error {
 	}
 	f.h.Add(name, value)
 	return nil
-}
-
-// doctorFlags returns a fresh FlagSet whose errors the caller reports in
-// one line.
-func doctorFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
-}
-
-// parseMixed parses flags placed before, between or after positional
-// arguments and returns the positional ones.
-func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if rest[0] == "--" {
-			return append(pos, rest[1:]...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }
 
 // usageError prints a one-line message (or the usage for -h) and returns
@@ -108,26 +79,6 @@ func parseNow(s string) (time.Time, error) {
 	return t, nil
 }
 
-func loadCatalog(std stdio) (*catalog.Catalog, error) {
-	path := ""
-	if std.getenv != nil {
-		path = std.getenv("CATALOG_FILE")
-	}
-	if path == "" {
-		return catalog.Default(), nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("CATALOG_FILE: %w", err)
-	}
-	defer f.Close()
-	c, err := catalog.Load(f)
-	if err != nil {
-		return nil, fmt.Errorf("CATALOG_FILE %s: %w", path, err)
-	}
-	return c, nil
-}
-
 func readInput(path string, std stdio) (string, error) {
 	if path == "-" {
 		b, err := io.ReadAll(io.LimitReader(std.in, 8<<20))
@@ -154,7 +105,7 @@ const explainUsage = `explain [flags]
   Exit code 0 when a diagnosis was produced, 2 on bad input.`
 
 func runExplain(args []string, std stdio) int {
-	fs := doctorFlags("explain")
+	fs := quietFlags("explain")
 	var (
 		method      = fs.String("method", "GET", "request method")
 		url         = fs.String("url", "", "request URL (absolute, or a path relative to --base-url)")
@@ -183,7 +134,7 @@ func runExplain(args []string, std stdio) int {
 	fs.Var(&reqHeaders, "header", "request header 'Name: value' (repeatable)")
 	fs.Var(&respHeaders, "response-header", "response header 'Name: value' (repeatable)")
 	fs.Var(&previous, "previous-secret", "a shared secret from before a reinstall (repeatable)")
-	pos, err := parseMixed(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return usageError(std, explainUsage, fs, err)
 	}
@@ -296,7 +247,7 @@ func runExplain(args []string, std stdio) int {
 	if ctx.Now, err = parseNow(*nowFlag); err != nil {
 		return usageError(std, "explain", fs, err)
 	}
-	cat, err := loadCatalog(std)
+	cat, err := catalogFor("", std)
 	if err != nil {
 		return usageError(std, "explain", fs, err)
 	}
@@ -315,7 +266,7 @@ const jwtUsage = `jwt decode TOKEN [--secret S] [--method M --url U] [--base-pat
   with the request given by --method/--url. TOKEN '-' reads stdin.`
 
 func runJWT(args []string, std stdio) int {
-	fs := doctorFlags("jwt")
+	fs := quietFlags("jwt")
 	var (
 		secret   = fs.String("secret", "", "shared secret to check an HMAC signature (never printed)")
 		previous multiFlag
@@ -327,7 +278,7 @@ func runJWT(args []string, std stdio) int {
 		noColor  = fs.Bool("no-color", false, "never colour the output")
 	)
 	fs.Var(&previous, "previous-secret", "a secret from before a reinstall (repeatable)")
-	pos, err := parseMixed(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return usageError(std, jwtUsage, fs, err)
 	}
@@ -429,10 +380,10 @@ const qshUsage = `qsh METHOD URL [--base-path P] [--json]
   computes them. URL may be a path with query or an absolute URL.`
 
 func runQSH(args []string, std stdio) int {
-	fs := doctorFlags("qsh")
+	fs := quietFlags("qsh")
 	basePath := fs.String("base-path", "", "base path left out of the hash (e.g. /wiki, or the app's baseUrl path)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseMixed(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return usageError(std, qshUsage, fs, err)
 	}

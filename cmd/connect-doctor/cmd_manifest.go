@@ -61,7 +61,7 @@ type manifestJSON struct {
 // runManifest: see manifestUsage. Exit 0 on success, 1 when the manifest
 // (checked or generated) has errors, 2 on bad input.
 func runManifest(args []string, std stdio) int {
-	fs := doctorFlags("manifest")
+	fs := quietFlags("manifest")
 	mode := fs.String("mode", string(manifest.ModeForge), "forge (new apps; Forge modules and a Forge Remote only) or connect-on-forge (existing Marketplace Connect apps only)")
 	descFile := fs.String("descriptor", "", "atlassian-connect.json to convert (default: the built-in one rendered with BASE_URL, APP_KEY, CONNECT_SCOPES)")
 	appID := fs.String("app-id", "", "app.id: the ARI or UUID that forge register printed (default: $FORGE_APP_ID; none writes a placeholder)")
@@ -74,7 +74,7 @@ func runManifest(args []string, std stdio) int {
 	willMigrate := fs.String("will-migrate", "", "connect-on-forge: willMigrateToForgeBeforeEOS, YES, NO or UNDECIDED (default YES)")
 	resourcePath := fs.String("resource-path", "", "directory of the admin panel's Custom UI bundle, relative to manifest.yml (default static/admin)")
 	checkResources := fs.Bool("resources", true, "with --check: look for the resources' directories next to the manifest, as Forge does")
-	pos, err := parseMixed(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return usageError(std, manifestUsage, fs, err)
 	}
@@ -269,7 +269,7 @@ func manifestOperations(file string, std stdio) ([]manifest.Operation, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := loadCatalog(std)
+	c, err := catalogFor("", std)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -116,6 +117,25 @@ func Default() *Catalog { return defaultCatalog() }
 // Load reads a catalog file as written by Write (or `connect-doctor catalog
 // import`).
 func Load(r io.Reader) (*Catalog, error) {
+	return load(r)
+}
+
+// LoadFile reads a catalog file written by `connect-doctor catalog import`
+// (the CATALOG_FILE setting); errors name the file.
+func LoadFile(path string) (*Catalog, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := load(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+func load(r io.Reader) (*Catalog, error) {
 	var f File
 	dec := json.NewDecoder(bufio.NewReader(r))
 	if err := dec.Decode(&f); err != nil {
