@@ -145,41 +145,8 @@ func decodeMyPermissions(raw []byte) (*Permissions, error) {
 // {"accountId":…,"globalPermissions":[…]}. Every requested key is in the
 // result. Cached like MyPermissions.
 func (c *Client) CheckPermissions(ctx context.Context, t *connect.Tenant, accountID string, global ...string) (map[string]bool, error) {
-	norm, err := normalizeKeys(global)
-	if err != nil {
-		return nil, err
-	}
 	if t == nil {
 		return nil, fmt.Errorf("%w: no tenant", ErrTenant)
 	}
-	if accountID == "" {
-		return nil, fmt.Errorf("%w: no accountId to check", ErrConfig)
-	}
-	k := permKey{kind: probeCheck, clientKey: t.ClientKey, accountID: accountID, keys: strings.Join(norm, ",")}
-	if p, ok := c.cached(k); ok {
-		return p.Global, nil
-	}
-	req, err := json.Marshal(struct {
-		AccountID         string   `json:"accountId"`
-		GlobalPermissions []string `json:"globalPermissions"`
-	}{accountID, norm})
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.AsApp(t).Call(ctx, http.MethodPost, "/rest/api/3/permissions/check", req)
-	if err != nil {
-		return nil, err
-	}
-	var body struct {
-		GlobalPermissions []string `json:"globalPermissions"`
-	}
-	if err := json.Unmarshal(resp.Body, &body); err != nil {
-		return nil, fmt.Errorf("jira: decoding permissions/check: %w", err)
-	}
-	p := &Permissions{Global: make(map[string]bool, len(norm))}
-	for _, key := range norm {
-		p.Global[key] = slices.Contains(body.GlobalPermissions, key)
-	}
-	c.remember(k, p)
-	return maps.Clone(p.Global), nil
+	return c.CheckPermissionsAs(ctx, c.AsApp(t), accountID, global...)
 }
