@@ -244,6 +244,9 @@
         (inst.scopes || []).forEach(function(s) {
           tb.appendChild(el("tr", null, el("td", null, scopeLozenge(s.scope)), el("td", null, String(s.operations)), el("td", { cls: "cd-muted" }, s.note || "")));
         });
+        if (!(inst.scopes || []).length) {
+          tb.appendChild(el("tr", { "data-empty": "true" }, el("td", { colspan: 3, cls: "cd-muted" }, adapter.kind === "forge" ? "No Connect scopes: on Forge, the app's tokens carry the OAuth 2.0 scopes of manifest.yml (permissions.scopes) that the site admin approved." : "The installed descriptor declares no scopes: the app can call only anonymous operations.")));
+        }
         viewer.admin = inst.viewer.admin;
         var ref = $("installation-refusal");
         if (inst.viewer.refusal) {
