@@ -8,7 +8,12 @@
 #  3. validate them (and the golden files) with @forge/manifest, with every network API blocked inside
 #     Node and, where user namespaces are allowed, in a network namespace with
 #     no interfaces; also run our own Go checker on them;
-#  4. negative controls: a generated manifest with a property Forge refuses
+#  4. the admin panel's Custom UI bundle (forge/customui/static/admin, the
+#     resource the generated manifest points at) is rebuilt from web/panel/src
+#     with the pinned @forge/bridge and esbuild (web/panel/package-lock.json)
+#     and must equal the committed files; it then stands next to every
+#     manifest validated here, as Forge needs it;
+#  5. negative controls: a generated manifest with a property Forge refuses
 #     must fail, and so must every file in forge/manifest/testdata/rejected
 #     (each named after the code the Go checker reports for it; the Go test
 #     TestCheckAgreesWithForgeValidator checks that side), so neither a
@@ -43,6 +48,10 @@ echo "@forge/manifest $(node -p "require('./$tool/node_modules/@forge/manifest/p
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+log "npm ci (web/panel) and rebuild check of the committed panel bundles"
+(cd web/panel && npm ci --no-audit --no-fund --loglevel=error && node build.mjs --check)
+echo "@forge/bridge $(node -p "require('./web/panel/node_modules/@forge/bridge/package.json').version"), esbuild $(node -p "require('./web/panel/node_modules/esbuild/package.json').version")"
+
 log "building connect-doctor"
 go build -o "$work/connect-doctor" ./cmd/connect-doctor
 
@@ -58,15 +67,14 @@ gen() { # mode dir
 gen forge forge
 gen connect-on-forge connect-on-forge
 # Forge resolves resources[].path next to manifest.yml and needs the Custom
-# UI bundle there (index.html); the bundle is built separately, so a stub
-# stands in for it here.
-mkdir -p "$work/forge/static/admin"
-printf '<!doctype html>\n<title>Connect Doctor</title>\n' > "$work/forge/static/admin/index.html"
+# UI bundle there (index.html): the committed, just verified bundle.
+cp -R forge/customui/static "$work/forge/"
+test -f "$work/forge/static/admin/index.html"
 
 # The generator's golden files (forge/manifest/testdata/*.yml) too.
-mkdir -p "$work/golden/static/admin"
+mkdir -p "$work/golden"
 cp forge/manifest/testdata/*.yml "$work/golden/"
-cp "$work/forge/static/admin/index.html" "$work/golden/static/admin/"
+cp -R forge/customui/static "$work/golden/"
 
 # Negative control: Forge refuses apiMigrations at the top level.
 mkdir -p "$work/negative"
