@@ -227,7 +227,8 @@ func (p *Panel) runCheck(c *gin.Context) {
 // sent is returned as an error detail with its HTTP status.
 func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path string, as preflight.Identity, acc string, body []byte, perms *preflight.Permissions) (*CheckResult, int, *ErrorDetail) {
 	t := v.Tenant
-	pf := preflight.Predict(p.Catalog, preflight.Input{Method: method, Path: path, Identity: as, DeclaredScopes: t.Scopes, Permissions: perms})
+	pf := preflight.Predict(p.Catalog, preflight.Input{Method: method, Path: path, Identity: as, DeclaredScopes: t.Scopes, Permissions: perms,
+		Forge: t.Forge(), OAuthScopes: t.OAuthScopes})
 	now := p.Now()
 	cctx, cancel := context.WithTimeout(ctx, p.CheckTimeout)
 	defer cancel()

@@ -214,9 +214,11 @@ func (p *Panel) viewerPermissions(ctx context.Context, v *connect.Verified) *pre
 	return preflight.NewPermissions(map[string]bool{preflight.KeyAdminister: st.Admin})
 }
 
-func (p *Panel) endpointView(op *catalog.Operation, declared scope.Set, viewer *preflight.Permissions) EndpointView {
-	app := preflight.Predict(p.Catalog, preflight.Input{Method: op.Method, Path: op.Path, Identity: preflight.App, DeclaredScopes: declared})
-	user := preflight.Predict(p.Catalog, preflight.Input{Method: op.Method, Path: op.Path, Identity: preflight.User, DeclaredScopes: declared, Permissions: viewer})
+func (p *Panel) endpointView(op *catalog.Operation, t *connect.Tenant, viewer *preflight.Permissions) EndpointView {
+	app := preflight.Predict(p.Catalog, preflight.Input{Method: op.Method, Path: op.Path, Identity: preflight.App, DeclaredScopes: t.Scopes,
+		Forge: t.Forge(), OAuthScopes: t.OAuthScopes})
+	user := preflight.Predict(p.Catalog, preflight.Input{Method: op.Method, Path: op.Path, Identity: preflight.User, DeclaredScopes: t.Scopes,
+		Permissions: viewer, Forge: t.Forge(), OAuthScopes: t.OAuthScopes})
 	return EndpointView{
 		Method: op.Method, Path: op.Path, OperationID: op.OperationID, API: op.API, ConnectScope: string(op.ConnectScope),
 		Permission: op.Permission, PermissionDetail: op.PermissionDetail, PermissionNames: op.PermissionNames,
@@ -266,7 +268,7 @@ func (p *Panel) endpoints(c *gin.Context) {
 		end := min(len(ops), offset+limit)
 		viewer := p.viewerPermissions(c.Request.Context(), v)
 		for i := offset; i < end; i++ {
-			out.Items = append(out.Items, p.endpointView(&ops[i], v.Tenant.Scopes, viewer))
+			out.Items = append(out.Items, p.endpointView(&ops[i], v.Tenant, viewer))
 		}
 		if end < len(ops) {
 			out.NextCursor = strconv.Itoa(end)
@@ -282,7 +284,7 @@ func (p *Panel) endpoint(c *gin.Context) {
 		abort(c, http.StatusNotFound, CodeNotFound, "The catalog has no operation with that operationId.", "Search the endpoint explorer by path or keyword.")
 		return
 	}
-	c.JSON(http.StatusOK, p.endpointView(op, v.Tenant.Scopes, p.viewerPermissions(c.Request.Context(), v)))
+	c.JSON(http.StatusOK, p.endpointView(op, v.Tenant, p.viewerPermissions(c.Request.Context(), v)))
 }
 
 // pageLimit reads ?limit= (default def, at most max); it writes 400 and

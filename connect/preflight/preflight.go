@@ -57,6 +57,14 @@ const (
 	NeedsAdmin        Outcome = "needs_admin"
 	UnknownEndpoint   Outcome = "unknown_endpoint"
 	Deprecated        Outcome = "deprecated" // allowed, but the operation is deprecated
+	// OAuthScopeMissing: on the Forge path, the granted OAuth 2.0 scopes
+	// cover neither the operation's classic nor its granular scopes (401
+	// "scope does not match" for the system token, 403 "missing scope
+	// grants" for a user token).
+	OAuthScopeMissing Outcome = "oauth_scope_missing"
+	// ScopesUnknown: on the Forge path, the installation's granted scopes
+	// are not known, so only permissions can be predicted.
+	ScopesUnknown Outcome = "scopes_unknown"
 )
 
 // Input describes the call to predict.
@@ -66,6 +74,11 @@ type Input struct {
 	DeclaredScopes scope.Set // the tenant's installed scopes
 	TokenScopes    scope.Set // impersonation token narrowing (nil = the app's scopes)
 	Permissions    *Permissions
+	// Forge selects the Forge Remote path: calls go through the
+	// api.atlassian.com gateway with OAuth 2.0 tokens, so the granted
+	// OAuthScopes decide (nil = not known), not Connect scopes.
+	Forge       bool
+	OAuthScopes []string
 }
 
 // Permissions is what the acting identity is known to hold, e.g. from
@@ -90,6 +103,9 @@ type Result struct {
 	MissingScope      scope.Scope        `json:"missingScope,omitempty"`
 	MissingPermission string             `json:"missingPermission,omitempty"`
 	Deprecated        bool               `json:"deprecated,omitempty"`
+	// MissingOAuthScopes is the smallest set of OAuth 2.0 scopes to add to
+	// the manifest's permissions.scopes (Forge path).
+	MissingOAuthScopes []string `json:"missingOAuthScopes,omitempty"`
 }
 
 // Predict predicts the outcome of the call in. The checks run in the order
@@ -115,6 +131,9 @@ func Predict(c *catalog.Catalog, in Input) Result {
 	req := op.ConnectScope
 	r := Result{Operation: op, RequiredScope: req, Deprecated: op.Deprecated}
 	name := op.Method + " " + op.Path + " (" + op.OperationID + ")"
+	if in.Forge {
+		return predictForge(r, name, in)
+	}
 	if req == "" {
 		r.Outcome = UnknownEndpoint
 		r.Reason = name + " has no Connect scope in the catalog; its outcome cannot be predicted"
@@ -171,6 +190,92 @@ func Predict(c *catalog.Catalog, in Input) Result {
 		r.Fix = "move to the operation that replaces it (see the Jira REST changelog)"
 	}
 	return r
+}
+
+// predictForge judges a call through the api.atlassian.com gateway: the
+// granted OAuth 2.0 scopes must include all of the operation's classic
+// scopes or all of its granular ones; then the acting identity's
+// permissions apply.
+func predictForge(r Result, name string, in Input) Result {
+	op := r.Operation
+	r.RequiredScope = ""
+	user := in.Identity == User
+	switch {
+	case len(op.OAuthClassic) == 0 && len(op.OAuthGranular) == 0:
+		if !op.AnonymousAllowed {
+			r.Outcome = UnknownEndpoint
+			r.Reason = name + " lists no OAuth 2.0 scopes in the catalog; its outcome through the gateway cannot be predicted"
+			return r
+		}
+	case in.OAuthScopes == nil:
+		r.Outcome = ScopesUnknown
+		r.Reason = name + " needs " + scopeGroups(op) + "; the installation's granted scopes are not known yet (an upgrade event names them)"
+		r.Fix = "compare with the manifest's permissions.scopes"
+		return r
+	default:
+		missClassic, missGranular := missing(op.OAuthClassic, in.OAuthScopes), missing(op.OAuthGranular, in.OAuthScopes)
+		if (len(op.OAuthClassic) == 0 || len(missClassic) > 0) && (len(op.OAuthGranular) == 0 || len(missGranular) > 0) {
+			add := missClassic
+			if len(op.OAuthClassic) == 0 || (len(op.OAuthGranular) > 0 && len(missGranular) < len(missClassic)) {
+				add = missGranular
+			}
+			status, text := 401, `the gateway answers 401 "Unauthorized; scope does not match" to the system token`
+			if user {
+				status, text = 403, `the gateway answers 403 "…missing scope grants…" to a user token`
+			}
+			r = r.fail(OAuthScopeMissing, status, "", "",
+				fmt.Sprintf("%s needs %s; the installation was granted %s: %s", name, scopeGroups(op), listString(in.OAuthScopes), text),
+				fmt.Sprintf("add %s to the manifest's permissions.scopes, forge deploy (a major version) and have the site admin approve the upgrade", strings.Join(add, ", ")))
+			r.MissingOAuthScopes = add
+			return r
+		}
+	}
+	if res, failed := checkPermissions(r, name, in.Permissions); failed {
+		return res
+	}
+	r.Status, r.Outcome = 200, Allowed
+	r.Reason = name + " is allowed by the granted OAuth scopes; Jira still applies the acting user's permissions" + permissionNote(op)
+	if op.Deprecated {
+		r.Outcome = Deprecated
+		r.Reason = name + " is deprecated (it may be removed); " + r.Reason
+		r.Fix = "move to the operation that replaces it (see the Jira REST changelog)"
+	}
+	return r
+}
+
+func missing(need, granted []string) []string {
+	var out []string
+	for _, n := range need {
+		found := false
+		for _, g := range granted {
+			if strings.EqualFold(n, g) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func scopeGroups(op *catalog.Operation) string {
+	var g []string
+	if len(op.OAuthClassic) > 0 {
+		g = append(g, "classic "+strings.Join(op.OAuthClassic, " + "))
+	}
+	if len(op.OAuthGranular) > 0 {
+		g = append(g, "granular "+strings.Join(op.OAuthGranular, " + "))
+	}
+	return "OAuth scopes (" + strings.Join(g, ", or ") + ")"
+}
+
+func listString(s []string) string {
+	if len(s) == 0 {
+		return "no scopes"
+	}
+	return strings.Join(s, ", ")
 }
 
 func (r Result) fail(o Outcome, status int, missing scope.Scope, perm, reason, fix string) Result {

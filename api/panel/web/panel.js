@@ -100,8 +100,8 @@
       );
       return box;
     }
-    var badOutcomes = ["scope_missing", "inaccessible", "act_as_user_missing", "token_scope_missing"];
-    var warnOutcomes = ["needs_admin", "permission_missing", "deprecated"];
+    var badOutcomes = ["scope_missing", "inaccessible", "act_as_user_missing", "token_scope_missing", "oauth_scope_missing"];
+    var warnOutcomes = ["needs_admin", "permission_missing", "deprecated", "scopes_unknown"];
     function outcomeLozenge(pred) {
       var cls = "cd-lozenge";
       if (pred.outcome === "allowed") {

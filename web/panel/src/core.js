@@ -89,8 +89,8 @@ export function startPanel(adapter) {
 
   /* ---- shared rendering --------------------------------------------- */
 
-  var badOutcomes = ["scope_missing", "inaccessible", "act_as_user_missing", "token_scope_missing"];
-  var warnOutcomes = ["needs_admin", "permission_missing", "deprecated"];
+  var badOutcomes = ["scope_missing", "inaccessible", "act_as_user_missing", "token_scope_missing", "oauth_scope_missing"];
+  var warnOutcomes = ["needs_admin", "permission_missing", "deprecated", "scopes_unknown"];
 
   function outcomeLozenge(pred) {
     var cls = "cd-lozenge";
