@@ -72,6 +72,9 @@ func accessLog(log *slog.Logger, m *metrics) gin.HandlerFunc {
 		case status >= 400:
 			level = slog.LevelWarn
 		}
+		if !log.Enabled(c.Request.Context(), level) {
+			return
+		}
 		attrs := []slog.Attr{
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),

@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // DefaultLeeway is the clock-skew tolerance applied to exp, iat and nbf.
@@ -66,6 +68,19 @@ type RequestVerifier struct {
 	basePath  string
 	now       func() time.Time
 	validator *jwt.Validator
+	// verified remembers tokens whose signature already checked out, by
+	// their exact text: AP.context.getToken() hands the same context token
+	// to every API call for up to 15 minutes. A hit still re-reads the
+	// tenant, requires its secret to be unchanged, and re-validates the
+	// time claims, the qsh and the tenant state; nil disables it.
+	verified *lru.Cache[string, verifiedToken]
+}
+
+// verifiedToken is a cache entry: the decoded claims and the secret that
+// verified them.
+type verifiedToken struct {
+	claims *Claims
+	secret string
 }
 
 // RequestVerifierOptions configures a RequestVerifier.
@@ -74,6 +89,9 @@ type RequestVerifierOptions struct {
 	BasePath string // path of our baseUrl, removed before computing qsh
 	Now      func() time.Time
 	Leeway   time.Duration // 0 means DefaultLeeway
+	// VerifiedCacheSize bounds the cache of already-verified tokens
+	// (0 means 8192; negative disables it).
+	VerifiedCacheSize int
 }
 
 // NewRequestVerifier builds a verifier for request and context tokens.
@@ -84,7 +102,15 @@ func NewRequestVerifier(tenants TenantLookup, o RequestVerifierOptions) *Request
 	if o.Leeway == 0 {
 		o.Leeway = DefaultLeeway
 	}
+	var cache *lru.Cache[string, verifiedToken]
+	if o.VerifiedCacheSize >= 0 {
+		if o.VerifiedCacheSize == 0 {
+			o.VerifiedCacheSize = 8192
+		}
+		cache, _ = lru.New[string, verifiedToken](o.VerifiedCacheSize)
+	}
 	return &RequestVerifier{
+		verified: cache,
 		tenants:  tenants,
 		appKey:   o.AppKey,
 		basePath: strings.TrimSuffix(o.BasePath, "/"),
@@ -115,7 +141,10 @@ func (v *RequestVerifier) Verify(ctx context.Context, method, requestURI, token 
 	if len(token) > MaxTokenLength {
 		return nil, ErrTokenTooLarge
 	}
-	claims, tenant, err := v.parse(ctx, token, false)
+	claims, tenant, err := v.cached(ctx, token)
+	if claims == nil && err == nil {
+		claims, tenant, err = v.parse(ctx, token, false)
+	}
 	if errors.Is(err, ErrBadSignature) && tenant != nil {
 		// The secret may have been rotated by a reinstall that another
 		// instance handled: re-read the tenant once, bypassing caches.
@@ -158,6 +187,32 @@ func (v *RequestVerifier) Verify(ctx context.Context, method, requestURI, token 
 	return &Verified{Tenant: tenant, Claims: claims}, nil
 }
 
+// cached returns the claims of a token verified before, if its tenant's
+// secret is unchanged and the time claims are still valid. (nil, nil, nil)
+// means "not cached": verify it in full.
+func (v *RequestVerifier) cached(ctx context.Context, token string) (*Claims, *Tenant, error) {
+	if v.verified == nil {
+		return nil, nil, nil
+	}
+	e, ok := v.verified.Get(token)
+	if !ok {
+		return nil, nil, nil
+	}
+	tenant, err := v.tenants.LookupTenant(ctx, e.claims.Issuer, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if subtle.ConstantTimeCompare([]byte(tenant.SharedSecret), []byte(e.secret)) != 1 {
+		v.verified.Remove(token) // rotated by a reinstall: verify again
+		return nil, nil, nil
+	}
+	if err := v.validator.Validate(e.claims); err != nil {
+		v.verified.Remove(token)
+		return nil, tenant, mapJWTError(err, tenant.ClientKey)
+	}
+	return e.claims, tenant, nil
+}
+
 // parse verifies the signature and the time claims, and returns the tenant
 // that signed the token (also on a signature failure, so the caller can
 // retry with a fresh read).
@@ -183,8 +238,13 @@ func (v *RequestVerifier) parse(ctx context.Context, token string, fresh bool) (
 	var h struct {
 		Alg string `json:"alg"`
 	}
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "header is not a JSON object"}
+	switch string(hb) {
+	case `{"typ":"JWT","alg":"HS256"}`, `{"alg":"HS256","typ":"JWT"}`:
+		h.Alg = "HS256" // the headers Atlassian and golang-jwt write
+	default:
+		if err := json.Unmarshal(hb, &h); err != nil {
+			return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "header is not a JSON object"}
+		}
 	}
 	if h.Alg != jwt.SigningMethodHS256.Alg() {
 		return nil, nil, &VerifyError{Err: ErrUnsupportedAlg, Detail: fmt.Sprintf("alg %.20q; request tokens are HS256", h.Alg)}
@@ -226,6 +286,9 @@ func (v *RequestVerifier) parse(ctx context.Context, token string, fresh bool) (
 	}
 	if err := v.validator.Validate(claims); err != nil {
 		return nil, tenant, mapJWTError(err, tenant.ClientKey)
+	}
+	if v.verified != nil {
+		v.verified.Add(token, verifiedToken{claims: claims, secret: tenant.SharedSecret})
 	}
 	return claims, tenant, nil
 }

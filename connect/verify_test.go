@@ -496,3 +496,64 @@ func BenchmarkVerifyRequestToken(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifiedTokenCacheNeverOutlivesTheTruth: a token verified once is
+// remembered, but a reinstall (new secret), its expiry or an uninstall
+// still refuse it.
+func TestVerifiedTokenCacheNeverOutlivesTheTruth(t *testing.T) {
+	now := testNow
+	tn := &Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: StateInstalled}
+	m := newMemTenants(tn)
+	v := NewRequestVerifier(m, RequestVerifierOptions{AppKey: "app", Now: func() time.Time { return now }})
+	tok := sign(t, jwt.SigningMethodHS256, []byte(testSecret), reqClaims("ck-a", ContextQSH, nil), nil)
+	ctxOpts := VerifyOptions{Kind: ContextToken}
+	for i := range 3 {
+		if _, err := v.Verify(context.Background(), "GET", "/api/x", tok, ctxOpts); err != nil {
+			t.Fatalf("verify %d: %v", i, err)
+		}
+	}
+	if v.verified.Len() != 1 {
+		t.Fatalf("cache holds %d tokens", v.verified.Len())
+	}
+	// A context token cached on a context route is still refused on a page route.
+	if _, err := v.Verify(context.Background(), "GET", "/admin", tok, VerifyOptions{}); !errors.Is(err, ErrContextTokenNotAllowed) {
+		t.Fatalf("cached context token on a page route: %v", err)
+	}
+	// Uninstall: the cached token is refused with 403.
+	m.mu.Lock()
+	m.cached["ck-a"] = &Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: StateUninstalled}
+	m.mu.Unlock()
+	if _, err := v.Verify(context.Background(), "GET", "/api/x", tok, ctxOpts); !errors.Is(err, ErrTenantUninstalled) {
+		t.Fatalf("cached token after uninstall: %v", err)
+	}
+	// Reinstall with a new secret: the cached token no longer verifies.
+	rotated := &Tenant{ClientKey: "ck-a", SharedSecret: "a-brand-new-secret-after-reinstall", State: StateInstalled}
+	m.mu.Lock()
+	m.cached["ck-a"], m.current["ck-a"] = rotated, rotated
+	m.mu.Unlock()
+	if _, err := v.Verify(context.Background(), "GET", "/api/x", tok, ctxOpts); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("cached token after the secret rotated: %v", err)
+	}
+	// Expiry is checked on every hit.
+	fresh := sign(t, jwt.SigningMethodHS256, []byte(rotated.SharedSecret), reqClaims("ck-a", ContextQSH, nil), nil)
+	if _, err := v.Verify(context.Background(), "GET", "/api/x", fresh, ctxOpts); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(10 * time.Minute)
+	if _, err := v.Verify(context.Background(), "GET", "/api/x", fresh, ctxOpts); !errors.Is(err, ErrExpired) {
+		t.Fatalf("cached token past exp: %v", err)
+	}
+}
+
+func BenchmarkVerifyRequestTokenCold(b *testing.B) {
+	tn := &Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: StateInstalled}
+	v := NewRequestVerifier(newMemTenants(tn), RequestVerifierOptions{AppKey: "app", Now: func() time.Time { return testNow }, VerifiedCacheSize: -1})
+	uri := "/admin?lic=none&tz=Europe%2FBerlin&cp=&user_id=&loc=en-US&xdm_e=https%3A%2F%2Facme.atlassian.net&xdm_c=channel-x&xdm_p=1"
+	tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, reqClaims("ck-a", QSH(CanonicalRequest("GET", uri, "")), nil)).SignedString([]byte(testSecret))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(context.Background(), "GET", uri, tok, VerifyOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -13,6 +13,9 @@
 #
 #   cmd/loadgen/run.sh                          # 1,000 tenants, 64 and 256, 20 s, 5 min soak
 #   SOAK=0 DURATION=10s cmd/loadgen/run.sh      # quicker, no soak
+#   HARNESS=1 SOAK=0 cmd/loadgen/run.sh         # authentication alone: the app's JWT
+#                                               # middleware in front of a /healthz body
+#                                               # (cmd/loadgen/appprof harness routes)
 #
 # Needs: go, psql, jq, curl, a PostgreSQL reachable at ADMIN_URL.
 set -euo pipefail
@@ -36,6 +39,12 @@ log() { printf '==> %s\n' "$*" >&2; }
 log "building into $BIN"
 go build -o "$BIN/connect-doctor" ./cmd/connect-doctor
 go build -o "$BIN/loadgen" ./cmd/loadgen
+HARNESS="${HARNESS:-0}"
+route_flags=()
+if [ "$HARNESS" = 1 ]; then
+  go build -o "$BIN/appprof" ./cmd/loadgen/appprof
+  route_flags=(--page-path /loadgen/page --context-path /loadgen/context)
+fi
 
 db="loadgen_$(date +%s)_$$"
 DB_URL="$(printf '%s' "$ADMIN_URL" | sed -E "s#/[^/?]*(\?|$)#/$db\1#")"
@@ -58,7 +67,11 @@ export CONNECT_INSTALL_KEYS_URL="http://127.0.0.1:$KEYS_PORT"
 export LOG_LEVEL=warn DATA_DIR="$OUT/data"
 
 "$BIN/connect-doctor" migrate >&2
-"$BIN/connect-doctor" serve 2>"$OUT/app.log" &
+if [ "$HARNESS" = 1 ]; then
+  "$BIN/appprof" 2>"$OUT/app.log" &
+else
+  "$BIN/connect-doctor" serve 2>"$OUT/app.log" &
+fi
 app_pid=$!
 for _ in $(seq 1 50); do
   curl -fs "$BASE_URL/readyz" >/dev/null 2>&1 && break
@@ -75,7 +88,7 @@ seed="$(jq -r .seed "$OUT/install.json")"
 
 for c in $CONCURRENCIES; do
   log "authenticated, $c connections, $DURATION"
-  lg --mode run --seed "$seed" --tenants "$TENANTS" --concurrency "$c" --duration "$DURATION" >"$OUT/run-$c.json" || true
+  lg --mode run --seed "$seed" --tenants "$TENANTS" --concurrency "$c" --duration "$DURATION" "${route_flags[@]}" >"$OUT/run-$c.json" || true
   log "baseline /healthz, $c connections, $DURATION"
   lg --mode baseline --concurrency "$c" --duration "$DURATION" >"$OUT/baseline-$c.json" || true
 done
