@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -108,6 +109,9 @@ func (p *Panel) page(c *gin.Context) {
 	h.Set("Content-Security-Policy", p.csp(v.Tenant.BaseURL, v.Tenant.DisplayURL))
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
+	// A known length lets net/http send the page in one piece instead of
+	// chunks (it is larger than the response buffer).
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	c.Data(http.StatusOK, "text/html; charset=utf-8", body)
 }
 
