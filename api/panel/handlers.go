@@ -65,15 +65,20 @@ func (p *Panel) requireAdmin(c *gin.Context, v *connect.Verified) bool {
 // InstallationView is the JSON of GET /api/installation. It never carries
 // the shared secret. Details is present for Jira administrators only.
 type InstallationView struct {
-	ClientKey   string          `json:"clientKey"`
-	BaseURL     string          `json:"baseUrl"`
-	DisplayURL  string          `json:"displayUrl,omitempty"`
-	ProductType string          `json:"productType"`
-	State       string          `json:"state"`
-	AppKey      string          `json:"appKey"`
-	Version     string          `json:"version"`
-	Scopes      []ScopeCount    `json:"scopes"`
-	Reachable   int             `json:"reachableOperations"` // operations the declared set allows
+	ClientKey   string       `json:"clientKey"`
+	BaseURL     string       `json:"baseUrl"`
+	DisplayURL  string       `json:"displayUrl,omitempty"`
+	ProductType string       `json:"productType"`
+	State       string       `json:"state"`
+	AppKey      string       `json:"appKey"`
+	Version     string       `json:"version"`
+	Scopes      []ScopeCount `json:"scopes"`
+	Reachable   int          `json:"reachableOperations"` // operations the declared set allows
+	// Forge is set for a Forge installation: its calls carry OAuth 2.0
+	// scopes (OAuthScopes, when an upgrade event named them), so Scopes is
+	// empty and Reachable counts what the OAuth scopes allow (-1: unknown).
+	Forge       bool            `json:"forge,omitempty"`
+	OAuthScopes []string        `json:"oauthScopes,omitempty"`
 	Operations  int             `json:"catalogOperations"`
 	Viewer      ViewerView      `json:"viewer"`
 	Details     *InstallDetails `json:"details,omitempty"`
@@ -118,6 +123,9 @@ func (p *Panel) installation(c *gin.Context) {
 		State: string(t.State), AppKey: p.AppKey, Version: p.Version,
 		Reachable: p.counts.reachable(t.Scopes), Operations: p.Catalog.Len(),
 		Viewer: ViewerView{AccountID: v.AccountID()},
+	}
+	if t.Forge() {
+		out.Forge, out.OAuthScopes, out.Reachable = true, t.OAuthScopes, oauthReachable(p.Catalog, t.OAuthScopes)
 	}
 	for _, s := range t.Scopes {
 		sc := ScopeCount{Scope: string(s), Operations: p.counts.exact[s]}
@@ -167,6 +175,34 @@ func (sc scopeCounts) reachable(set scope.Set) int {
 	for s, c := range sc.exact {
 		if s != scope.Inaccessible && set.Allows(s) {
 			n += c
+		}
+	}
+	return n
+}
+
+// oauthReachable counts the operations a set of granted OAuth 2.0 scopes
+// allows through the gateway (all classic or all granular scopes of the
+// operation, or none needed); -1 when the granted scopes are unknown.
+func oauthReachable(c *catalog.Catalog, granted []string) int {
+	if granted == nil {
+		return -1
+	}
+	has := make(map[string]bool, len(granted))
+	for _, g := range granted {
+		has[strings.ToLower(g)] = true
+	}
+	all := func(need []string) bool {
+		for _, n := range need {
+			if !has[strings.ToLower(n)] {
+				return false
+			}
+		}
+		return len(need) > 0
+	}
+	n := 0
+	for _, op := range c.Operations() {
+		if all(op.OAuthClassic) || all(op.OAuthGranular) || (len(op.OAuthClassic) == 0 && len(op.OAuthGranular) == 0 && op.AnonymousAllowed) {
+			n++
 		}
 	}
 	return n

@@ -175,7 +175,12 @@ export function startPanel(adapter) {
       dl.appendChild(el("dd", null, ck, copy));
       fact(dl, "State", inst.state);
       fact(dl, "App", inst.appKey + " " + inst.version);
-      fact(dl, "Reachable operations", inst.reachableOperations + " of " + inst.catalogOperations + " in the catalog");
+      if (inst.forge && inst.reachableOperations < 0) {
+        fact(dl, "Reachable operations", "unknown until an upgrade event names the granted OAuth scopes");
+      } else {
+        fact(dl, "Reachable operations", inst.reachableOperations + " of " + inst.catalogOperations + " in the catalog" + (inst.forge ? " (by the granted OAuth scopes)" : ""));
+      }
+      if (inst.forge && inst.oauthScopes) { fact(dl, "Granted OAuth scopes", inst.oauthScopes.join(", ")); }
       fact(dl, "Viewing as", inst.viewer.accountId + (inst.viewer.admin ? " (Jira administrator)" : inst.viewer.admin === false ? " (not a Jira administrator)" : ""));
       var d = inst.details;
       if (d) {
