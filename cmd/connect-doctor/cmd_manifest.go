@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/connect/catalog"
 	"github.com/connect-doctor/connect-doctor/forge"
+	"github.com/connect-doctor/connect-doctor/forge/customui"
 	"github.com/connect-doctor/connect-doctor/forge/manifest"
 )
 
@@ -73,7 +75,7 @@ func runManifest(args []string, std stdio) int {
 	guide := fs.String("migration-guide", "", "connect-on-forge: connectToForgeMigration.migrationGuideUrl (default BASE_URL/forge-migration)")
 	willMigrate := fs.String("will-migrate", "", "connect-on-forge: willMigrateToForgeBeforeEOS, YES, NO or UNDECIDED (default YES)")
 	resourcePath := fs.String("resource-path", "", "directory of the admin panel's Custom UI bundle, relative to manifest.yml (default static/admin)")
-	checkResources := fs.Bool("resources", true, "with --check: look for the resources' directories next to the manifest, as Forge does")
+	checkResources := fs.Bool("resources", true, "with --check: look for the resources' directories next to the manifest, as Forge does; with -o in forge mode: write the admin panel's Custom UI bundle next to the manifest")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return usageError(std, manifestUsage, fs, err)
@@ -161,9 +163,23 @@ func runManifest(args []string, std stdio) int {
 	problems := manifest.Check(res.YAML, manifest.Options{Operations: ops})
 	nErr, nWarn := countProblems(problems)
 
+	wroteBundle := ""
 	if *out != "" {
 		if err := os.WriteFile(*out, res.YAML, 0o644); err != nil {
 			return fail(std, "manifest", 2, "%v", err)
+		}
+		if in.Mode == manifest.ModeForge && *checkResources {
+			// Forge deploys the Custom UI resource from beside the
+			// manifest: write the bundle this binary embeds there.
+			rp := *resourcePath
+			if rp == "" {
+				rp = customui.ResourcePath
+			}
+			dir := filepath.Join(filepath.Dir(*out), filepath.FromSlash(rp))
+			if err := writeBundle(dir); err != nil {
+				return fail(std, "manifest", 2, "writing the Custom UI bundle: %v", err)
+			}
+			wroteBundle = dir
 		}
 	}
 	if *asJSON {
@@ -181,6 +197,9 @@ func runManifest(args []string, std stdio) int {
 			fmt.Fprintf(std.err, "note: %s\n", n)
 		}
 		printProblems(std.err, name, problems)
+		if wroteBundle != "" {
+			fmt.Fprintf(std.err, "wrote the admin panel's Custom UI bundle to %s\n", wroteBundle)
+		}
 		if *out != "" {
 			fmt.Fprintf(std.err, "wrote %s (%s mode); next: forge deploy, then forge install\n", *out, in.Mode)
 		}
@@ -189,6 +208,32 @@ func runManifest(args []string, std stdio) int {
 		return 1
 	}
 	return 0
+}
+
+// writeBundle copies the embedded Custom UI bundle into dir.
+func writeBundle(dir string) error {
+	res := customui.Resource()
+	return fsWalk(res, func(name string, data []byte) error {
+		target := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+}
+
+// fsWalk calls f with every regular file of fsys.
+func fsWalk(fsys fs.FS, f func(name string, data []byte) error) error {
+	return fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		return f(name, data)
+	})
 }
 
 // manifestCheck runs --check.

@@ -264,7 +264,7 @@ func TestRunManifestCheckWarningsPass(t *testing.T) {
 func TestRunManifestCheckResources(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "manifest.yml")
-	if code, _, errs := runMan(t, manifestEnv(), "-o", file); code != 0 {
+	if code, _, errs := runMan(t, manifestEnv(), "-o", file, "--resources=false"); code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	code, out, _ := runMan(t, nil, "--check", file)
@@ -418,5 +418,33 @@ func TestRunManifestBadInput(t *testing.T) {
 				t.Errorf("stderr %q: want one line containing %q", errs, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestRunManifestWritesTheCustomUIBundle: -o in forge mode writes the admin
+// panel's bundle beside the manifest, so the directory is deployable and
+// passes --check with the resources looked up on disk.
+func TestRunManifestWritesTheCustomUIBundle(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "manifest.yml")
+	if code, _, errs := runMan(t, manifestEnv(), "-o", out); code != 0 || !strings.Contains(errs, "Custom UI bundle") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, f := range []string{"index.html", "panel.js", "panel.css"} {
+		b, err := os.ReadFile(filepath.Join(dir, "static", "admin", f))
+		if err != nil || len(b) == 0 {
+			t.Fatalf("%s not written: %v", f, err)
+		}
+	}
+	if code, _, errs := runMan(t, manifestEnv(), "--check", out); code != 0 {
+		t.Fatalf("the written app directory does not pass --check: %s", errs)
+	}
+	// --resources=false writes the manifest only.
+	dir2 := t.TempDir()
+	if code, _, _ := runMan(t, manifestEnv(), "-o", filepath.Join(dir2, "manifest.yml"), "--resources=false"); code != 0 {
+		t.Fatal("manifest only")
+	}
+	if _, err := os.Stat(filepath.Join(dir2, "static")); !os.IsNotExist(err) {
+		t.Fatalf("bundle written despite --resources=false: %v", err)
 	}
 }
