@@ -66,8 +66,11 @@ func TestDriveCountsStatusesAndConnections(t *testing.T) {
 	if len(res.TransportErrors) != 0 || res.Seconds != 0.3 || res.PerSec <= 0 {
 		t.Fatalf("transport errors %v, seconds %v, rate %v", res.TransportErrors, res.Seconds, res.PerSec)
 	}
-	if n := conns.Load(); n > 4 {
-		t.Fatalf("%d connections for 4 workers: keep-alive not reused", n)
+	// Hundreds of requests over a handful of connections prove reuse; the
+	// transport may dial one spare while a connection is being returned to
+	// its idle pool, so allow up to twice the workers.
+	if n := conns.Load(); n > 8 || int64(res.Requests) < 10*n {
+		t.Fatalf("%d connections for 4 workers and %d requests: keep-alive not reused", n, res.Requests)
 	}
 	if measured.Load() != 2 {
 		t.Fatalf("OnMeasure called %d times", measured.Load())
