@@ -3,13 +3,11 @@ package api_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/connect-doctor/connect-doctor/api"
-	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/connect/jirasim"
 	"github.com/connect-doctor/connect-doctor/storage/storagetest"
@@ -25,33 +23,7 @@ type simApp struct {
 
 func startWithSim(t *testing.T, databaseURL string) *simApp {
 	t.Helper()
-	sim, err := jirasim.New(jirasim.Options{Seed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	env := map[string]string{
-		"BASE_URL": base, "DATA_DIR": t.TempDir(), "DATABASE_URL": databaseURL,
-		"ENCRYPTION_KEY": strings.Repeat("cd", 32), "CONNECT_INSTALL_KEYS_URL": sim.KeyServerURL(),
-		"OAUTH_TOKEN_URL": sim.AuthServerURL(), "ALLOWED_HOSTS": strings.TrimPrefix(sim.URL(), "http://"),
-	}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := api.Build(context.Background(), cfg, api.BuildOptions{Version: "test", Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := app.HTTPServer(ln.Addr().String())
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close(); app.Close() })
-	return &simApp{app: app, sim: sim, base: base}
+	return startWithSimEnv(t, databaseURL, nil)
 }
 
 func (s *simApp) page(t *testing.T, accountID string) int {
