@@ -26,7 +26,9 @@ func FuzzCheck(f *testing.F) {
 	}
 	ops := []manifest.Operation{{Method: "POST", Path: "/rest/api/3/issue", OAuthClassic: []string{"write:jira-work"}, OAuthGranular: []string{"write:issue:jira"}}}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		lines := bytes.Count(src, []byte("\n")) + 1
+		// YAML breaks lines at LF, CRLF and a lone CR.
+		norm := bytes.ReplaceAll(src, []byte("\r\n"), []byte("\n"))
+		lines := bytes.Count(norm, []byte("\n")) + bytes.Count(norm, []byte("\r")) + 1
 		for _, p := range manifest.Check(src, manifest.Options{Operations: ops}) {
 			if p.Code == "" || p.Fix == "" || p.Message == "" {
 				t.Fatalf("incomplete problem: %#v", p)
