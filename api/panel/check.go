@@ -309,6 +309,9 @@ func (p *Panel) forgeContext(ctx context.Context, t *connect.Tenant, ec *explain
 		return
 	}
 	ec.Path, ec.ForgeAppID, ec.GrantedScopes = explain.PathForge, t.ForgeAppID, t.OAuthScopes
+	// Gateway calls carry OAuth scopes; the (linked) Connect tenant's
+	// scopes and ACT_AS_USER do not govern them.
+	ec.DeclaredScopes = nil
 	if p.ForgeExplain != nil {
 		p.ForgeExplain(ctx, ec)
 	}
