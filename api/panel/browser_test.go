@@ -1,14 +1,12 @@
 package panel_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -61,18 +59,7 @@ func TestAdminPanelInHeadlessChromium(t *testing.T) {
 	t.Logf("screenshots: %s", shots)
 	fmt.Printf("admin panel screenshots: %s\n", shots)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.NoFirstRun, chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf),
-		chromedp.WithBrowserOption(chromedp.WithConsolef(t.Logf)))
-	defer cancelBrowser()
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
-	defer cancel()
+	ctx := startBrowser(t, browser)
 
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	shot := func(name string) {
@@ -105,37 +92,8 @@ func TestAdminPanelInHeadlessChromium(t *testing.T) {
 		return frames[0]
 	}
 	in := chromedp.FromNode
-	text := func(f *chromedp.Node, sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(css(sel), in(f)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	attr := func(f *chromedp.Node, sel, name string) string {
-		t.Helper()
-		a, err := chromedp.Run(ctx, chromedp.AttributeValue(css(sel), name, in(f)))
-		if err != nil {
-			t.Fatalf("attribute %s of %s: %v", name, sel, err)
-		}
-		return a.Value
-	}
-	runCheck := func(f *chromedp.Node, method, path, as string) string {
-		t.Helper()
-		err := chromedp.Do(ctx,
-			chromedp.SetValue(css(`#check-form select[name=method]`), method, in(f)),
-			chromedp.SetValue(css(`#check-form input[name=path]`), path, in(f)),
-			chromedp.Click(css(`#check-form input[name=as][value=`+as+`]`), in(f)),
-			chromedp.Click(css(`#check-run`), in(f)),
-			chromedp.WaitVisible(css(`#check-result[data-state="done"] .cd-check`), in(f)),
-			chromedp.ScrollIntoView(css(`#check`), in(f)),
-		)
-		if err != nil {
-			t.Fatalf("check %s %s as %s: %v", method, path, as, err)
-		}
-		return text(f, "#check-result")
-	}
+	d := panelDriver{t, ctx}
+	text, attr, runCheck := d.text, d.attr, d.runCheck
 
 	// 1. The site admin opens the panel.
 	admin := frame("admin")
