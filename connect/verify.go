@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -73,14 +74,31 @@ type RequestVerifier struct {
 	// to every API call for up to 15 minutes. A hit still re-reads the
 	// tenant, requires its secret to be unchanged, and re-validates the
 	// time claims, the qsh and the tenant state; nil disables it.
-	verified *lru.Cache[string, verifiedToken]
+	verified *lru.Cache[string, *verifiedToken]
+	leeway   time.Duration
 }
 
-// verifiedToken is a cache entry: the decoded claims and the secret that
-// verified them.
+// verifiedToken is a cache entry: the decoded claims, the tenant record
+// and secret that verified them, and the request whose canonical form was
+// last found to hash to the token's qsh. Entries are shared between
+// goroutines: only request is written after the entry is cached.
 type verifiedToken struct {
 	claims *Claims
+	tenant *Tenant // the record the signature was checked against
 	secret string
+	exp    time.Time // claims.ExpiresAt (required, so never zero)
+	// request is "METHOD requestURI" of a request that matched qsh. qsh
+	// is a pure function of method, path and query, so the same request
+	// again matches without canonicalizing and hashing it again.
+	request atomic.Pointer[string]
+}
+
+// matches reports whether method and requestURI are the request that
+// last matched qsh.
+func (e *verifiedToken) matches(method, requestURI string) bool {
+	r := e.request.Load()
+	return r != nil && len(*r) == len(method)+1+len(requestURI) &&
+		(*r)[:len(method)] == method && (*r)[len(method)] == ' ' && (*r)[len(method)+1:] == requestURI
 }
 
 // RequestVerifierOptions configures a RequestVerifier.
@@ -102,15 +120,16 @@ func NewRequestVerifier(tenants TenantLookup, o RequestVerifierOptions) *Request
 	if o.Leeway == 0 {
 		o.Leeway = DefaultLeeway
 	}
-	var cache *lru.Cache[string, verifiedToken]
+	var cache *lru.Cache[string, *verifiedToken]
 	if o.VerifiedCacheSize >= 0 {
 		if o.VerifiedCacheSize == 0 {
 			o.VerifiedCacheSize = 8192
 		}
-		cache, _ = lru.New[string, verifiedToken](o.VerifiedCacheSize)
+		cache, _ = lru.New[string, *verifiedToken](o.VerifiedCacheSize)
 	}
 	return &RequestVerifier{
 		verified: cache,
+		leeway:   o.Leeway,
 		tenants:  tenants,
 		appKey:   o.AppKey,
 		basePath: strings.TrimSuffix(o.BasePath, "/"),
@@ -141,14 +160,14 @@ func (v *RequestVerifier) Verify(ctx context.Context, method, requestURI, token 
 	if len(token) > MaxTokenLength {
 		return nil, ErrTokenTooLarge
 	}
-	claims, tenant, err := v.cached(ctx, token)
+	claims, tenant, entry, err := v.cached(ctx, token)
 	if claims == nil && err == nil {
-		claims, tenant, err = v.parse(ctx, token, false)
+		claims, tenant, entry, err = v.parse(ctx, token, false)
 	}
 	if errors.Is(err, ErrBadSignature) && tenant != nil {
 		// The secret may have been rotated by a reinstall that another
 		// instance handled: re-read the tenant once, bypassing caches.
-		claims, tenant, err = v.parse(ctx, token, true)
+		claims, tenant, entry, err = v.parse(ctx, token, true)
 	}
 	if err != nil {
 		return nil, err
@@ -169,10 +188,16 @@ func (v *RequestVerifier) Verify(ctx context.Context, method, requestURI, token 
 		if claims.QSH == ContextQSH {
 			return nil, &VerifyError{Err: ErrContextTokenNotAllowed, ClientKey: tenant.ClientKey}
 		}
-		canonical := CanonicalRequest(method, requestURI, v.basePath)
-		if !QSHMatches(canonical, claims.QSH) {
-			return nil, &VerifyError{Err: ErrQSHMismatch, Canonical: canonical, ClientKey: tenant.ClientKey,
-				Detail: "expected the hash of " + canonical}
+		if entry == nil || !entry.matches(method, requestURI) {
+			canonical := CanonicalRequest(method, requestURI, v.basePath)
+			if !QSHMatches(canonical, claims.QSH) {
+				return nil, &VerifyError{Err: ErrQSHMismatch, Canonical: canonical, ClientKey: tenant.ClientKey,
+					Detail: "expected the hash of " + canonical}
+			}
+			if entry != nil {
+				r := method + " " + requestURI
+				entry.request.Store(&r)
+			}
 		}
 	}
 	switch tenant.State {
@@ -188,29 +213,36 @@ func (v *RequestVerifier) Verify(ctx context.Context, method, requestURI, token 
 }
 
 // cached returns the claims of a token verified before, if its tenant's
-// secret is unchanged and the time claims are still valid. (nil, nil, nil)
-// means "not cached": verify it in full.
-func (v *RequestVerifier) cached(ctx context.Context, token string) (*Claims, *Tenant, error) {
+// secret is unchanged and the token has not expired since. (nil, nil, nil,
+// nil) means "not cached": verify it in full (which also reports an expiry
+// with the same error as a first sight would).
+//
+// Of the time claims only exp needs checking again: iat and nbf were not in
+// the future when the signature was checked, and time only moves on.
+func (v *RequestVerifier) cached(ctx context.Context, token string) (*Claims, *Tenant, *verifiedToken, error) {
 	if v.verified == nil {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	e, ok := v.verified.Get(token)
 	if !ok {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	tenant, err := v.tenants.LookupTenant(ctx, e.claims.Issuer, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(tenant.SharedSecret), []byte(e.secret)) != 1 {
+	// Tenant records are never modified once read, so the same record
+	// holds the same secret; another record (re-read from the store) must
+	// hold an equal one.
+	if tenant != e.tenant && subtle.ConstantTimeCompare([]byte(tenant.SharedSecret), []byte(e.secret)) != 1 {
 		v.verified.Remove(token) // rotated by a reinstall: verify again
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
-	if err := v.validator.Validate(e.claims); err != nil {
+	if !v.now().Before(e.exp.Add(v.leeway)) {
 		v.verified.Remove(token)
-		return nil, tenant, mapJWTError(err, tenant.ClientKey)
+		return nil, nil, nil, nil
 	}
-	return e.claims, tenant, nil
+	return e.claims, tenant, e, nil
 }
 
 // parse verifies the signature and the time claims, and returns the tenant
@@ -223,17 +255,17 @@ func (v *RequestVerifier) cached(ctx context.Context, token string) (*Claims, *T
 // base64url, the MAC is checked by golang-jwt's HS256 method (constant
 // time) before any claim is trusted, and the time claims are then checked
 // by golang-jwt's Validator with the same options a Parser would use.
-func (v *RequestVerifier) parse(ctx context.Context, token string, fresh bool) (*Claims, *Tenant, error) {
+func (v *RequestVerifier) parse(ctx context.Context, token string, fresh bool) (*Claims, *Tenant, *verifiedToken, error) {
 	header, rest, ok1 := strings.Cut(token, ".")
 	payload, sig, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || strings.IndexByte(sig, '.') >= 0 {
-		return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "a JWT has three dot-separated parts"}
+		return nil, nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "a JWT has three dot-separated parts"}
 	}
 	raw := []byte(token) // one copy; the segments below are slices of it
 	var hbuf [256]byte
 	hb, err := decodeSegment(hbuf[:0], raw[:len(header)])
 	if err != nil {
-		return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "header is not base64url"}
+		return nil, nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "header is not base64url"}
 	}
 	var h struct {
 		Alg string `json:"alg"`
@@ -243,54 +275,56 @@ func (v *RequestVerifier) parse(ctx context.Context, token string, fresh bool) (
 		h.Alg = "HS256" // the headers Atlassian and golang-jwt write
 	default:
 		if err := json.Unmarshal(hb, &h); err != nil {
-			return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "header is not a JSON object"}
+			return nil, nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "header is not a JSON object"}
 		}
 	}
 	if h.Alg != jwt.SigningMethodHS256.Alg() {
-		return nil, nil, &VerifyError{Err: ErrUnsupportedAlg, Detail: fmt.Sprintf("alg %.20q; request tokens are HS256", h.Alg)}
+		return nil, nil, nil, &VerifyError{Err: ErrUnsupportedAlg, Detail: fmt.Sprintf("alg %.20q; request tokens are HS256", h.Alg)}
 	}
 	var pbuf [1024]byte
 	pb, err := decodeSegment(pbuf[:0], raw[len(header)+1:len(header)+1+len(payload)])
 	if err != nil {
-		return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "claims are not base64url"}
+		return nil, nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "claims are not base64url"}
 	}
 	var w wireClaims
 	if err := json.Unmarshal(pb, &w); err != nil {
-		return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "claims are not a valid JSON object"}
+		return nil, nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "claims are not a valid JSON object"}
 	}
 	claims := w.claims()
 	var sbuf [64]byte
 	sb, err := decodeSegment(sbuf[:0], raw[len(token)-len(sig):])
 	if err != nil {
-		return nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "signature is not base64url"}
+		return nil, nil, nil, &VerifyError{Err: ErrMalformedToken, Detail: "signature is not base64url"}
 	}
 	iss := claims.Issuer
 	if iss == "" {
-		return nil, nil, &VerifyError{Err: ErrMissingClaim, Detail: "iss"}
+		return nil, nil, nil, &VerifyError{Err: ErrMissingClaim, Detail: "iss"}
 	}
 	if iss == v.appKey || strings.HasPrefix(iss, "urn:atlassian:connect:") {
-		return nil, nil, ErrOwnToken
+		return nil, nil, nil, ErrOwnToken
 	}
 	if len(iss) > 255 || strings.ContainsFunc(iss, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return nil, nil, &VerifyError{Err: ErrUnknownTenant, Detail: "iss cannot be a clientKey (too long or control characters)"}
+		return nil, nil, nil, &VerifyError{Err: ErrUnknownTenant, Detail: "iss cannot be a clientKey (too long or control characters)"}
 	}
 	tenant, err := v.tenants.LookupTenant(ctx, iss, fresh)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if len(tenant.SharedSecret) < MinSecretLength {
-		return nil, tenant, &VerifyError{Err: ErrWeakSecret, ClientKey: tenant.ClientKey}
+		return nil, tenant, nil, &VerifyError{Err: ErrWeakSecret, ClientKey: tenant.ClientKey}
 	}
 	if err := jwt.SigningMethodHS256.Verify(token[:len(header)+1+len(payload)], sb, []byte(tenant.SharedSecret)); err != nil {
-		return nil, tenant, &VerifyError{Err: ErrBadSignature, ClientKey: tenant.ClientKey}
+		return nil, tenant, nil, &VerifyError{Err: ErrBadSignature, ClientKey: tenant.ClientKey}
 	}
 	if err := v.validator.Validate(claims); err != nil {
-		return nil, tenant, mapJWTError(err, tenant.ClientKey)
+		return nil, tenant, nil, mapJWTError(err, tenant.ClientKey)
 	}
-	if v.verified != nil {
-		v.verified.Add(token, verifiedToken{claims: claims, secret: tenant.SharedSecret})
+	var entry *verifiedToken
+	if v.verified != nil && claims.ExpiresAt != nil {
+		entry = &verifiedToken{claims: claims, tenant: tenant, secret: tenant.SharedSecret, exp: claims.ExpiresAt.Time}
+		v.verified.Add(token, entry)
 	}
-	return claims, tenant, nil
+	return claims, tenant, entry, nil
 }
 
 // wireClaims decodes the claims with fewer allocations than

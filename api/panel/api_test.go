@@ -1,6 +1,7 @@
 package panel_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -521,5 +522,42 @@ func TestAPIRequiresAContextToken(t *testing.T) {
 				t.Fatalf("a page (request) token on an API route: %d", resp.StatusCode)
 			}
 		})
+	}
+}
+
+// The encoded installation answer is kept per tenant record and viewer: a
+// changed record (reinstall, new description, new scopes) is answered
+// afresh at once, and each viewer still gets their own answer.
+func TestInstallationAnswerFollowsTheTenantRecord(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	get := func(role string) panel.InstallationView {
+		t.Helper()
+		var v panel.InstallationView
+		r := e.call(role, "GET", "/api/installation", nil)
+		if r.status != 200 || r.header.Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Fatalf("%s: %d %q %s", role, r.status, r.header.Get("Content-Type"), r.body)
+		}
+		r.decode(t, &v)
+		return v
+	}
+	first := get("admin")
+	if again := get("admin"); again.Details == nil || again.Details.Description != first.Details.Description {
+		t.Fatalf("second answer differs: %+v", again.Details)
+	}
+	if user := get("user"); user.Details != nil || user.Viewer.AccountID == first.Viewer.AccountID {
+		t.Fatalf("a regular user got the administrator's answer: %+v", user.Viewer)
+	}
+	ten, err := e.app.Store.Get(ctx, e.sim.ClientKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten.Description = "described again " + t.Name()
+	if err := e.app.Store.SaveInstall(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	e.app.Tenants.Invalidate(ten.ClientKey)
+	if got := get("admin"); got.Details == nil || got.Details.Description != ten.Description {
+		t.Fatalf("the answer did not follow the new record: %+v", got.Details)
 	}
 }

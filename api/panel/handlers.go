@@ -118,6 +118,19 @@ type InstallDetails struct {
 func (p *Panel) installation(c *gin.Context) {
 	v := p.Verified(c)
 	t := v.Tenant
+	st := p.checkAdmin(c.Request.Context(), v)
+	// Tenant records are immutable once read, so the answer for the same
+	// record and viewer is the same bytes. Answers that depend on a failed
+	// admin check, and Forge tenants (assembled afresh per request), are
+	// not kept.
+	key := installationKey{tenant: t, viewer: v.AccountID(), admin: st.Admin}
+	cacheable := st.Err == nil && !t.Forge()
+	if cacheable {
+		if body, ok := p.installations.Get(key); ok {
+			c.Data(http.StatusOK, jsonContentType, body)
+			return
+		}
+	}
 	out := InstallationView{
 		ClientKey: t.ClientKey, BaseURL: t.BaseURL, DisplayURL: t.DisplayURL, ProductType: t.ProductType,
 		State: string(t.State), AppKey: p.AppKey, Version: p.Version,
@@ -134,7 +147,6 @@ func (p *Panel) installation(c *gin.Context) {
 		}
 		out.Scopes = append(out.Scopes, sc)
 	}
-	st := p.checkAdmin(c.Request.Context(), v)
 	switch {
 	case st.Err != nil:
 		out.Viewer.Refusal = &ErrorDetail{Code: CodeAdminCheckFailed, Message: "Jira could not be asked whether you are a Jira administrator: " + truncate(st.Err.Error(), 300),
@@ -150,8 +162,27 @@ func (p *Panel) installation(c *gin.Context) {
 		out.Viewer.Admin = &st.Admin
 		out.Viewer.Refusal = &ErrorDetail{Code: CodeNotJiraAdmin, Message: notAdminMessage, Hint: notAdminHint}
 	}
-	c.JSON(http.StatusOK, out)
+	body, err := json.Marshal(out)
+	if err != nil {
+		abort(c, http.StatusInternalServerError, "internal_error", "The installation could not be encoded.", "")
+		return
+	}
+	if cacheable {
+		p.installations.Add(key, body)
+	}
+	c.Data(http.StatusOK, jsonContentType, body)
 }
+
+// installationKey names one GET /api/installation answer. The tenant
+// pointer keeps the record alive while the answer is cached, so a new
+// record can never take its address.
+type installationKey struct {
+	tenant *connect.Tenant
+	viewer string
+	admin  bool
+}
+
+const jsonContentType = "application/json; charset=utf-8"
 
 const timeFormat = "2006-01-02T15:04:05Z"
 

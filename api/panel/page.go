@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -22,7 +21,7 @@ var webFiles embed.FS
 type asset struct {
 	name        string // e.g. panel.3f2a1b9c0d4e.js
 	contentType string
-	body        []byte
+	body        encodedBody
 }
 
 type assets struct {
@@ -40,7 +39,7 @@ func loadAssets() (*assets, error) {
 			return nil, err
 		}
 		sum := sha256.Sum256(b)
-		as := &asset{name: "panel." + hex.EncodeToString(sum[:6]) + ext, contentType: ctype, body: b}
+		as := &asset{name: "panel." + hex.EncodeToString(sum[:6]) + ext, contentType: ctype, body: newEncodedBody(b)}
 		a.byName[as.name] = as
 		return as, nil
 	}
@@ -69,7 +68,7 @@ func (p *Panel) static(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "public, max-age=31536000, immutable")
 	c.Header("Cross-Origin-Resource-Policy", "cross-origin")
-	c.Data(http.StatusOK, as.contentType, as.body)
+	as.body.write(c, as.contentType)
 }
 
 // sections are the panel's sections, in page order; ?view= selects one.
@@ -80,12 +79,13 @@ var sections = []string{"installation", "explorer", "check", "explain", "history
 func (p *Panel) page(c *gin.Context) {
 	v := p.Verified(c)
 	base := strings.TrimSuffix(c.FullPath(), "/admin")
-	view := c.Query("view")
+	view, _ := queryValue(c.Request.URL.RawQuery, "view")
 	if !contains(sections, view) {
 		view = ""
 	}
-	key := base + "\x00" + view + "\x00" + v.Tenant.BaseURL
-	body, ok := p.pages.Get(key)
+	t := v.Tenant
+	key := pageKey{base: base, view: view, site: t.BaseURL, display: t.DisplayURL}
+	pg, ok := p.pages.Get(key)
 	if !ok {
 		var buf bytes.Buffer
 		err := p.assets.page.Execute(&buf, map[string]any{
@@ -94,7 +94,7 @@ func (p *Panel) page(c *gin.Context) {
 			"CSS":      base + "/static/" + p.assets.css.name,
 			"API":      base + "/api",
 			"View":     view,
-			"Site":     v.Tenant.BaseURL,
+			"Site":     t.BaseURL,
 			"Sections": sections,
 		})
 		if err != nil {
@@ -102,17 +102,51 @@ func (p *Panel) page(c *gin.Context) {
 			abort(c, http.StatusInternalServerError, "internal_error", "The page could not be rendered.", "")
 			return
 		}
-		body = buf.Bytes()
-		p.pages.Add(key, body)
+		pg = &renderedPage{csp: p.csp(t.BaseURL, t.DisplayURL), body: newEncodedBody(buf.Bytes())}
+		p.pages.Add(key, pg)
 	}
 	h := c.Writer.Header()
-	h.Set("Content-Security-Policy", p.csp(v.Tenant.BaseURL, v.Tenant.DisplayURL))
+	h.Set("Content-Security-Policy", pg.csp)
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
-	// A known length lets net/http send the page in one piece instead of
-	// chunks (it is larger than the response buffer).
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	c.Data(http.StatusOK, "text/html; charset=utf-8", body)
+	pg.body.write(c, "text/html; charset=utf-8")
+}
+
+// pageKey names one rendered page.
+type pageKey struct{ base, view, site, display string }
+
+// queryValue returns the first value of name in a raw query, decoded as
+// url.ParseQuery would, without building the whole map: Jira's page URLs
+// carry a dozen parameters and a JWT, and only one is wanted.
+func queryValue(rawQuery, name string) (string, bool) {
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if k != name {
+			if !strings.ContainsAny(k, "%+") {
+				continue
+			}
+			if dk, err := url.QueryUnescape(k); err != nil || dk != name {
+				continue
+			}
+		}
+		dv, err := url.QueryUnescape(v)
+		if err != nil {
+			continue // url.ParseQuery skips an undecodable pair too
+		}
+		return dv, true
+	}
+	return "", false
+}
+
+// renderedPage is the admin page of one (base path, view, site), rendered
+// once: the page holds nothing per user or per request (the token stays in
+// the URL; the panel asks for a context token), so it is served from
+// memory, already compressed.
+type renderedPage struct {
+	csp  string
+	body encodedBody
 }
 
 // csp allows exactly what the page needs: its own script and stylesheet,

@@ -46,6 +46,9 @@ func TestAdminPageHeadersAndAssets(t *testing.T) {
 	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") || strings.Contains(csp, "*") {
 		t.Errorf("CSP too broad: %s", csp)
 	}
+	if !resp.Uncompressed || resp.Header.Get("Vary") != "Accept-Encoding" {
+		t.Errorf("the page is not served gzip to a client that accepts it (Vary %q)", resp.Header.Get("Vary"))
+	}
 	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("page Cache-Control %q", cc)
 	}

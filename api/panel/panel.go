@@ -88,7 +88,10 @@ type Panel struct {
 	assets  *assets
 	limiter *limiter
 	counts  scopeCounts
-	pages   *lru.Cache[string, []byte] // rendered pages by base path, view and site
+	pages   *lru.Cache[pageKey, *renderedPage] // rendered pages by base path, view and site
+	// installations holds encoded GET /api/installation answers by tenant
+	// record and viewer: the answer is a pure function of both.
+	installations *lru.Cache[installationKey, []byte]
 }
 
 // Limits of the API.
@@ -132,8 +135,10 @@ func New(d Deps) (*Panel, error) {
 	if err != nil {
 		return nil, err
 	}
-	pages, _ := lru.New[string, []byte](4096)
-	return &Panel{pages: pages, Deps: d, assets: a, limiter: newLimiter(d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
+	pages, _ := lru.New[pageKey, *renderedPage](4096)
+	installations, _ := lru.New[installationKey, []byte](4096)
+	return &Panel{pages: pages, installations: installations, Deps: d, assets: a,
+		limiter: newLimiter(d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
 }
 
 // Register mounts the page, the static assets and the API on r.
@@ -141,7 +146,8 @@ func (p *Panel) Register(r Router) {
 	r.Group("/static").GET("/:name", p.static)
 	r.Group("", limitBody(64<<10), r.PageAuth()).GET("/admin", p.page)
 
-	p.RegisterAPI(r.Group("/api", limitBody(MaxAPIBody), r.ContextAuth(), noStore))
+	// RegisterAPI adds the body limit and no-store itself.
+	p.RegisterAPI(r.Group("/api", r.ContextAuth()))
 }
 
 // RegisterAPI mounts the JSON API on g, whose middleware must have

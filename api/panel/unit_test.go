@@ -141,3 +141,29 @@ func TestTrimBodyKeepsRunes(t *testing.T) {
 		t.Fatalf("invalid bytes: %q", s)
 	}
 }
+
+func TestQueryValueAgreesWithParseQuery(t *testing.T) {
+	cases := []struct{ name, raw string }{
+		{"absent", "a=1&b=2"},
+		{"empty query", ""},
+		{"plain", "cp=&view=explorer&jwt=x.y.z"},
+		{"first wins", "view=check&view=history"},
+		{"encoded value", "view=%65xplain"},
+		{"plus is a space", "view=a+b"},
+		{"encoded name", "%76iew=advisor"},
+		{"bad escape skipped", "view=%zz&view=history"},
+		{"no equals", "view&x=1"},
+		{"empty value", "view="},
+		{"semicolon key", "view;x=1&view=check"},
+		{"jira iframe", "xdm_e=https%3A%2F%2Fsite.atlassian.net&cp=&cv=1001.0.0&lic=none&view=installation&jwt=a.b.c"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want, _ := url.ParseQuery(tc.raw)
+			got, ok := queryValue(tc.raw, "view")
+			if ok != want.Has("view") || got != want.Get("view") {
+				t.Fatalf("queryValue(%q) = %q, %v; url.ParseQuery says %q, %v", tc.raw, got, ok, want.Get("view"), want.Has("view"))
+			}
+		})
+	}
+}

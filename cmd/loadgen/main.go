@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -67,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		settle      = fs.Duration("settle", time.Second, "pause after each timed phase, connections closed, before the idle-after /metrics sample")
 		appPID      = fs.Int("app-pid", 0, "the app's process id, to read its peak RSS (VmHWM) from /proc")
 		asJSON      = fs.Bool("json", false, "print the report as JSON")
+		cpuProfile  = fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file (its cost shares the machine with the app)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -146,6 +148,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer ks.Close()
 		fmt.Fprintf(stderr, "install key server on http://%s (kid %s): the app needs CONNECT_INSTALL_KEYS_URL=http://%s\n", ln.Addr(), signer.KID, ln.Addr())
 		cfg.Signer = signer
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return bad("--cpuprofile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return bad("--cpuprofile: %v", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := loadtest.Run(ctx, cfg, stderr)
 	if rep != nil {

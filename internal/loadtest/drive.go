@@ -40,7 +40,8 @@ func (t Target) url(requestURI string) string {
 
 // NewTransport is the one transport shared by every worker: keep-alive,
 // at most concurrency connections to the app, all of them kept idle
-// between requests, no compression (the app's cost is what is measured),
+// between requests, no transparent decompression (requests carry a
+// browser's Accept-Encoding themselves; bodies are read as they come),
 // and a bound on the wait for response headers.
 func NewTransport(concurrency int, headerTimeout time.Duration) *http.Transport {
 	return &http.Transport{

@@ -21,6 +21,18 @@ var AuthKinds = []string{"page", "context"}
 
 const userAgent = "connect-doctor-loadgen"
 
+// acceptEncoding is what Chromium sends on every request, the iframe load
+// and fetch() alike. The load generator sends it on every kind, the
+// baseline included, and reads the answer as it comes (it does not spend
+// its own CPU inflating what the app compressed).
+const acceptEncoding = "gzip, deflate, br, zstd"
+
+// browserHeaders sets the headers a browser would send on req.
+func browserHeaders(req *http.Request) {
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("Accept-Encoding", acceptEncoding)
+}
+
 // AuthPlan is the pool of pre-signed authenticated requests, spread over
 // every tenant. Signing happens in Sign, off the measured path; the pool
 // is swapped atomically, so Sign may run again (Refresh) while workers
@@ -88,7 +100,7 @@ func (p *AuthPlan) Sign(now time.Time) error {
 			if err != nil {
 				return err
 			}
-			req.Header.Set("User-Agent", userAgent)
+			browserHeaders(req)
 			pool[ti][KindPage] = append(pool[ti][KindPage], req)
 
 			sub := ""
@@ -104,7 +116,7 @@ func (p *AuthPlan) Sign(now time.Time) error {
 				return err
 			}
 			creq.Header.Set("Authorization", "JWT "+ctok)
-			creq.Header.Set("User-Agent", userAgent)
+			browserHeaders(creq)
 			pool[ti][KindContext] = append(pool[ti][KindContext], creq)
 		}
 	}
@@ -149,7 +161,7 @@ func BaselinePicker(target Target) (Picker, error) {
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("User-Agent", userAgent)
+	browserHeaders(req)
 	return func(*rand.Rand) Request { return Request{HTTP: req} }, nil
 }
 

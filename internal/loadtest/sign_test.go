@@ -226,3 +226,34 @@ func TestSeedTenants(t *testing.T) {
 		}
 	}
 }
+
+// Every kind, the baseline included, is sent with the headers a browser
+// sends, so that the app answers them as it answers Jira's iframe and the
+// panel's fetch() calls, and the baseline is measured the same way.
+func TestRequestsCarryBrowserHeaders(t *testing.T) {
+	target := Target{URL: "http://127.0.0.1:1", AppBaseURL: "http://127.0.0.1:1"}
+	plan := &AuthPlan{Target: target, Tenants: NewSeed().Tenants(3), PerTenant: 2, ContextShare: 0.5,
+		PageTTL: JiraPageTokenTTL, ContextTTL: JiraContextTokenTTL}
+	if err := plan.Sign(fixedNow); err != nil {
+		t.Fatal(err)
+	}
+	var reqs []*http.Request
+	for _, byKind := range *plan.pool.Load() {
+		for _, rs := range byKind {
+			reqs = append(reqs, rs...)
+		}
+	}
+	base, err := BaselinePicker(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs = append(reqs, base(nil).HTTP)
+	if len(reqs) != 3*2*2+1 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	for _, r := range reqs {
+		if r.Header.Get("Accept-Encoding") != acceptEncoding || r.Header.Get("User-Agent") != userAgent {
+			t.Fatalf("%s %s: Accept-Encoding %q, User-Agent %q", r.Method, r.URL.Path, r.Header.Get("Accept-Encoding"), r.Header.Get("User-Agent"))
+		}
+	}
+}
