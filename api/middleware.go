@@ -82,7 +82,11 @@ func accessLog(log *slog.Logger, m *metrics) gin.HandlerFunc {
 			slog.Duration("latency", lat),
 			slog.String("request_id", requestID(c)),
 		}
-		if ck := c.GetString(ctxClientKey); ck != "" {
+		ck := c.GetString(ctxClientKey)
+		if v := Verified(c); ck == "" && v != nil {
+			ck = v.Tenant.ClientKey
+		}
+		if ck != "" {
 			attrs = append(attrs, slog.String("client_key", ck))
 		}
 		if code := c.GetString(ctxAuthError); code != "" {

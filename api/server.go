@@ -175,8 +175,7 @@ func (s *Server) requireToken(o connect.VerifyOptions) gin.HandlerFunc {
 			s.abortAuth(c, err)
 			return
 		}
-		c.Set(ctxClientKey, v.Tenant.ClientKey)
-		c.Set(ctxVerified, v)
+		c.Set(ctxVerified, v) // the access log reads the clientKey from it
 	}
 }
 

@@ -13,11 +13,23 @@ type Claims struct {
 	jwt.RegisteredClaims
 	QSH     string          `json:"qsh,omitempty"`
 	Context json.RawMessage `json:"context,omitempty"`
+
+	// accountID is AccountID worked out once by the verifier (the context
+	// is JSON to decode), valid when accountIDSet.
+	accountID    string
+	accountIDSet bool
 }
 
 // AccountID returns the acting user's Atlassian accountId: the context's
 // user.accountId when present, otherwise "sub".
 func (c *Claims) AccountID() string {
+	if c.accountIDSet {
+		return c.accountID
+	}
+	return c.accountIDFromClaims()
+}
+
+func (c *Claims) accountIDFromClaims() string {
 	if len(c.Context) > 0 {
 		var ctx struct {
 			User struct {

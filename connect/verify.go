@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/connect-doctor/connect-doctor/internal/ttlcache"
 )
 
 // DefaultLeeway is the clock-skew tolerance applied to exp, iat and nbf.
@@ -29,6 +30,11 @@ const MinSecretLength = 16
 // (which rotated the secret) never causes a 401 here. A missing tenant is
 // reported with an error wrapping ErrUnknownTenant; a store failure with one
 // wrapping ErrStore.
+//
+// The verifier never modifies the tenants returned, and relies on them not
+// being modified by anyone: a lookup may hand the same record to many
+// requests, and a cached verification remembers the record it was made
+// with.
 type TenantLookup interface {
 	LookupTenant(ctx context.Context, clientKey string, fresh bool) (*Tenant, error)
 }
@@ -74,7 +80,7 @@ type RequestVerifier struct {
 	// to every API call for up to 15 minutes. A hit still re-reads the
 	// tenant, requires its secret to be unchanged, and re-validates the
 	// time claims, the qsh and the tenant state; nil disables it.
-	verified *lru.Cache[string, *verifiedToken]
+	verified *ttlcache.Cache[string, *verifiedToken]
 	leeway   time.Duration
 }
 
@@ -120,12 +126,13 @@ func NewRequestVerifier(tenants TenantLookup, o RequestVerifierOptions) *Request
 	if o.Leeway == 0 {
 		o.Leeway = DefaultLeeway
 	}
-	var cache *lru.Cache[string, *verifiedToken]
+	var cache *ttlcache.Cache[string, *verifiedToken]
 	if o.VerifiedCacheSize >= 0 {
 		if o.VerifiedCacheSize == 0 {
 			o.VerifiedCacheSize = 8192
 		}
-		cache, _ = lru.New[string, *verifiedToken](o.VerifiedCacheSize)
+		// No TTL: an entry is good until its token's exp, checked on use.
+		cache = ttlcache.New[string, *verifiedToken](ttlcache.Options{Size: o.VerifiedCacheSize})
 	}
 	return &RequestVerifier{
 		verified: cache,
@@ -319,6 +326,7 @@ func (v *RequestVerifier) parse(ctx context.Context, token string, fresh bool) (
 	if err := v.validator.Validate(claims); err != nil {
 		return nil, tenant, nil, mapJWTError(err, tenant.ClientKey)
 	}
+	claims.accountID, claims.accountIDSet = claims.accountIDFromClaims(), true // decoded once, after the MAC
 	var entry *verifiedToken
 	if v.verified != nil && claims.ExpiresAt != nil {
 		entry = &verifiedToken{claims: claims, tenant: tenant, secret: tenant.SharedSecret, exp: claims.ExpiresAt.Time}
@@ -342,10 +350,11 @@ type wireClaims struct {
 }
 
 func (w *wireClaims) claims() *Claims {
-	return &Claims{RegisteredClaims: jwt.RegisteredClaims{
+	c := &Claims{RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: w.Iss, Subject: w.Sub, Audience: w.Aud, ID: w.Jti,
 		ExpiresAt: w.Exp.date(), IssuedAt: w.Iat.date(), NotBefore: w.Nbf.date(),
 	}, QSH: w.QSH, Context: w.Context}
+	return c
 }
 
 // maxNumericDate bounds time claims (the year 9999), so a huge number never

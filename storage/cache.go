@@ -4,9 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
-
 	"github.com/connect-doctor/connect-doctor/connect"
+	"github.com/connect-doctor/connect-doctor/internal/ttlcache"
 )
 
 // TenantGetter is what the cache needs from the store.
@@ -19,10 +18,14 @@ type TenantGetter interface {
 // several instances sharing one database because the verifier re-reads the
 // tenant (fresh=true) once before answering 401 for a bad signature, so a
 // secret rotated by another instance is picked up at the first request that
-// uses it; state changes made elsewhere are seen within TTL.
+// uses it; state changes made elsewhere are seen within TTL (at once with
+// the pg_notify listener, which calls Invalidate).
+//
+// The tenants it returns are shared by every request that looks them up
+// in the meantime: callers must not modify them.
 type TenantCache struct {
 	store TenantGetter
-	lru   *expirable.LRU[string, *connect.Tenant]
+	lru   *ttlcache.Cache[string, *connect.Tenant]
 }
 
 // NewTenantCache builds a cache of at most size tenants, each kept for ttl.
@@ -33,7 +36,7 @@ func NewTenantCache(store TenantGetter, size int, ttl time.Duration) *TenantCach
 	if ttl <= 0 {
 		ttl = 10 * time.Second
 	}
-	return &TenantCache{store: store, lru: expirable.NewLRU[string, *connect.Tenant](size, nil, ttl)}
+	return &TenantCache{store: store, lru: ttlcache.New[string, *connect.Tenant](ttlcache.Options{Size: size, TTL: ttl})}
 }
 
 // LookupTenant returns the cached tenant, or reads it from the store when

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 )
@@ -20,13 +21,26 @@ type encodedBody struct {
 	gzip  []byte // nil when compression would not make it smaller
 }
 
-func newEncodedBody(b []byte) encodedBody {
+func newEncodedBody(b []byte) encodedBody { return new(compressor).encode(b) }
+
+// compressor reuses gzip writers: each holds about a megabyte of tables,
+// and a burst of first page loads (one rendering per site) would
+// otherwise allocate one per request.
+type compressor struct{ writers sync.Pool }
+
+func (z *compressor) encode(b []byte) encodedBody {
 	e := encodedBody{plain: b}
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return e
+	zw, _ := z.writers.Get().(*gzip.Writer)
+	if zw == nil {
+		var err error
+		if zw, err = gzip.NewWriterLevel(&buf, gzip.BestCompression); err != nil {
+			return e
+		}
+	} else {
+		zw.Reset(&buf)
 	}
+	defer z.writers.Put(zw)
 	if _, err := zw.Write(b); err != nil {
 		return e
 	}

@@ -17,13 +17,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/connect/catalog"
 	"github.com/connect-doctor/connect-doctor/connect/explain"
 	"github.com/connect-doctor/connect-doctor/connect/jira"
 	"github.com/connect-doctor/connect-doctor/connect/preflight"
+	"github.com/connect-doctor/connect-doctor/internal/ttlcache"
 	"github.com/connect-doctor/connect-doctor/storage"
 )
 
@@ -88,10 +88,11 @@ type Panel struct {
 	assets  *assets
 	limiter *limiter
 	counts  scopeCounts
-	pages   *lru.Cache[pageKey, *renderedPage] // rendered pages by base path, view and site
+	pages   *ttlcache.Cache[pageKey, *renderedPage] // rendered pages by base path, view and site
 	// installations holds encoded GET /api/installation answers by tenant
 	// record and viewer: the answer is a pure function of both.
-	installations *lru.Cache[installationKey, []byte]
+	installations *ttlcache.Cache[installationKey, []byte]
+	gzip          compressor
 }
 
 // Limits of the API.
@@ -135,8 +136,8 @@ func New(d Deps) (*Panel, error) {
 	if err != nil {
 		return nil, err
 	}
-	pages, _ := lru.New[pageKey, *renderedPage](4096)
-	installations, _ := lru.New[installationKey, []byte](4096)
+	pages := ttlcache.New[pageKey, *renderedPage](ttlcache.Options{Size: 4096})
+	installations := ttlcache.New[installationKey, []byte](ttlcache.Options{Size: 4096})
 	return &Panel{pages: pages, installations: installations, Deps: d, assets: a,
 		limiter: newLimiter(d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
 }
@@ -179,7 +180,9 @@ func limitBody(n int64) gin.HandlerFunc {
 			abort(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body exceeds %d bytes.", n), "Send a smaller body.")
 			return
 		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		if c.Request.Body != nil && c.Request.Body != http.NoBody { // a GET has nothing to cap
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		}
 		c.Next()
 	}
 }
