@@ -23,13 +23,28 @@ type encodedBody struct {
 
 func newEncodedBody(b []byte) encodedBody { return new(compressor).encode(b) }
 
-// compressor reuses gzip writers: each holds about a megabyte of tables,
-// and a burst of first page loads (one rendering per site) would
-// otherwise allocate one per request.
-type compressor struct{ writers sync.Pool }
+// compressor reuses gzip writers and bounds how many exist: each holds
+// about a megabyte of tables, and a burst of first page loads (one
+// rendering per site, goroutines preempted mid-compression) would
+// otherwise hold one per request at once.
+type compressor struct {
+	writers sync.Pool
+	slots   chan struct{} // nil: not bounded (start-up, one at a time)
+}
+
+// maxCompressors bounds the gzip writers in use at once.
+const maxCompressors = 4
+
+func newCompressor() *compressor {
+	return &compressor{slots: make(chan struct{}, maxCompressors)}
+}
 
 func (z *compressor) encode(b []byte) encodedBody {
 	e := encodedBody{plain: b}
+	if z.slots != nil {
+		z.slots <- struct{}{}
+		defer func() { <-z.slots }()
+	}
 	var buf bytes.Buffer
 	zw, _ := z.writers.Get().(*gzip.Writer)
 	if zw == nil {

@@ -92,7 +92,7 @@ type Panel struct {
 	// installations holds encoded GET /api/installation answers by tenant
 	// record and viewer: the answer is a pure function of both.
 	installations *ttlcache.Cache[installationKey, []byte]
-	gzip          compressor
+	gzip          *compressor
 }
 
 // Limits of the API.
@@ -138,7 +138,7 @@ func New(d Deps) (*Panel, error) {
 	}
 	pages := ttlcache.New[pageKey, *renderedPage](ttlcache.Options{Size: 4096})
 	installations := ttlcache.New[installationKey, []byte](ttlcache.Options{Size: 4096})
-	return &Panel{pages: pages, installations: installations, Deps: d, assets: a,
+	return &Panel{pages: pages, installations: installations, gzip: newCompressor(), Deps: d, assets: a,
 		limiter: newLimiter(d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
 }
 
