@@ -48,7 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		target      = fs.String("target", "http://127.0.0.1:8080", "URL of the running app (loopback only)")
 		baseURL     = fs.String("base-url", "", "the app's BASE_URL: aud of install tokens, and its path prefixes routes (default: --target)")
 		appKey      = fs.String("app-key", config.DefaultAppKey, "the app's APP_KEY, sent as the install payload's key")
-		mode        = fs.String("mode", loadtest.ModeAll, "install | run | baseline | all (install, run, baseline)")
+		mode        = fs.String("mode", loadtest.ModeAll, "install | run | baseline | all (install, run, baseline) | compare (run and baseline in alternating slots, over the same connections)")
+		slot        = fs.Duration("slot", loadtest.DefaultSlot, "compare mode: length of each slot (the authenticated mix and the baseline take turns)")
 		tenants     = fs.Int("tenants", 100, "number of tenants to install, and to spread requests over")
 		conc        = fs.Int("concurrency", 64, "concurrent connections (one request in flight on each)")
 		instConc    = fs.Int("install-concurrency", 0, "concurrent installs (default: --concurrency)")
@@ -97,9 +98,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return bad("--base-url %q: want the app's BASE_URL", *baseURL)
 	}
 	switch *mode {
-	case loadtest.ModeInstall, loadtest.ModeRun, loadtest.ModeBaseline, loadtest.ModeAll:
+	case loadtest.ModeInstall, loadtest.ModeRun, loadtest.ModeBaseline, loadtest.ModeAll, loadtest.ModeCompare:
 	default:
-		return bad("--mode %q: use install, run, baseline or all", *mode)
+		return bad("--mode %q: use install, run, baseline, all or compare", *mode)
+	}
+	if *mode == loadtest.ModeCompare && (*slot < 100*time.Millisecond || *slot > *duration/4) {
+		return bad("--slot %v: want at least 100ms and at most a quarter of --duration (%v), so that both workloads get several turns", *slot, *duration)
 	}
 	if *tenants < 1 && *mode != loadtest.ModeBaseline {
 		return bad("--tenants must be at least 1")
@@ -123,14 +127,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Mode:   *mode, AppKey: *appKey, Tenants: *tenants, Concurrency: *conc, InstallConcurrency: *instConc,
 		Duration: *duration, Warmup: *warmup, ContextShare: *ctxShare, TokensPerTenant: *perTenant, TokenTTL: *tokenTTL,
 		ContextUser: *ctxUser, Timeout: *timeout, SampleEvery: *sampleEvery, MetricsURL: *metricsURL, AppPID: *appPID,
-		Settle: *settle, PagePath: *pagePath, ContextPath: *ctxPath,
+		Settle: *settle, PagePath: *pagePath, ContextPath: *ctxPath, Slot: *slot,
 	}
 	if *seedHex != "" {
 		if cfg.Seed, err = loadtest.ParseSeed(*seedHex); err != nil {
 			return bad("--seed: %v", err)
 		}
-	} else if *mode == loadtest.ModeRun {
-		return bad("--mode run signs for tenants installed earlier: pass the --seed the install phase printed")
+	} else if *mode == loadtest.ModeRun || *mode == loadtest.ModeCompare {
+		return bad("--mode %s signs for tenants installed earlier: pass the --seed the install phase printed", *mode)
 	}
 	if *mode == loadtest.ModeInstall || *mode == loadtest.ModeAll {
 		signer, err := loadtest.NewInstallSigner()

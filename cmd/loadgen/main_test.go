@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -105,6 +106,17 @@ func TestSmokeAgainstInProcessApp(t *testing.T) {
 		t.Fatalf("baseline: exit %d, %+v", code, base.Baseline)
 	}
 
+	// Compare: both workloads over the same connections in alternating
+	// slots, each measured over its own slots.
+	cmp, code, logs := runJSON(t, append(common, "--mode", "compare", "--seed", inst.Seed, "--duration", "800ms", "--slot", "200ms")...)
+	if code != 0 || cmp.Compare == nil || cmp.Compare.Errors() != 0 {
+		t.Fatalf("compare: exit %d, %+v\n%s", code, cmp.Compare, logs)
+	}
+	if c := cmp.Compare; c.AuthPerSec <= 0 || c.BaselinePerSec <= 0 || c.AuthSeconds < 0.3 || c.BaseSeconds < 0.3 ||
+		c.Ratio != math.Round(c.AuthPerSec/c.BaselinePerSec*1000)/1000 || c.Kinds["healthz"].OK == 0 || c.Kinds["page"].OK == 0 {
+		t.Fatalf("compare report: %+v kinds %+v", c, c.Kinds)
+	}
+
 	// Tenants the app never saw: every authenticated request fails, and
 	// the exit code says so.
 	bad, code, _ := runJSON(t, append(common, "--mode", "run", "--seed", strings.Repeat("0f", 16), "--duration", "200ms")...)
@@ -122,6 +134,9 @@ func TestFlagErrors(t *testing.T) {
 		{"remote target", []string{"--target", "http://example.com"}, "only loopback"},
 		{"target with a path", []string{"--target", "http://127.0.0.1:1/app"}, "--base-url"},
 		{"run without seed", []string{"--mode", "run"}, "--seed"},
+		{"compare without seed", []string{"--mode", "compare"}, "--seed"},
+		{"slot too long", []string{"--mode", "compare", "--duration", "4s", "--slot", "2s"}, "--slot"},
+		{"slot too short", []string{"--mode", "compare", "--slot", "10ms"}, "--slot"},
 		{"bad mode", []string{"--mode", "soak"}, "--mode"},
 		{"bad seed", []string{"--seed", "xyz"}, "32 hex"},
 		{"zero concurrency", []string{"--concurrency", "0"}, "--concurrency"},

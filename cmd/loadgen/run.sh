@@ -4,17 +4,18 @@
 #      starts `connect-doctor serve` (LOG_LEVEL=warn) trusting loadgen's
 #      install key server;
 #   2. installs TENANTS tenants (installs/s);
-#   3. for each concurrency in CONCURRENCIES, ROUNDS rounds of: the
-#      authenticated mix (page + context requests over all tenants) and the
-#      /healthz baseline, DURATION each, in alternating order (A B, B A, …)
-#      so that drift in the machine's speed hits both alike; the ratio of
-#      each round and their median;
+#   3. for each concurrency in CONCURRENCIES, one DURATION-long compare
+#      run: the authenticated mix (page + context requests over all
+#      tenants) and the /healthz baseline take turns in SLOT-long slots over
+#      the same connections, so that drift in the shared machine's speed
+#      hits both alike; each is measured over its own slots, and their
+#      ratio is the figure;
 #   4. a SOAK-long authenticated run sampling /metrics every 30 s (leak check);
 #   5. the app's peak RSS (VmHWM), then stops the app and drops the database.
 # JSON reports land in OUT; a Markdown summary is printed at the end.
 #
-#   cmd/loadgen/run.sh                          # 1,000 tenants, 64 and 256, 20 s, 5 min soak
-#   SOAK=0 DURATION=10s ROUNDS=1 cmd/loadgen/run.sh   # quicker, no soak
+#   cmd/loadgen/run.sh                          # 1,000 tenants, 64 and 256, 60 s each, 5 min soak
+#   SOAK=0 DURATION=20s cmd/loadgen/run.sh      # quicker, no soak
 #   HARNESS=1 SOAK=0 cmd/loadgen/run.sh         # authentication alone: the app's JWT
 #                                               # middleware in front of a /healthz body
 #                                               # (cmd/loadgen/appprof harness routes)
@@ -26,8 +27,8 @@ cd "$(dirname "$0")/../.."
 ADMIN_URL="${ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
 TENANTS="${TENANTS:-1000}"
 CONCURRENCIES="${CONCURRENCIES:-64 256}"
-DURATION="${DURATION:-20s}"
-ROUNDS="${ROUNDS:-3}"
+DURATION="${DURATION:-60s}"
+SLOT="${SLOT:-2s}"
 WARMUP="${WARMUP:-3s}"
 SOAK="${SOAK:-5m}"               # 0 to skip
 SOAK_CONCURRENCY="${SOAK_CONCURRENCY:-64}"
@@ -89,19 +90,9 @@ log "install: $TENANTS tenants"
 lg --mode install --tenants "$TENANTS" --concurrency 64 --keys-listen "127.0.0.1:$KEYS_PORT" >"$OUT/install.json"
 seed="$(jq -r .seed "$OUT/install.json")"
 
-auth_phase() {
-  log "authenticated, $1 connections, $DURATION (round $2)"
-  lg --mode run --seed "$seed" --tenants "$TENANTS" --concurrency "$1" --duration "$DURATION" "${route_flags[@]}" >"$OUT/run-$1-$2.json" || true
-}
-base_phase() {
-  log "baseline /healthz, $1 connections, $DURATION (round $2)"
-  lg --mode baseline --concurrency "$1" --duration "$DURATION" >"$OUT/baseline-$1-$2.json" || true
-}
 for c in $CONCURRENCIES; do
-  for r in $(seq 1 "$ROUNDS"); do
-    if [ $((r % 2)) = 1 ]; then auth_phase "$c" "$r"; base_phase "$c" "$r"
-    else base_phase "$c" "$r"; auth_phase "$c" "$r"; fi
-  done
+  log "authenticated and baseline in alternating $SLOT slots, $c connections, $DURATION"
+  lg --mode compare --seed "$seed" --tenants "$TENANTS" --concurrency "$c" --duration "$DURATION" --slot "$SLOT" "${route_flags[@]}" >"$OUT/compare-$c.json" || true
 done
 
 if [ "$SOAK" != "0" ]; then
@@ -117,24 +108,16 @@ hwm_kb="$(awk '/^VmHWM/ {print $2}' "/proc/$app_pid/status")"
   echo
   jq -r '.install | "Installs: \(.installed)/\(.tenants) in \(.seconds|.*100|round/100) s at concurrency \(.concurrency): **\(.installs_per_sec) installs/s**, p50 \(.latency.p50_ms) ms, p99 \(.latency.p99_ms) ms, errors \((.non_2xx|add // 0) + (.transport_errors|add // 0)); load average \(.host.loadavg_start)"' "$OUT/install.json"
   echo
-  echo "| connections | round | route | req/s | p50 ms | p99 ms | max ms | errors | app CPU µs/req | load avg (start → end) |"
-  echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|"
+  echo "Each row: one run of $DURATION in which the authenticated mix and the baseline take turns in $SLOT slots over the same connections; req/s of each over its own slots."
+  echo
+  echo "| connections | authenticated req/s | baseline /healthz req/s | ratio | p50 / p99 ms page | p50 / p99 ms context | p50 / p99 ms healthz | errors | load avg (start → end) |"
+  echo "|---:|---:|---:|---:|---|---|---|---:|---|"
   for c in $CONCURRENCIES; do
-    for r in $(seq 1 "$ROUNDS"); do
-      jq -r --arg c "$c" --arg r "$r" '.run | "| \($c) | \($r) | authenticated (page + context) | \(.ok_per_sec) | \(.latency.p50_ms) | \(.latency.p99_ms) | \(.latency.max_ms) | \((.non_2xx|add // 0) + (.transport_errors|add // 0)) | \(.app.cpu_us_per_request // "-") | \(.host.loadavg_start) → \(.host.loadavg_end) |"' "$OUT/run-$c-$r.json"
-      jq -r --arg c "$c" --arg r "$r" '.baseline | "| \($c) | \($r) | baseline GET /healthz | \(.ok_per_sec) | \(.latency.p50_ms) | \(.latency.p99_ms) | \(.latency.max_ms) | \((.non_2xx|add // 0) + (.transport_errors|add // 0)) | \(.app.cpu_us_per_request // "-") | \(.host.loadavg_start) → \(.host.loadavg_end) |"' "$OUT/baseline-$c-$r.json"
-    done
+    jq -r --arg c "$c" '.compare | "| \($c) | \(.auth_ok_per_sec) | \(.baseline_ok_per_sec) | **\(.ratio)** | \(.kinds.page.latency.p50_ms) / \(.kinds.page.latency.p99_ms) | \(.kinds.context.latency.p50_ms) / \(.kinds.context.latency.p99_ms) | \(.kinds.healthz.latency.p50_ms) / \(.kinds.healthz.latency.p99_ms) | \((.non_2xx|add // 0) + (.transport_errors|add // 0)) | \(.host.loadavg_start) → \(.host.loadavg_end) |"' "$OUT/compare-$c.json"
   done
   echo
   for c in $CONCURRENCIES; do
-    ratios=""
-    for r in $(seq 1 "$ROUNDS"); do
-      a="$(jq .run.ok_per_sec "$OUT/run-$c-$r.json")"; b="$(jq .baseline.ok_per_sec "$OUT/baseline-$c-$r.json")"
-      ratios="$ratios $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a/b }')"
-    done
-    median="$(printf '%s\n' $ratios | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
-    errors="$(cat "$OUT"/run-"$c"-*.json "$OUT"/baseline-"$c"-*.json | jq -s '[.[] | (.run // .baseline) | ((.non_2xx|add // 0) + (.transport_errors|add // 0))] | add')"
-    echo "Ratio at $c connections: authenticated/baseline = **$median** (median of $ROUNDS rounds:$ratios; target ≥ 0.80), errors $errors"
+    jq -r --arg c "$c" '.compare | "Ratio at \($c) connections: authenticated/baseline = \(.ratio) (target ≥ 0.80), errors \((.non_2xx|add // 0) + (.transport_errors|add // 0))"' "$OUT/compare-$c.json"
   done
   if [ -f "$OUT/soak.json" ]; then
     echo

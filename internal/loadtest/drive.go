@@ -85,6 +85,16 @@ type DriveOptions struct {
 	OnMeasure func(start bool)
 	// Seed makes the workers' request choices reproducible.
 	Seed uint64
+	// Alternate, if set, replaces Pick: time is cut into Slot-long slots
+	// from the start of the warm-up, and slot i draws its requests from
+	// Alternate[i % len(Alternate)]. A request that starts in one slot and
+	// ends in another is not counted (like one that straddles the end of
+	// the warm-up), so each picker is measured over its own slots only;
+	// RunResult.AlternateSeconds says how long that was. This compares two
+	// workloads under the same machine conditions: drift in the machine's
+	// speed over seconds or minutes hits both alike.
+	Alternate []Picker
+	Slot      time.Duration
 }
 
 // KindResult is the share of one kind of request.
@@ -107,6 +117,9 @@ type RunResult struct {
 	TransportErrors map[string]uint64     `json:"transport_errors"`
 	Latency         Summary               `json:"latency"`
 	Kinds           map[string]KindResult `json:"kinds,omitempty"`
+	// AlternateSeconds is, for an alternating run, the measured time
+	// spent in the slots of each picker.
+	AlternateSeconds []float64 `json:"alternate_seconds,omitempty"`
 }
 
 // Errors is the number of non-2xx answers plus transport errors.
@@ -216,9 +229,11 @@ func Drive(ctx context.Context, o DriveOptions) *RunResult {
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
 	}
+	alternating := len(o.Alternate) > 0 && o.Slot > 0
 	start := time.Now()
 	measureFrom := start.Add(o.Warmup)
 	end := measureFrom.Add(o.Duration)
+	slot := func(t time.Time) int64 { return int64(t.Sub(start) / o.Slot) }
 	tallies := make([]*tally, o.Concurrency)
 	var wg sync.WaitGroup
 	for w := range o.Concurrency {
@@ -231,10 +246,15 @@ func Drive(ctx context.Context, o DriveOptions) *RunResult {
 				if !t0.Before(end) {
 					return
 				}
-				req := o.Pick(rng)
+				var req Request
+				if alternating {
+					req = o.Alternate[slot(t0)%int64(len(o.Alternate))](rng)
+				} else {
+					req = o.Pick(rng)
+				}
 				status, err := roundTrip(ctx, o.Transport, req.HTTP)
 				t1 := time.Now()
-				if t1.Before(measureFrom) || t1.After(end) {
+				if t1.Before(measureFrom) || t1.After(end) || (alternating && slot(t0) != slot(t1)) {
 					continue
 				}
 				if ctx.Err() != nil {
@@ -263,7 +283,25 @@ func Drive(ctx context.Context, o DriveOptions) *RunResult {
 	if now := time.Now(); now.Before(end) { // cancelled
 		window = max(now.Sub(measureFrom), 0)
 	}
-	return result(o.Kinds, tallies, o.Concurrency, window)
+	r := result(o.Kinds, tallies, o.Concurrency, window)
+	if alternating {
+		r.AlternateSeconds = slotTimes(measureFrom.Sub(start), window, o.Slot, len(o.Alternate))
+	}
+	return r
+}
+
+// slotTimes splits the measured window [from, from+window) (offsets from
+// the start of the run) among n alternating pickers with slots of length
+// slot, and returns each one's share in seconds.
+func slotTimes(from, window, slot time.Duration, n int) []float64 {
+	out := make([]float64, n)
+	for t := from; t < from+window; {
+		i := int64(t / slot)
+		next := min(time.Duration(i+1)*slot, from+window)
+		out[i%int64(n)] += (next - t).Seconds()
+		t = next
+	}
+	return out
 }
 
 // roundTrip sends a copy of tmpl and reads the whole answer.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"runtime"
 	"sync"
@@ -18,7 +19,14 @@ const (
 	ModeRun      = "run"
 	ModeBaseline = "baseline"
 	ModeAll      = "all" // install, run, baseline
+	// ModeCompare drives the authenticated mix and the baseline in
+	// alternating slots over the same connections (DriveOptions.Alternate)
+	// and reports their ratio.
+	ModeCompare = "compare"
 )
+
+// DefaultSlot is the length of a compare-mode slot.
+const DefaultSlot = 2 * time.Second
 
 // Config is one invocation of the load generator.
 type Config struct {
@@ -54,6 +62,8 @@ type Config struct {
 	// closed, before the idle-after sample; 0 means 1 s.
 	Settle time.Duration
 	Signer *InstallSigner // required for install
+	// Slot is the compare mode's slot length (0: DefaultSlot).
+	Slot time.Duration
 }
 
 // Report is everything one invocation measured.
@@ -69,6 +79,20 @@ type Report struct {
 	Baseline    *PhaseReport   `json:"baseline,omitempty"`
 	// Ratio is run/baseline 2xx throughput when both ran.
 	Ratio float64 `json:"ratio,omitempty"`
+	// Compare is the compare mode's result.
+	Compare *CompareReport `json:"compare,omitempty"`
+}
+
+// CompareReport is an alternating run: the authenticated mix and the
+// baseline each measured over their own slots.
+type CompareReport struct {
+	*PhaseReport
+	SlotSeconds    float64 `json:"slot_seconds"`
+	AuthSeconds    float64 `json:"auth_seconds"`
+	BaseSeconds    float64 `json:"baseline_seconds"`
+	AuthPerSec     float64 `json:"auth_ok_per_sec"`
+	BaselinePerSec float64 `json:"baseline_ok_per_sec"`
+	Ratio          float64 `json:"ratio"` // AuthPerSec / BaselinePerSec
 }
 
 // Errors counts every failed request of every phase.
@@ -81,6 +105,9 @@ func (r *Report) Errors() uint64 {
 		if p != nil {
 			n += p.Errors()
 		}
+	}
+	if r.Compare != nil {
+		n += r.Compare.Errors()
 	}
 	return n
 }
@@ -163,8 +190,9 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 	doInstall := c.Mode == ModeInstall || c.Mode == ModeAll
 	doRun := c.Mode == ModeRun || c.Mode == ModeAll
 	doBase := c.Mode == ModeBaseline || c.Mode == ModeAll
-	if !doInstall && !doRun && !doBase {
-		return nil, fmt.Errorf("mode %q: use install, run, baseline or all", c.Mode)
+	doCompare := c.Mode == ModeCompare
+	if !doInstall && !doRun && !doBase && !doCompare {
+		return nil, fmt.Errorf("mode %q: use install, run, baseline, all or compare", c.Mode)
 	}
 	if doInstall {
 		if c.Signer == nil {
@@ -182,7 +210,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 			rep.Install.App.PeakRSSBytes, _, _ = ProcMemory(c.AppPID)
 		}
 	}
-	if doRun {
+	if doRun || doCompare {
 		ttl := func(jira time.Duration) time.Duration {
 			if c.TokenTTL > 0 {
 				return c.TokenTTL
@@ -193,7 +221,8 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 			PageTTL: ttl(JiraPageTokenTTL), ContextTTL: ttl(JiraContextTokenTTL), ContextUser: c.ContextUser,
 			PagePath: c.PagePath, ContextPath: c.ContextPath}
 		t0 := time.Now()
-		if err := plan.Sign(t0); err != nil {
+		err := plan.Sign(t0)
+		if err != nil {
 			return rep, err
 		}
 		fmt.Fprintf(progress, "run: %d tenants × %d tokens × 2 kinds signed in %v; %d connections for %v (+%v warm-up)\n",
@@ -202,8 +231,15 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		if short := min(plan.PageTTL, plan.ContextTTL); short < c.Warmup+c.Duration+time.Minute {
 			go plan.Refresh(rctx, short/3, time.Now, func(err error) { fmt.Fprintln(progress, "re-signing tokens:", err) })
 		}
-		rep.Run = phase(rctx, c, tr, sampler, AuthKinds, plan.Pick)
+		if doCompare {
+			rep.Compare, err = compare(rctx, c, tr, sampler, plan)
+		} else {
+			rep.Run = phase(rctx, c, tr, sampler, AuthKinds, plan.Pick, nil)
+		}
 		stop()
+		if err != nil {
+			return rep, err
+		}
 	}
 	if doBase {
 		pick, err := BaselinePicker(c.Target)
@@ -211,7 +247,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 			return rep, err
 		}
 		fmt.Fprintf(progress, "baseline: GET %s/healthz, %d connections for %v (+%v warm-up)\n", c.Target.BasePath(), c.Concurrency, c.Duration, c.Warmup)
-		rep.Baseline = phase(ctx, c, tr, sampler, BaselineKinds, pick)
+		rep.Baseline = phase(ctx, c, tr, sampler, BaselineKinds, pick, nil)
 	}
 	if rep.Run != nil && rep.Baseline != nil && rep.Baseline.PerSec > 0 {
 		rep.Ratio = math.Round(rep.Run.PerSec/rep.Baseline.PerSec*1000) / 1000
@@ -219,8 +255,69 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 	return rep, ctx.Err()
 }
 
+// CompareKinds are the kinds of a compare run: the authenticated mix's,
+// then the baseline's.
+var CompareKinds = append(append([]string{}, AuthKinds...), BaselineKinds...)
+
+// compare runs the authenticated mix and the baseline in alternating
+// slots and derives each one's throughput over its own slots.
+func compare(ctx context.Context, c Config, tr *http.Transport, sampler *Sampler, plan *AuthPlan) (*CompareReport, error) {
+	base, err := BaselinePicker(c.Target)
+	if err != nil {
+		return nil, err
+	}
+	baseKind := len(AuthKinds)
+	slot := c.Slot
+	if slot <= 0 {
+		slot = DefaultSlot
+	}
+	alt := []Picker{plan.Pick, func(rng *rand.Rand) Request {
+		r := base(rng)
+		r.Kind = baseKind
+		return r
+	}}
+	pr := phase(ctx, c, tr, sampler, CompareKinds, nil, &alternation{pickers: alt, slot: slot})
+	cr := &CompareReport{PhaseReport: pr, SlotSeconds: slot.Seconds()}
+	if len(pr.AlternateSeconds) == 2 {
+		cr.AuthSeconds, cr.BaseSeconds = round3(pr.AlternateSeconds[0]), round3(pr.AlternateSeconds[1])
+	}
+	var authOK uint64
+	for _, k := range AuthKinds {
+		authOK += pr.Kinds[k].OK
+	}
+	baseOK := pr.Kinds[BaselineKinds[0]].OK
+	if cr.AuthSeconds > 0 && cr.BaseSeconds > 0 {
+		cr.AuthPerSec = math.Round(float64(authOK)/cr.AuthSeconds*10) / 10
+		cr.BaselinePerSec = math.Round(float64(baseOK)/cr.BaseSeconds*10) / 10
+	}
+	if cr.BaselinePerSec > 0 {
+		cr.Ratio = round3(cr.AuthPerSec / cr.BaselinePerSec)
+	}
+	return cr, nil
+}
+
+// alternation is DriveOptions.Alternate and Slot.
+type alternation struct {
+	pickers []Picker
+	slot    time.Duration
+}
+
+func (a *alternation) list() []Picker {
+	if a == nil {
+		return nil
+	}
+	return a.pickers
+}
+
+func (a *alternation) length() time.Duration {
+	if a == nil {
+		return 0
+	}
+	return a.slot
+}
+
 // phase runs one timed closed-loop phase with sampling around it.
-func phase(ctx context.Context, c Config, tr *http.Transport, sampler *Sampler, kinds []string, pick Picker) *PhaseReport {
+func phase(ctx context.Context, c Config, tr *http.Transport, sampler *Sampler, kinds []string, pick Picker, alt *alternation) *PhaseReport {
 	var (
 		mu      sync.Mutex
 		samples []AppSample
@@ -240,7 +337,7 @@ func phase(ctx context.Context, c Config, tr *http.Transport, sampler *Sampler, 
 	h := startHost()
 	res := Drive(ctx, DriveOptions{
 		Transport: tr, Concurrency: c.Concurrency, Warmup: c.Warmup, Duration: c.Duration, Kinds: kinds, Pick: pick,
-		Seed: uint64(time.Now().UnixNano()),
+		Seed: uint64(time.Now().UnixNano()), Alternate: alt.list(), Slot: alt.length(),
 		OnMeasure: func(start bool) {
 			if !start {
 				close(stopper)

@@ -28,6 +28,12 @@ func WriteText(w io.Writer, r *Report) {
 			fmt.Fprintf(w, "          app CPU per request %.1f µs vs %.1f µs (+%.1f µs for verification and the handlers)\n", ra, rb, ra-rb)
 		}
 	}
+	if c := r.Compare; c != nil {
+		writePhase(w, "compare", c.PhaseReport)
+		fmt.Fprintf(w, "\ncompare   alternating %.1fs slots: authenticated %.1f req/s over %.1fs, baseline %.1f req/s over %.1fs\n",
+			c.SlotSeconds, c.AuthPerSec, c.AuthSeconds, c.BaselinePerSec, c.BaseSeconds)
+		fmt.Fprintf(w, "ratio     authenticated/baseline = %.3f\n", c.Ratio)
+	}
 	fmt.Fprintf(w, "\nerrors    %d\n", r.Errors())
 }
 
