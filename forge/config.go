@@ -25,6 +25,10 @@ const (
 	AppARIPrefix = "ari:cloud:ecosystem::app/"
 	// DefaultLeeway is the clock-skew tolerance on exp, nbf and iat.
 	DefaultLeeway = 5 * time.Second
+	// DefaultMaxLifetime caps exp - iat of an accepted FIT. Atlassian
+	// documents no lifetime (its example lives 25 s), so the cap is far
+	// above anything Forge mints and only refuses tokens meant to last.
+	DefaultMaxLifetime = time.Hour
 	// DefaultReplayCacheSize bounds the jti replay cache.
 	DefaultReplayCacheSize = 100_000
 	// DefaultAPIHost is the only product API gateway trusted by default.
@@ -59,6 +63,9 @@ type Config struct {
 	// Leeway is the clock-skew tolerance. Zero means DefaultLeeway; a
 	// negative value means none. At most one minute.
 	Leeway time.Duration
+	// MaxLifetime caps exp - iat (0: DefaultMaxLifetime; at least one
+	// minute).
+	MaxLifetime time.Duration
 	// ReplayCache turns on the jti replay cache; ReplayCacheSize bounds
 	// it (default DefaultReplayCacheSize).
 	ReplayCache     bool
@@ -119,6 +126,12 @@ func (c Config) normalized() (Config, error) {
 		c.Leeway = 0
 	case c.Leeway > time.Minute:
 		return c, fmt.Errorf("%w: leeway %v is more than a minute", ErrConfig, c.Leeway)
+	}
+	switch {
+	case c.MaxLifetime == 0:
+		c.MaxLifetime = DefaultMaxLifetime
+	case c.MaxLifetime < time.Minute:
+		return c, fmt.Errorf("%w: maximum FIT lifetime %v is less than a minute", ErrConfig, c.MaxLifetime)
 	}
 	if c.ReplayCacheSize <= 0 {
 		c.ReplayCacheSize = DefaultReplayCacheSize

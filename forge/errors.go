@@ -63,6 +63,9 @@ var (
 	ErrFITNotYetValid = sentinel("fit_not_yet_valid",
 		"the Forge Invocation Token is not valid yet (nbf or iat in the future)",
 		"The server clock is behind Forge's: synchronise it with NTP, or raise the leeway slightly.")
+	ErrFITLifetimeTooLong = sentinel("fit_lifetime_too_long",
+		"the Forge Invocation Token is valid for longer than a FIT may be (exp - iat)",
+		"Forge's FITs live about 25 s; a token meant to be valid for longer than the verifier's maximum (1 hour by default) is refused whatever its signature.")
 	ErrFITClaimMissing = sentinel("fit_claim_missing",
 		"the Forge Invocation Token lacks a required claim",
 		"A FIT must carry exp, iat, nbf, jti, app.id and app.installationId.")

@@ -134,6 +134,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if claims.IssuedAt == nil {
 		return nil, fmt.Errorf("%w: iat", ErrFITClaimMissing)
 	}
+	if life := claims.ExpiresAt.Sub(claims.IssuedAt.Time); life > v.cfg.MaxLifetime {
+		return nil, fmt.Errorf("%w: exp is %v after iat; at most %v is accepted", ErrFITLifetimeTooLong, life, v.cfg.MaxLifetime)
+	}
 	if claims.ID == "" {
 		return nil, fmt.Errorf("%w: jti", ErrFITClaimMissing)
 	}

@@ -94,6 +94,12 @@ func TestVerifyRejections(t *testing.T) {
 		{"iat in the future", func() string {
 			return f.minter.MustMint(forgesim.WithIssuedAt(now.Add(time.Minute)))
 		}, forge.ErrFITNotYetValid, "fit_not_yet_valid"},
+		{"valid for a day", func() string {
+			return f.minter.MustMint(forgesim.WithLifetime(24 * time.Hour))
+		}, forge.ErrFITLifetimeTooLong, "fit_lifetime_too_long"},
+		{"valid a second past the maximum", func() string {
+			return f.minter.MustMint(forgesim.WithLifetime(forge.DefaultMaxLifetime + time.Second))
+		}, forge.ErrFITLifetimeTooLong, "fit_lifetime_too_long"},
 		{"no exp", func() string { return f.minter.MustMint(forgesim.WithoutClaim("exp")) }, forge.ErrFITClaimMissing, "fit_claim_missing"},
 		{"no nbf", func() string { return f.minter.MustMint(forgesim.WithoutClaim("nbf")) }, forge.ErrFITClaimMissing, "fit_claim_missing"},
 		{"no iat", func() string { return f.minter.MustMint(forgesim.WithoutClaim("iat")) }, forge.ErrFITClaimMissing, "fit_claim_missing"},
@@ -125,6 +131,23 @@ func TestVerifyRejections(t *testing.T) {
 				t.Errorf("HTTPError = %d %+v", status, body)
 			}
 		})
+	}
+}
+
+// A FIT valid for exactly the maximum lifetime is accepted; the limit is
+// configurable.
+func TestMaxLifetimeBoundary(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.verifier(t).Verify(context.Background(), f.minter.MustMint(forgesim.WithLifetime(forge.DefaultMaxLifetime))); err != nil {
+		t.Fatalf("a FIT valid for exactly %v: %v", forge.DefaultMaxLifetime, err)
+	}
+	f.cfg.MaxLifetime = 2 * time.Minute
+	v := f.verifier(t)
+	if _, err := v.Verify(context.Background(), f.minter.MustMint(forgesim.WithLifetime(2*time.Minute+time.Second))); !errors.Is(err, forge.ErrFITLifetimeTooLong) {
+		t.Fatalf("MaxLifetime 2m, FIT valid 2m1s: err = %v", err)
+	}
+	if _, err := v.Verify(context.Background(), f.minter.MustMint()); err != nil {
+		t.Fatalf("a default FIT under MaxLifetime 2m: %v", err)
 	}
 }
 
@@ -316,10 +339,11 @@ func TestNormalizeAppID(t *testing.T) {
 
 func TestNewVerifierRejectsBadConfig(t *testing.T) {
 	tests := map[string]forge.Config{
-		"no app id":       {},
-		"bad jwks url":    {AppID: forgesim.DefaultAppID, JWKSURL: "forge.cdn.prod/.well-known"},
-		"huge leeway":     {AppID: forgesim.DefaultAppID, Leeway: time.Hour},
-		"bad staging url": {AppID: forgesim.DefaultAppID, StagingURL: "ftp://x/y"},
+		"no app id":         {},
+		"bad jwks url":      {AppID: forgesim.DefaultAppID, JWKSURL: "forge.cdn.prod/.well-known"},
+		"huge leeway":       {AppID: forgesim.DefaultAppID, Leeway: time.Hour},
+		"tiny max lifetime": {AppID: forgesim.DefaultAppID, MaxLifetime: time.Second},
+		"bad staging url":   {AppID: forgesim.DefaultAppID, StagingURL: "ftp://x/y"},
 	}
 	for name, cfg := range tests {
 		if _, err := forge.NewVerifier(cfg); !errors.Is(err, forge.ErrConfig) {

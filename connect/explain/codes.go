@@ -60,6 +60,7 @@ const (
 	FITExpired         = "fit_expired"
 	FITNotYetValid     = "fit_not_yet_valid"
 	FITClaimMissing    = "fit_claim_missing"
+	FITLifetimeTooLong = "fit_lifetime_too_long"
 	FITDevEnvironment  = "fit_dev_environment"
 	FITReplayed        = "fit_replayed"
 	FITJWKSUnavailable = "fit_jwks_unavailable"
@@ -191,6 +192,8 @@ var codeTable = []CodeInfo{
 		"FITs live about 25 s: the remote's clock runs ahead, the request was queued, or a captured request was replayed."},
 	{FITNotYetValid, VerdictAuthentication, "The FIT is not valid yet (clock skew)",
 		"iat or nbf lies in the future by the remote's clock: the remote's clock runs behind Forge's."},
+	{FITLifetimeTooLong, VerdictAuthentication, "The FIT is valid for too long",
+		"exp - iat is beyond the remote's maximum (1 hour by default): Forge's FITs live about 25 s, so the token was not minted by Forge for one invocation."},
 	{FITClaimMissing, VerdictAuthentication, "The FIT lacks a required claim",
 		"exp, iat, nbf, jti, app.id and app.installationId are required of every FIT."},
 	{FITDevEnvironment, VerdictAuthentication, "The FIT comes from a Forge environment the backend refuses",

@@ -38,10 +38,14 @@ type forgeFacts struct {
 	call     string       // the kind of Forge call, when known
 }
 
+// fitMaxLifetime is the forge verifier's default cap on exp - iat
+// (forge.DefaultMaxLifetime).
+const fitMaxLifetime = time.Hour
+
 // forgeRemoteCodes are the codes a remote may answer with in its JSON error
 // envelope ({"error":{"code":…}}).
 var forgeRemoteCodes = []string{FITMissing, FITMalformed, FITBadAlg, FITBadSignature, FITUnknownKID, FITWrongIssuer, FITWrongAudience,
-	FITAppMismatch, FITExpired, FITNotYetValid, FITClaimMissing, FITDevEnvironment, FITReplayed, FITJWKSUnavailable, ForgeTokenMalformed, ForgeTokenAbsent}
+	FITAppMismatch, FITExpired, FITNotYetValid, FITLifetimeTooLong, FITClaimMissing, FITDevEnvironment, FITReplayed, FITJWKSUnavailable, ForgeTokenMalformed, ForgeTokenAbsent}
 
 func (a *analysis) forgeFacts() forgeFacts {
 	ctx := &a.in.Context
@@ -241,6 +245,10 @@ func (a *analysis) checkFITTimes(t *TokenReport, ctx *Context) {
 	if t.Lifetime != "" {
 		life = " (lifetime " + t.Lifetime + "; Forge's FITs live about 25 s)"
 	}
+	if e, i := t.Claims.ExpiresAt, t.Claims.IssuedAt; e != nil && i != nil && time.Duration(*e-*i)*time.Second > fitMaxLifetime {
+		a.addExact(FITLifetimeTooLong, 0.9, fitFix(FITLifetimeTooLong, ctx),
+			fmt.Sprintf("exp - iat is %s; the verifier accepts at most %s and Forge's FITs live about 25 s", human(time.Duration(*e-*i)*time.Second), human(fitMaxLifetime)))
+	}
 	if e := t.Claims.ExpiresAt; e != nil {
 		exp := time.Unix(*e, 0)
 		if d := now.Sub(exp); d > fitLeeway {
@@ -340,6 +348,8 @@ func fitFix(code string, ctx *Context) string {
 		return "Synchronise the remote's clock with NTP, verify the FIT as soon as the request arrives (before any queue), and keep a small leeway (5 s by default); FITs live about 25 s and cannot be replayed later."
 	case FITNotYetValid:
 		return "The remote's clock runs behind Forge's: synchronise it with NTP (the verifier allows 5 s of leeway)."
+	case FITLifetimeTooLong:
+		return "Only accept FITs as Forge mints them, for one invocation (about 25 s); a token valid for hours is a minted test token or a forgery. If a genuine Forge token is refused, raise MaxLifetime in the verifier's configuration and report the lifetime seen."
 	case FITClaimMissing:
 		return "Only accept FITs as Forge mints them (exp, iat, nbf, jti, app.id, app.installationId); a token without them was not issued by Forge."
 	case FITDevEnvironment:

@@ -156,6 +156,15 @@ func forgeCauseCases() []causeCase {
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{Request: remoteReq(fit(t, forgesim.WithIssuedAt(testNow.Add(40*time.Second)))), Response: remoteResp(401, "", ""), Context: forgeCtx()}
 			}},
+		{name: "fit_lifetime_too_long/a token minted to last", top: explain.FITLifetimeTooLong, minConf: 0.85, evidence: []string{"exp - iat is 24h"}, fix: []string{"one invocation"},
+			in: func(t *testing.T) explain.Input {
+				tok := fit(t, forgesim.WithLifetime(24*time.Hour))
+				return explain.Input{Request: remoteReq(tok), Response: remoteResp(401, "fit_lifetime_too_long", "the Forge Invocation Token is valid for longer than a FIT may be (exp - iat)"), Context: forgeCtx()}
+			}},
+		{name: "fit_lifetime_too_long/remote's code only (a remote with a tighter maximum)", top: explain.FITLifetimeTooLong, minConf: 0.85,
+			in: func(t *testing.T) explain.Input {
+				return explain.Input{Request: remoteReq(fit(t)), Response: remoteResp(401, "fit_lifetime_too_long", "the Forge Invocation Token is valid for longer than a FIT may be (exp - iat)"), Context: forgeCtx()}
+			}},
 		{name: "fit_claim_missing/no jti", top: explain.FITClaimMissing, minConf: 0.85, evidence: []string{"jti"},
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{Request: remoteReq(fit(t, forgesim.WithoutClaim("jti"))), Response: remoteResp(401, "", ""), Context: forgeCtx()}

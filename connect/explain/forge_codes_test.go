@@ -18,7 +18,7 @@ var updateCodes = flag.Bool("update-codes", false, "rewrite CODES.md from Codes(
 // to a documented cause.
 func TestForgeSentinelsAreCauses(t *testing.T) {
 	for _, s := range []*forge.Sentinel{forge.ErrFITMissing, forge.ErrFITMalformed, forge.ErrFITBadAlg, forge.ErrFITBadSignature, forge.ErrFITUnknownKID,
-		forge.ErrFITWrongIssuer, forge.ErrFITWrongAudience, forge.ErrFITAppMismatch, forge.ErrFITExpired, forge.ErrFITNotYetValid, forge.ErrFITClaimMissing,
+		forge.ErrFITWrongIssuer, forge.ErrFITWrongAudience, forge.ErrFITAppMismatch, forge.ErrFITExpired, forge.ErrFITNotYetValid, forge.ErrFITLifetimeTooLong, forge.ErrFITClaimMissing,
 		forge.ErrFITDevEnvironment, forge.ErrFITReplayed, forge.ErrJWKSUnavailable, forge.ErrForgeTokenMalformed} {
 		if _, ok := explain.LookupCode(s.Code()); !ok {
 			t.Errorf("forge code %s is not an explainer cause", s.Code())
