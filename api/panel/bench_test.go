@@ -34,12 +34,17 @@ func BenchmarkServe(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	anonTok, err := e.sim.ContextToken(appKey, "") // as cmd/loadgen sends them
+	if err != nil {
+		b.Fatal(err)
+	}
 	cases := []struct {
 		name, target, auth string
 	}{
 		{"healthz", "/healthz", ""},
 		{"page", pu.RequestURI(), ""},
 		{"installation", "/api/installation", "JWT " + ctxTok},
+		{"installation-anonymous", "/api/installation", "JWT " + anonTok},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {

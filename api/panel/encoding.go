@@ -63,7 +63,7 @@ func (z *compressor) encode(b []byte) encodedBody {
 		return e
 	}
 	if buf.Len() < len(b) {
-		e.gzip = buf.Bytes()
+		e.gzip = bytes.Clone(buf.Bytes()) // exact size: one is kept per site
 	}
 	return e
 }

@@ -102,7 +102,7 @@ func (p *Panel) page(c *gin.Context) {
 			abort(c, http.StatusInternalServerError, "internal_error", "The page could not be rendered.", "")
 			return
 		}
-		pg = &renderedPage{csp: p.csp(t.BaseURL, t.DisplayURL), body: p.gzip.encode(buf.Bytes())}
+		pg = &renderedPage{csp: p.csp(t.BaseURL, t.DisplayURL), body: p.gzip.encode(bytes.Clone(buf.Bytes()))}
 		p.pages.Add(key, pg)
 	}
 	h := c.Writer.Header()
