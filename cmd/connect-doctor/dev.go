@@ -17,6 +17,7 @@ import (
 	"github.com/connect-doctor/connect-doctor/api"
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/connect/jirasim"
+	"github.com/connect-doctor/connect-doctor/forge/customui"
 	"github.com/connect-doctor/connect-doctor/forge/forgesim"
 )
 
@@ -132,11 +133,13 @@ Press Ctrl-C to stop.
 		sim.AdminPageURL(cfg.AppKey, module, admin.AccountID), user.DisplayName,
 		sim.AdminPageURL(cfg.AppKey, module, user.AccountID))
 	if site != nil {
-		if err := devForge(ctx, io, site, base, inst.InstallationID, admin, user); err != nil {
+		host, err := devForge(ctx, io, site, base, inst.InstallationID, admin, user)
+		if err != nil {
 			fmt.Fprintln(io.err, "connect-doctor dev --forge:", err)
 			srv.Close()
 			return 1
 		}
+		defer host.Close()
 	}
 	if io.ready != nil {
 		io.ready <- sim.AdminPageURL(cfg.AppKey, module, admin.AccountID)
@@ -159,11 +162,14 @@ Press Ctrl-C to stop.
 
 // devForge installs the app through the simulated Forge platform for the
 // Connect installation's installationId (a Forge installed event with the
-// system token, as a lifecycle trigger delivers it) and prints how to call
-// the panel API as Forge does. The printed FITs live one hour (real ones
-// live 25 s) so that they can be pasted; they are signed by the simulator's
-// key, which only this process trusts.
-func devForge(ctx context.Context, io stdio, site *forgesim.Site, base, installationID string, admin, user jirasim.User) error {
+// system token, as a lifecycle trigger delivers it), starts the simulated
+// Jira admin page that embeds the panel as Forge Custom UI (the committed
+// bundle, every API call an invokeRemote through the simulated Forge), and
+// prints its URLs and how to call the panel API as Forge does. The printed
+// FITs live one hour (real ones live 25 s) so that they can be pasted; they
+// are signed by the simulator's key, which only this process trusts. The
+// caller closes the returned host.
+func devForge(ctx context.Context, io stdio, site *forgesim.Site, base, installationID string, admin, user jirasim.User) (*forgesim.CustomUIHost, error) {
 	gw := site.Gateway()
 	gw.SetAdmin(admin.AccountID, true)
 	gw.AddUser(admin.AccountID, admin.DisplayName)
@@ -177,12 +183,15 @@ func devForge(ctx context.Context, io stdio, site *forgesim.Site, base, installa
 	resp, err := iv.Invoke(ictx, base, forgesim.LifecyclePath, forgesim.InvocationSpec{InstallationID: installationID,
 		Event: forgesim.InstalledEvent(installationID, site.AppID(), site.CloudID(), site.SiteURL()), WithSystemToken: true})
 	if err != nil {
-		return fmt.Errorf("Forge installed event: %w", err)
+		return nil, fmt.Errorf("Forge installed event: %w", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("Forge installed event answered %d", resp.StatusCode)
+		return nil, fmt.Errorf("Forge installed event answered %d", resp.StatusCode)
 	}
+	// The resolver endpoint of the generated manifest enables both tokens.
+	host := forgesim.NewCustomUIHost(forgesim.CustomUIOptions{Site: site, Resource: customui.Resource(), RemoteURL: base,
+		SystemToken: true, UserToken: true, InstallationID: installationID})
 	uiFIT := func(acc string) string {
 		return m.MustMint(forgesim.WithLifetime(time.Hour), forgesim.WithPrincipal(acc),
 			forgesim.WithClaim("app.module.type", "jira:adminPage"), forgesim.WithClaim("app.module.key", "doctor-admin"),
@@ -200,6 +209,10 @@ Forge Remote (simulated Forge platform for the same site):
   installation        %s
                       installed via POST %s/forge/lifecycle, linked to the Connect tenant above
 
+Open the panel as Forge Custom UI (the simulated Jira admin page; every call is an invokeRemote):
+  as %s: %s
+  as %s: %s
+
 requestRemote as %s (FIT only, no OAuth headers; checks as a user use an offline token):
   curl -s -H 'Authorization: Bearer %s' %s/forge/api/installation
 
@@ -211,8 +224,9 @@ requestRemote as %s (not a Jira administrator):
 
 The FITs above are valid for one hour; the same JSON API answers at /api/… for the Connect iframe.
 `, site.AppID(), site.JWKSURL(), strings.TrimPrefix(gw.URL(), "http://"), installationID, base,
+		admin.DisplayName, host.AdminPageURL(admin.AccountID), user.DisplayName, host.AdminPageURL(user.AccountID),
 		admin.DisplayName, uiFIT(admin.AccountID), base,
 		admin.DisplayName, uiFIT(admin.AccountID), sys, usr, check, base,
 		user.DisplayName, uiFIT(user.AccountID), base)
-	return nil
+	return host, nil
 }

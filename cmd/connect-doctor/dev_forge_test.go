@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,7 +18,9 @@ import (
 // TestDevForge starts `connect-doctor dev --forge`, then follows the
 // printed commands: the Forge panel API as requestRemote and invokeRemote
 // do (the Forge installation is linked to the Connect tenant), the
-// non-admin refusal, and the Connect admin page in the same process.
+// non-admin refusal, the printed Custom UI admin pages (bridge invokes as
+// the administrator and as a regular user), and the Connect admin page in
+// the same process.
 func TestDevForge(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
@@ -88,6 +94,56 @@ func TestDevForge(t *testing.T) {
 	if status, body = do(curls[2]); status != 403 || !strings.Contains(body, "not_jira_admin") {
 		t.Fatalf("non-admin history: %d %s", status, body)
 	}
+	// The printed Custom UI admin pages: the panel's iframe, and an
+	// invokeRemote through the page's bridge reaching /forge/api with the
+	// Connect tenant's linked installation.
+	pages := regexp.MustCompile(`(?m)^  as [^:]+: (http://\S+/jira/settings/apps/\S+)$`).FindAllStringSubmatch(text, -1)
+	if len(pages) != 2 {
+		t.Fatalf("output lacks the two Custom UI admin page URLs:\n%s", text)
+	}
+	bridgeFor := func(pageURL string) string {
+		t.Helper()
+		resp, err := http.Get(pageURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := regexp.MustCompile(`<iframe[^>]+src="([^"]+)"`).FindStringSubmatch(string(b))
+		if resp.StatusCode != 200 || m == nil {
+			t.Fatalf("Custom UI admin page: %d, no iframe:\n%s", resp.StatusCode, b)
+		}
+		u, _ := url.Parse(pageURL)
+		return u.Scheme + "://" + u.Host + strings.TrimSuffix(html.UnescapeString(m[1]), "index.html") + "__forgesim/bridge"
+	}
+	invoke := func(bridge, path string) (int, map[string]any) {
+		t.Helper()
+		raw, _ := json.Marshal(map[string]any{"name": "invoke", "payload": map[string]any{"path": path, "method": "GET", "invokeType": "ui-remote-fetch"}})
+		resp, err := http.Post(bridge, "application/json", bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Result struct {
+				Payload struct {
+					Status int            `json:"status"`
+					Body   map[string]any `json:"body"`
+				} `json:"payload"`
+			} `json:"result"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("bridge invoke %s: %d %v", path, resp.StatusCode, err)
+		}
+		return out.Result.Payload.Status, out.Result.Payload.Body
+	}
+	if status, body := invoke(bridgeFor(pages[0][1]), "/forge/api/installation"); status != 200 || body["clientKey"] != clientKey[1] || body["details"] == nil {
+		t.Fatalf("Custom UI as the administrator: %d %v", status, body)
+	}
+	if status, body := invoke(bridgeFor(pages[1][1]), "/forge/api/checks"); status != 403 || !strings.Contains(fmt.Sprint(body), "not_jira_admin") {
+		t.Fatalf("Custom UI as a regular user: %d %v", status, body)
+	}
+
 	// The Connect path in the same process.
 	resp, err := http.Get(adminURL)
 	if err != nil {

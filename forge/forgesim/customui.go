@@ -48,6 +48,11 @@ type CustomUIOptions struct {
 	Addr string
 	// Now is the clock for page sessions (default time.Now).
 	Now func() time.Time
+	// InstallationID is the installation the page belongs to (default
+	// Site.InstallationID()): another installation registered on the
+	// Site's gateway, such as the one `connect-doctor dev --forge` links
+	// to a Connect tenant.
+	InstallationID string
 }
 
 // BridgeCall is one @forge/bridge call the page made, for assertions.
@@ -115,6 +120,9 @@ func NewCustomUIHost(o CustomUIOptions) *CustomUIHost {
 	}
 	if o.RemoteKey == "" {
 		o.RemoteKey = "doctor"
+	}
+	if o.InstallationID == "" {
+		o.InstallationID = o.Site.InstallationID()
 	}
 	if o.ModuleKey == "" {
 		o.ModuleKey = "doctor-admin"
@@ -378,6 +386,9 @@ func (h *CustomUIHost) bridge(w http.ResponseWriter, r *http.Request, s uiSessio
 // context is what view.getContext() resolves to for the viewer.
 func (h *CustomUIHost) context(s uiSession) map[string]any {
 	in := h.o.Site.Installation()
+	if other, ok := h.o.Site.Gateway().Installation(h.o.InstallationID); ok {
+		in = other
+	}
 	env := h.o.Site.minter.defaults()
 	envType := in.Environment
 	if envType == "" {
@@ -444,7 +455,7 @@ func (h *CustomUIHost) invoke(ctx context.Context, s uiSession, raw json.RawMess
 		body = []byte(in.Body)
 	}
 	resp, err := h.o.Site.Invoker().Invoke(ctx, h.o.RemoteURL, in.Path, InvocationSpec{
-		InstallationID: h.o.Site.InstallationID(), AccountID: s.accountID, Kind: KindUI, Method: call.Method,
+		InstallationID: h.o.InstallationID, AccountID: s.accountID, Kind: KindUI, Method: call.Method,
 		Event: body, Header: hdr, WithSystemToken: h.o.SystemToken, WithUserToken: h.o.UserToken,
 	})
 	if err != nil {
@@ -497,7 +508,7 @@ func (h *CustomUIHost) fit(w http.ResponseWriter, r *http.Request, s uiSession) 
 		uiError(w, http.StatusBadRequest, call.Err)
 		return
 	}
-	inst, ok := h.o.Site.Gateway().Installation(h.o.Site.InstallationID())
+	inst, ok := h.o.Site.Gateway().Installation(h.o.InstallationID)
 	if !ok {
 		uiError(w, http.StatusNotFound, "forgesim: the installation is gone")
 		return
