@@ -5,10 +5,14 @@
 // /api/installation, context token) requests from --concurrency
 // keep-alive connections for --duration, or GET /healthz the same way as
 // the baseline, and prints throughput, latency percentiles and error
-// counts. Start the app with CONNECT_INSTALL_KEYS_URL=http://<--keys-listen>.
-// Only loopback targets are accepted.
+// counts. --mode compare drives both in alternating --slot slots over the
+// same connections and reports their ratio, so that drift in a shared
+// machine's speed hits both alike. Start the app with
+// CONNECT_INSTALL_KEYS_URL=http://<--keys-listen>. Only loopback targets
+// are accepted.
 //
 //	loadgen --target http://127.0.0.1:8080 --tenants 1000 --concurrency 64 --duration 20s --mode all
+//	loadgen --target http://127.0.0.1:8080 --tenants 1000 --seed <seed> --mode compare --duration 60s
 package main
 
 import (
