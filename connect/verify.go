@@ -78,8 +78,9 @@ type RequestVerifier struct {
 	// verified remembers tokens whose signature already checked out, by
 	// their exact text: AP.context.getToken() hands the same context token
 	// to every API call for up to 15 minutes. A hit still re-reads the
-	// tenant, requires its secret to be unchanged, and re-validates the
-	// time claims, the qsh and the tenant state; nil disables it.
+	// tenant, requires its secret to be unchanged, and re-checks exp, the
+	// qsh (a request other than the one remembered is canonicalised and
+	// hashed) and the tenant state; nil disables it.
 	verified *ttlcache.Cache[string, *verifiedToken]
 	leeway   time.Duration
 }
@@ -350,11 +351,10 @@ type wireClaims struct {
 }
 
 func (w *wireClaims) claims() *Claims {
-	c := &Claims{RegisteredClaims: jwt.RegisteredClaims{
+	return &Claims{RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: w.Iss, Subject: w.Sub, Audience: w.Aud, ID: w.Jti,
 		ExpiresAt: w.Exp.date(), IssuedAt: w.Iat.date(), NotBefore: w.Nbf.date(),
 	}, QSH: w.QSH, Context: w.Context}
-	return c
 }
 
 // maxNumericDate bounds time claims (the year 9999), so a huge number never

@@ -539,9 +539,49 @@ func TestVerifiedTokenCacheNeverOutlivesTheTruth(t *testing.T) {
 	if _, err := v.Verify(context.Background(), "GET", "/api/x", fresh, ctxOpts); err != nil {
 		t.Fatal(err)
 	}
+	// A record re-read from the store (another pointer) with the same
+	// secret keeps the cached verification.
+	reread := *rotated
+	m.mu.Lock()
+	m.cached["ck-a"] = &reread
+	m.mu.Unlock()
+	if _, err := v.Verify(context.Background(), "GET", "/api/x", fresh, ctxOpts); err != nil {
+		t.Fatalf("cached token with a re-read record: %v", err)
+	}
 	now = now.Add(10 * time.Minute)
 	if _, err := v.Verify(context.Background(), "GET", "/api/x", fresh, ctxOpts); !errors.Is(err, ErrExpired) {
 		t.Fatalf("cached token past exp: %v", err)
+	}
+}
+
+// A cached page token remembers the request its qsh matched: the same
+// request again is accepted without hashing, any other request is
+// canonicalised and refused, and the first request still works after.
+func TestVerifiedTokenRemembersItsQSHRequest(t *testing.T) {
+	tn := &Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: StateInstalled}
+	v := NewRequestVerifier(newMemTenants(tn), RequestVerifierOptions{AppKey: "app", Now: func() time.Time { return testNow }})
+	uri := "/admin?lic=none&xdm_e=https%3A%2F%2Facme.atlassian.net"
+	tok := sign(t, jwt.SigningMethodHS256, []byte(testSecret), reqClaims("ck-a", QSH(CanonicalRequest("GET", uri, "")), nil), nil)
+	steps := []struct {
+		name, method, uri string
+		wantErr           error
+	}{
+		{"first sight", "GET", uri, nil},
+		{"same request from the cache", "GET", uri, nil},
+		{"another query", "GET", "/admin?lic=active&xdm_e=https%3A%2F%2Facme.atlassian.net", ErrQSHMismatch},
+		{"another method", "POST", uri, ErrQSHMismatch},
+		{"a longer URI with the same prefix", "GET", uri + "&x=1", ErrQSHMismatch},
+		{"the jwt parameter is not part of qsh", "GET", uri + "&jwt=" + tok, nil},
+		{"the first request again", "GET", uri, nil},
+	}
+	for _, st := range steps {
+		_, err := v.Verify(context.Background(), st.method, st.uri, tok, VerifyOptions{})
+		if (st.wantErr == nil) != (err == nil) || (st.wantErr != nil && !errors.Is(err, st.wantErr)) {
+			t.Fatalf("%s: err = %v, want %v", st.name, err, st.wantErr)
+		}
+	}
+	if v.verified.Len() != 1 {
+		t.Fatalf("cache holds %d tokens", v.verified.Len())
 	}
 }
 
