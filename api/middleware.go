@@ -114,18 +114,6 @@ func recoverJSON(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// limitBody caps the request body; reading past the limit fails, and the
-// handlers answer 413.
-func limitBody(n int64) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if c.Request.ContentLength > n {
-			abort(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body exceeds %d bytes.", n), "Send a smaller body.")
-			return
-		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
-		c.Next()
-	}
-}
 
 // securityHeaders sets headers every answer gets.
 func securityHeaders() gin.HandlerFunc {

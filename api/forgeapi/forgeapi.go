@@ -126,7 +126,7 @@ const (
 // Register mounts the Forge routes on r and the panel API (api.RegisterAPI)
 // under /forge/api.
 func (s *Server) Register(r Router, api APIMounter) {
-	f := r.Group("/forge", limitBody(MaxEventBody))
+	f := r.Group("/forge", panel.LimitBody(MaxEventBody))
 	f.POST("/lifecycle", s.fit(s.EventVerifier), s.lifecycle)
 	f.POST("/scheduled", s.fit(s.EventVerifier), s.scheduled)
 	f.POST("/pre-uninstall", s.fit(s.EventVerifier), s.preUninstall)
@@ -136,7 +136,7 @@ func (s *Server) Register(r Router, api APIMounter) {
 	r.Group("/forge/api").OPTIONS("/*path", preflightCORS)
 	g := r.Group("/forge/api", cors, s.fit(s.Verifier), s.tenant())
 	g.GET("/link", s.getLink)
-	g.POST("/link", limitBody(4<<10), s.postLink)
+	g.POST("/link", panel.LimitBody(4<<10), s.postLink)
 	api.RegisterAPI(g)
 }
 
@@ -393,16 +393,6 @@ func abort(c *gin.Context, status int, code, msg, hint string) {
 	c.AbortWithStatusJSON(status, ErrorBody{Error: forge.ErrorDetail{Code: code, Message: msg, Hint: hint}})
 }
 
-func limitBody(n int64) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if c.Request.ContentLength > n {
-			abort(c, http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large.", "Send a smaller body.")
-			return
-		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
-		c.Next()
-	}
-}
 
 // cors lets the Forge iframe call /forge/api with requestRemote. The FIT in
 // Authorization is the only credential (no cookies), so any origin may

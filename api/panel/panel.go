@@ -145,7 +145,7 @@ func New(d Deps) (*Panel, error) {
 // Register mounts the page, the static assets and the API on r.
 func (p *Panel) Register(r Router) {
 	r.Group("/static").GET("/:name", p.static)
-	r.Group("", limitBody(64<<10), r.PageAuth()).GET("/admin", p.page)
+	r.Group("", LimitBody(64<<10), r.PageAuth()).GET("/admin", p.page)
 
 	// RegisterAPI adds the body limit and no-store itself.
 	p.RegisterAPI(r.Group("/api", r.ContextAuth()))
@@ -157,7 +157,7 @@ func (p *Panel) Register(r Router) {
 // /forge/api with FIT authentication (package api/forgeapi). The handlers
 // and their JSON are the same for both.
 func (p *Panel) RegisterAPI(g *gin.RouterGroup) {
-	g.Use(limitBody(MaxAPIBody), noStore)
+	g.Use(LimitBody(MaxAPIBody), noStore)
 	g.GET("/installation", p.installation)
 	g.GET("/endpoints", p.endpoints)
 	g.GET("/endpoints/:operationId", p.endpoint)
@@ -173,8 +173,11 @@ func noStore(c *gin.Context) {
 	c.Next()
 }
 
-// limitBody caps request bodies; reads past n fail and handlers answer 413.
-func limitBody(n int64) gin.HandlerFunc {
+// LimitBody caps request bodies at n bytes: a declared Content-Length over
+// n is answered 413 body_too_large at once, and reading past n fails (the
+// handlers answer 413). Requests without a body pass untouched. The panel
+// and the Forge routes (api/forgeapi) use it.
+func LimitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > n {
 			abort(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body exceeds %d bytes.", n), "Send a smaller body.")
