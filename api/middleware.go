@@ -114,7 +114,6 @@ func recoverJSON(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-
 // securityHeaders sets headers every answer gets.
 func securityHeaders() gin.HandlerFunc {
 	return func(c *gin.Context) {

@@ -393,7 +393,6 @@ func abort(c *gin.Context, status int, code, msg, hint string) {
 	c.AbortWithStatusJSON(status, ErrorBody{Error: forge.ErrorDetail{Code: code, Message: msg, Hint: hint}})
 }
 
-
 // cors lets the Forge iframe call /forge/api with requestRemote. The FIT in
 // Authorization is the only credential (no cookies), so any origin may
 // send it.
