@@ -234,7 +234,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		if doCompare {
 			rep.Compare, err = compare(rctx, c, tr, sampler, plan)
 		} else {
-			rep.Run = phase(rctx, c, tr, sampler, AuthKinds, plan.Pick, nil)
+			rep.Run = phase(rctx, c, tr, sampler, DriveOptions{Kinds: AuthKinds, Pick: plan.Pick})
 		}
 		stop()
 		if err != nil {
@@ -247,7 +247,7 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 			return rep, err
 		}
 		fmt.Fprintf(progress, "baseline: GET %s/healthz, %d connections for %v (+%v warm-up)\n", c.Target.BasePath(), c.Concurrency, c.Duration, c.Warmup)
-		rep.Baseline = phase(ctx, c, tr, sampler, BaselineKinds, pick, nil)
+		rep.Baseline = phase(ctx, c, tr, sampler, DriveOptions{Kinds: BaselineKinds, Pick: pick})
 	}
 	if rep.Run != nil && rep.Baseline != nil && rep.Baseline.PerSec > 0 {
 		rep.Ratio = math.Round(rep.Run.PerSec/rep.Baseline.PerSec*1000) / 1000
@@ -276,7 +276,7 @@ func compare(ctx context.Context, c Config, tr *http.Transport, sampler *Sampler
 		r.Kind = baseKind
 		return r
 	}}
-	pr := phase(ctx, c, tr, sampler, CompareKinds, nil, &alternation{pickers: alt, slot: slot})
+	pr := phase(ctx, c, tr, sampler, DriveOptions{Kinds: CompareKinds, Alternate: alt, Slot: slot})
 	cr := &CompareReport{PhaseReport: pr, SlotSeconds: slot.Seconds()}
 	if len(pr.AlternateSeconds) == 2 {
 		cr.AuthSeconds, cr.BaseSeconds = round3(pr.AlternateSeconds[0]), round3(pr.AlternateSeconds[1])
@@ -296,28 +296,10 @@ func compare(ctx context.Context, c Config, tr *http.Transport, sampler *Sampler
 	return cr, nil
 }
 
-// alternation is DriveOptions.Alternate and Slot.
-type alternation struct {
-	pickers []Picker
-	slot    time.Duration
-}
-
-func (a *alternation) list() []Picker {
-	if a == nil {
-		return nil
-	}
-	return a.pickers
-}
-
-func (a *alternation) length() time.Duration {
-	if a == nil {
-		return 0
-	}
-	return a.slot
-}
-
-// phase runs one timed closed-loop phase with sampling around it.
-func phase(ctx context.Context, c Config, tr *http.Transport, sampler *Sampler, kinds []string, pick Picker, alt *alternation) *PhaseReport {
+// phase runs one timed closed-loop phase with sampling around it. d names
+// the workload (Kinds and Pick, or Alternate and Slot); the rest of the
+// drive options come from c.
+func phase(ctx context.Context, c Config, tr *http.Transport, sampler *Sampler, d DriveOptions) *PhaseReport {
 	var (
 		mu      sync.Mutex
 		samples []AppSample
@@ -335,33 +317,32 @@ func phase(ctx context.Context, c Config, tr *http.Transport, sampler *Sampler, 
 	}
 	add("idle-before")
 	h := startHost()
-	res := Drive(ctx, DriveOptions{
-		Transport: tr, Concurrency: c.Concurrency, Warmup: c.Warmup, Duration: c.Duration, Kinds: kinds, Pick: pick,
-		Seed: uint64(time.Now().UnixNano()), Alternate: alt.list(), Slot: alt.length(),
-		OnMeasure: func(start bool) {
-			if !start {
-				close(stopper)
-				sampWG.Wait()
-				add("end")
-				return
-			}
-			add("start")
-			if c.SampleEvery > 0 {
-				sampWG.Go(func() {
-					t := time.NewTicker(c.SampleEvery)
-					defer t.Stop()
-					for {
-						select {
-						case <-stopper:
-							return
-						case <-t.C:
-							add("during")
-						}
+	d.Transport, d.Concurrency, d.Warmup, d.Duration = tr, c.Concurrency, c.Warmup, c.Duration
+	d.Seed = uint64(time.Now().UnixNano())
+	d.OnMeasure = func(start bool) {
+		if !start {
+			close(stopper)
+			sampWG.Wait()
+			add("end")
+			return
+		}
+		add("start")
+		if c.SampleEvery > 0 {
+			sampWG.Go(func() {
+				t := time.NewTicker(c.SampleEvery)
+				defer t.Stop()
+				for {
+					select {
+					case <-stopper:
+						return
+					case <-t.C:
+						add("during")
 					}
-				})
-			}
-		},
-	})
+				}
+			})
+		}
+	}
+	res := Drive(ctx, d)
 	host := h.end()
 	tr.CloseIdleConnections()
 	if sleepCtx(ctx, c.Settle) { // let the server's connection goroutines exit
