@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connect-doctor/connect-doctor/forge"
 	"github.com/connect-doctor/connect-doctor/forge/manifest"
 )
 
@@ -37,10 +38,6 @@ type forgeFacts struct {
 	invFIT   *TokenReport // the FIT of Context.ForgeInvocation
 	call     string       // the kind of Forge call, when known
 }
-
-// fitMaxLifetime is the forge verifier's default cap on exp - iat
-// (forge.DefaultMaxLifetime).
-const fitMaxLifetime = time.Hour
 
 // forgeRemoteCodes are the codes a remote may answer with in its JSON error
 // envelope ({"error":{"code":…}}).
@@ -245,9 +242,9 @@ func (a *analysis) checkFITTimes(t *TokenReport, ctx *Context) {
 	if t.Lifetime != "" {
 		life = " (lifetime " + t.Lifetime + "; Forge's FITs live about 25 s)"
 	}
-	if e, i := t.Claims.ExpiresAt, t.Claims.IssuedAt; e != nil && i != nil && time.Duration(*e-*i)*time.Second > fitMaxLifetime {
+	if e, i := t.Claims.ExpiresAt, t.Claims.IssuedAt; e != nil && i != nil && time.Duration(*e-*i)*time.Second > forge.DefaultMaxLifetime {
 		a.addExact(FITLifetimeTooLong, 0.9, fitFix(FITLifetimeTooLong, ctx),
-			fmt.Sprintf("exp - iat is %s; the verifier accepts at most %s and Forge's FITs live about 25 s", human(time.Duration(*e-*i)*time.Second), human(fitMaxLifetime)))
+			fmt.Sprintf("exp - iat is %s; the verifier accepts at most %s and Forge's FITs live about 25 s", human(time.Duration(*e-*i)*time.Second), human(forge.DefaultMaxLifetime)))
 	}
 	if e := t.Claims.ExpiresAt; e != nil {
 		exp := time.Unix(*e, 0)
