@@ -21,10 +21,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/app"
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/storage"
 	"github.com/connect-doctor/connect-doctor/storage/storagetest"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 var (
@@ -62,7 +64,7 @@ func newFakeAtlassian(t testing.TB) *fakeAtlassian {
 
 type harness struct {
 	t    testing.TB
-	app  *api.App
+	app  *app.App
 	srv  *httptest.Server
 	fake *fakeAtlassian
 	logs *bytes.Buffer
@@ -100,7 +102,7 @@ func newHarnessWith(t testing.TB, databaseURL string, fake *fakeAtlassian, publi
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := api.Build(context.Background(), cfg, api.BuildOptions{Logger: logger, Version: "test", Migrate: true})
+	app, err := app.Build(context.Background(), cfg, app.BuildOptions{Logger: logger, Version: "test", Migrate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +266,7 @@ func TestLifecycleEndToEnd(t *testing.T) {
 			t.Fatalf("enabled replay after uninstall: %d", r.StatusCode)
 		}
 		tn, err := h.app.Store.Get(context.Background(), "ck-e2e")
-		if err != nil || tn.State != connect.StateUninstalled {
+		if err != nil || tn.State != tenant.StateUninstalled {
 			t.Fatalf("stored tenant: %+v %v", tn, err)
 		}
 		evs, _ := h.app.Store.Events(context.Background(), "ck-e2e", 50)

@@ -26,10 +26,11 @@ import (
 
 	"github.com/connect-doctor/connect-doctor/api"
 	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/jira"
+	"github.com/connect-doctor/connect-doctor/jira"
 	"github.com/connect-doctor/connect-doctor/oauth"
 	"github.com/connect-doctor/connect-doctor/storage"
 	"github.com/connect-doctor/connect-doctor/storage/storagetest"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // The attack matrix: every way issue 7 §1 lists to get a request, a
@@ -96,7 +97,7 @@ func newAttackEnv(t *testing.T, databaseURL string) *attackEnv {
 	}
 	// A secret shorter than MinSecretLength can only come from an older
 	// version or a manual edit; the verifier must still refuse it as a key.
-	weak := &connect.Tenant{ClientKey: ckWeak, AppKey: "connect-doctor", BaseURL: "https://weak.atlassian.net", SharedSecret: secretWeak}
+	weak := &tenant.Tenant{ClientKey: ckWeak, AppKey: "connect-doctor", BaseURL: "https://weak.atlassian.net", SharedSecret: secretWeak}
 	if err := e.h.app.Store.SaveInstall(context.Background(), weak); err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +486,7 @@ func attackCases() []attackCase {
 
 		// our own outgoing tokens
 		{"own app JWT replayed", "the JWT the app signs for Jira (iss = app key) sent back to the app", func(e *attackEnv) *http.Request {
-			tok, err := jira.SignAppToken("connect-doctor", &connect.Tenant{ClientKey: ckA, SharedSecret: secretA, BaseURL: "https://acme.atlassian.net"}, "GET", pagePath, time.Now())
+			tok, err := jira.SignAppToken("connect-doctor", &tenant.Tenant{ClientKey: ckA, SharedSecret: secretA, BaseURL: "https://acme.atlassian.net"}, "GET", pagePath, time.Now())
 			if err != nil {
 				e.t.Fatal(err)
 			}

@@ -17,14 +17,16 @@ import (
 
 	"github.com/connect-doctor/connect-doctor/api"
 	"github.com/connect-doctor/connect-doctor/api/panel"
+	"github.com/connect-doctor/connect-doctor/app"
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/explain"
-	"github.com/connect-doctor/connect-doctor/connect/jira"
-	"github.com/connect-doctor/connect-doctor/connect/jirasim"
+	"github.com/connect-doctor/connect-doctor/explain"
+	"github.com/connect-doctor/connect-doctor/jira"
 	"github.com/connect-doctor/connect-doctor/oauth"
+	"github.com/connect-doctor/connect-doctor/sim/jirasim"
 	"github.com/connect-doctor/connect-doctor/storage"
 	"github.com/connect-doctor/connect-doctor/storage/storagetest"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // Faults, end to end: the app built as in production, its dependencies
@@ -294,7 +296,7 @@ func TestFaultInstallKeyServer(t *testing.T) {
 }
 
 // simTenant returns the stored tenant of the simulator's site.
-func (s *simApp) tenant(t *testing.T) *connect.Tenant {
+func (s *simApp) tenant(t *testing.T) *tenant.Tenant {
 	t.Helper()
 	tn, err := s.app.Store.Get(context.Background(), s.sim.ClientKey())
 	if err != nil {
@@ -472,7 +474,7 @@ func startWithSimEnv(t *testing.T, databaseURL string, override map[string]strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := api.Build(context.Background(), cfg, api.BuildOptions{Version: "test", Migrate: true})
+	app, err := app.Build(context.Background(), cfg, app.BuildOptions{Version: "test", Migrate: true})
 	if err != nil {
 		t.Fatal(err)
 	}

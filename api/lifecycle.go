@@ -13,6 +13,7 @@ import (
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/storage"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // lifecycleRejection is a refused lifecycle callback: status, code, message.
@@ -109,7 +110,7 @@ func (s *Server) installed(c *gin.Context) {
 	if !ok {
 		return
 	}
-	t := &connect.Tenant{
+	t := &tenant.Tenant{
 		ClientKey: p.ClientKey, AppKey: p.Key, BaseURL: p.BaseURL, DisplayURL: p.DisplayURL,
 		ProductType: p.ProductType, Description: p.Description, ServiceEntitlementNumber: p.ServiceEntitlementNumber,
 		OAuthClientID: p.OAuthClientID, CloudID: p.CloudID, InstallationID: p.InstallationID,
@@ -135,7 +136,7 @@ func (s *Server) uninstalled(c *gin.Context) {
 	if !ok {
 		return
 	}
-	err := s.Store.SetState(c.Request.Context(), p.ClientKey, connect.StateUninstalled)
+	err := s.Store.SetState(c.Request.Context(), p.ClientKey, tenant.StateUninstalled)
 	s.Invalidate(p.ClientKey)
 	switch {
 	case errors.Is(err, connect.ErrUnknownTenant):
@@ -171,9 +172,9 @@ func (s *Server) lifecycleToken(event string) gin.HandlerFunc {
 
 // enabledDisabled handles the HS256-signed enabled and disabled callbacks.
 func (s *Server) enabledDisabled(event string) gin.HandlerFunc {
-	state := connect.StateInstalled
+	state := tenant.StateInstalled
 	if event == connect.EventDisabled {
-		state = connect.StateDisabled
+		state = tenant.StateDisabled
 	}
 	return func(c *gin.Context) {
 		v := Verified(c)

@@ -1,7 +1,7 @@
 package api
 
 import (
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/scope"
 )
 
 // The admin page and its API live in package api/panel, mounted by Build.

@@ -16,13 +16,14 @@ import (
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/storage"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // TenantStore is what the lifecycle handlers need from storage.
 type TenantStore interface {
-	SaveInstall(ctx context.Context, t *connect.Tenant) error
-	SetState(ctx context.Context, clientKey string, state connect.TenantState) error
-	Get(ctx context.Context, clientKey string) (*connect.Tenant, error)
+	SaveInstall(ctx context.Context, t *tenant.Tenant) error
+	SetState(ctx context.Context, clientKey string, state tenant.State) error
+	Get(ctx context.Context, clientKey string) (*tenant.Tenant, error)
 	LogEvent(ctx context.Context, ev storage.LifecycleEvent) error
 }
 

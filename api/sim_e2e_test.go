@@ -7,16 +7,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/connect-doctor/connect-doctor/api"
-	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/jirasim"
+	"github.com/connect-doctor/connect-doctor/app"
+	"github.com/connect-doctor/connect-doctor/sim/jirasim"
 	"github.com/connect-doctor/connect-doctor/storage/storagetest"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // simApp is the app served on a loopback port and configured against a
 // simulated Jira Cloud site.
 type simApp struct {
-	app  *api.App
+	app  *app.App
 	sim  *jirasim.Sim
 	base string
 }
@@ -104,7 +104,7 @@ func TestLifecycleAgainstSimulator(t *testing.T) {
 			if err := s.sim.Uninstall(ctx, "connect-doctor"); err != nil {
 				t.Fatalf("uninstall: %v", err)
 			}
-			if tn, _ := s.app.Store.Get(ctx, inst.ClientKey); tn.State != connect.StateUninstalled {
+			if tn, _ := s.app.Store.Get(ctx, inst.ClientKey); tn.State != tenant.StateUninstalled {
 				t.Fatalf("state after uninstall: %s", tn.State)
 			}
 		})

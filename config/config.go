@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/connect-doctor/connect-doctor/connect/scope"
 	"github.com/connect-doctor/connect-doctor/forge"
+	"github.com/connect-doctor/connect-doctor/scope"
 )
 
 // Config is the validated configuration of the app.

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/scope"
 )
 
 // Descriptor is the typed view of an app descriptor (atlassian-connect.json)

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	connectdoctor "github.com/connect-doctor/connect-doctor"
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/scope"
 )
 
 func TestRenderDescriptorFromTemplate(t *testing.T) {

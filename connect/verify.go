@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/connect-doctor/connect-doctor/internal/ttlcache"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // DefaultLeeway is the clock-skew tolerance applied to exp, iat and nbf.
@@ -36,7 +37,7 @@ const MinSecretLength = 16
 // requests, and a cached verification remembers the record it was made
 // with.
 type TenantLookup interface {
-	LookupTenant(ctx context.Context, clientKey string, fresh bool) (*Tenant, error)
+	LookupTenant(ctx context.Context, clientKey string, fresh bool) (*tenant.Tenant, error)
 }
 
 // TokenKind selects the rules a route applies to incoming HS256 tokens. The
@@ -61,7 +62,7 @@ func (k TokenKind) String() string {
 
 // Verified is the outcome of a successful verification.
 type Verified struct {
-	Tenant *Tenant
+	Tenant *tenant.Tenant
 	Claims *Claims
 }
 
@@ -91,7 +92,7 @@ type RequestVerifier struct {
 // goroutines: only request is written after the entry is cached.
 type verifiedToken struct {
 	claims *Claims
-	tenant *Tenant // the record the signature was checked against
+	tenant *tenant.Tenant // the record the signature was checked against
 	secret string
 	exp    time.Time // claims.ExpiresAt (required, so never zero)
 	// request is "METHOD requestURI" of a request that matched qsh. qsh
@@ -168,38 +169,38 @@ func (v *RequestVerifier) Verify(ctx context.Context, method, requestURI, token 
 	if len(token) > MaxTokenLength {
 		return nil, ErrTokenTooLarge
 	}
-	claims, tenant, entry, err := v.cached(ctx, token)
+	claims, ten, entry, err := v.cached(ctx, token)
 	if claims == nil && err == nil {
-		claims, tenant, entry, err = v.parse(ctx, token, false)
+		claims, ten, entry, err = v.parse(ctx, token, false)
 	}
-	if errors.Is(err, ErrBadSignature) && tenant != nil {
+	if errors.Is(err, ErrBadSignature) && ten != nil {
 		// The secret may have been rotated by a reinstall that another
 		// instance handled: re-read the tenant once, bypassing caches.
-		claims, tenant, entry, err = v.parse(ctx, token, true)
+		claims, ten, entry, err = v.parse(ctx, token, true)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if err := checkLifetime(claims); err != nil {
-		err.ClientKey = tenant.ClientKey
+		err.ClientKey = ten.ClientKey
 		return nil, err
 	}
 	switch o.Kind {
 	case ContextToken:
 		if claims.QSH != ContextQSH {
-			return nil, &VerifyError{Err: ErrContextTokenRequired, Detail: "qsh is not \"context-qsh\"", ClientKey: tenant.ClientKey}
+			return nil, &VerifyError{Err: ErrContextTokenRequired, Detail: "qsh is not \"context-qsh\"", ClientKey: ten.ClientKey}
 		}
 	default:
 		if claims.QSH == "" {
-			return nil, &VerifyError{Err: ErrQSHMissing, ClientKey: tenant.ClientKey}
+			return nil, &VerifyError{Err: ErrQSHMissing, ClientKey: ten.ClientKey}
 		}
 		if claims.QSH == ContextQSH {
-			return nil, &VerifyError{Err: ErrContextTokenNotAllowed, ClientKey: tenant.ClientKey}
+			return nil, &VerifyError{Err: ErrContextTokenNotAllowed, ClientKey: ten.ClientKey}
 		}
 		if entry == nil || !entry.matches(method, requestURI) {
 			canonical := CanonicalRequest(method, requestURI, v.basePath)
 			if !QSHMatches(canonical, claims.QSH) {
-				return nil, &VerifyError{Err: ErrQSHMismatch, Canonical: canonical, ClientKey: tenant.ClientKey,
+				return nil, &VerifyError{Err: ErrQSHMismatch, Canonical: canonical, ClientKey: ten.ClientKey,
 					Detail: "expected the hash of " + canonical}
 			}
 			if entry != nil {
@@ -208,16 +209,16 @@ func (v *RequestVerifier) Verify(ctx context.Context, method, requestURI, token 
 			}
 		}
 	}
-	switch tenant.State {
-	case StateInstalled:
-	case StateDisabled:
+	switch ten.State {
+	case tenant.StateInstalled:
+	case tenant.StateDisabled:
 		if !o.AllowDisabled {
-			return nil, &VerifyError{Err: ErrTenantDisabled, ClientKey: tenant.ClientKey}
+			return nil, &VerifyError{Err: ErrTenantDisabled, ClientKey: ten.ClientKey}
 		}
 	default:
-		return nil, &VerifyError{Err: ErrTenantUninstalled, ClientKey: tenant.ClientKey}
+		return nil, &VerifyError{Err: ErrTenantUninstalled, ClientKey: ten.ClientKey}
 	}
-	return &Verified{Tenant: tenant, Claims: claims}, nil
+	return &Verified{Tenant: ten, Claims: claims}, nil
 }
 
 // cached returns the claims of a token verified before, if its tenant's
@@ -227,7 +228,7 @@ func (v *RequestVerifier) Verify(ctx context.Context, method, requestURI, token 
 //
 // Of the time claims only exp needs checking again: iat and nbf were not in
 // the future when the signature was checked, and time only moves on.
-func (v *RequestVerifier) cached(ctx context.Context, token string) (*Claims, *Tenant, *verifiedToken, error) {
+func (v *RequestVerifier) cached(ctx context.Context, token string) (*Claims, *tenant.Tenant, *verifiedToken, error) {
 	if v.verified == nil {
 		return nil, nil, nil, nil
 	}
@@ -235,14 +236,14 @@ func (v *RequestVerifier) cached(ctx context.Context, token string) (*Claims, *T
 	if !ok {
 		return nil, nil, nil, nil
 	}
-	tenant, err := v.tenants.LookupTenant(ctx, e.claims.Issuer, false)
+	ten, err := v.tenants.LookupTenant(ctx, e.claims.Issuer, false)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	// Tenant records are never modified once read, so the same record
 	// holds the same secret; another record (re-read from the store) must
 	// hold an equal one.
-	if tenant != e.tenant && subtle.ConstantTimeCompare([]byte(tenant.SharedSecret), []byte(e.secret)) != 1 {
+	if ten != e.tenant && subtle.ConstantTimeCompare([]byte(ten.SharedSecret), []byte(e.secret)) != 1 {
 		v.verified.Remove(token) // rotated by a reinstall: verify again
 		return nil, nil, nil, nil
 	}
@@ -250,7 +251,7 @@ func (v *RequestVerifier) cached(ctx context.Context, token string) (*Claims, *T
 		v.verified.Remove(token)
 		return nil, nil, nil, nil
 	}
-	return e.claims, tenant, e, nil
+	return e.claims, ten, e, nil
 }
 
 // parse verifies the signature and the time claims, and returns the tenant
@@ -263,7 +264,7 @@ func (v *RequestVerifier) cached(ctx context.Context, token string) (*Claims, *T
 // base64url, the MAC is checked by golang-jwt's HS256 method (constant
 // time) before any claim is trusted, and the time claims are then checked
 // by golang-jwt's Validator with the same options a Parser would use.
-func (v *RequestVerifier) parse(ctx context.Context, token string, fresh bool) (*Claims, *Tenant, *verifiedToken, error) {
+func (v *RequestVerifier) parse(ctx context.Context, token string, fresh bool) (*Claims, *tenant.Tenant, *verifiedToken, error) {
 	header, rest, ok1 := strings.Cut(token, ".")
 	payload, sig, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || strings.IndexByte(sig, '.') >= 0 {
@@ -314,26 +315,26 @@ func (v *RequestVerifier) parse(ctx context.Context, token string, fresh bool) (
 	if len(iss) > 255 || strings.ContainsFunc(iss, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return nil, nil, nil, &VerifyError{Err: ErrUnknownTenant, Detail: "iss cannot be a clientKey (too long or control characters)"}
 	}
-	tenant, err := v.tenants.LookupTenant(ctx, iss, fresh)
+	ten, err := v.tenants.LookupTenant(ctx, iss, fresh)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if len(tenant.SharedSecret) < MinSecretLength {
-		return nil, tenant, nil, &VerifyError{Err: ErrWeakSecret, ClientKey: tenant.ClientKey}
+	if len(ten.SharedSecret) < MinSecretLength {
+		return nil, ten, nil, &VerifyError{Err: ErrWeakSecret, ClientKey: ten.ClientKey}
 	}
-	if err := jwt.SigningMethodHS256.Verify(token[:len(header)+1+len(payload)], sb, []byte(tenant.SharedSecret)); err != nil {
-		return nil, tenant, nil, &VerifyError{Err: ErrBadSignature, ClientKey: tenant.ClientKey}
+	if err := jwt.SigningMethodHS256.Verify(token[:len(header)+1+len(payload)], sb, []byte(ten.SharedSecret)); err != nil {
+		return nil, ten, nil, &VerifyError{Err: ErrBadSignature, ClientKey: ten.ClientKey}
 	}
 	if err := v.validator.Validate(claims); err != nil {
-		return nil, tenant, nil, mapJWTError(err, tenant.ClientKey)
+		return nil, ten, nil, mapJWTError(err, ten.ClientKey)
 	}
 	claims.accountID, claims.accountIDSet = claims.accountIDFromClaims(), true // decoded once, after the MAC
 	var entry *verifiedToken
 	if v.verified != nil && claims.ExpiresAt != nil {
-		entry = &verifiedToken{claims: claims, tenant: tenant, secret: tenant.SharedSecret, exp: claims.ExpiresAt.Time}
+		entry = &verifiedToken{claims: claims, tenant: ten, secret: ten.SharedSecret, exp: claims.ExpiresAt.Time}
 		v.verified.Add(token, entry)
 	}
-	return claims, tenant, entry, nil
+	return claims, ten, entry, nil
 }
 
 // wireClaims decodes the claims with fewer allocations than

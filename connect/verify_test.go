@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -27,20 +29,20 @@ const testSecret = "tenant-shared-secret-0123456789abcdef"
 // memTenants is a TenantLookup backed by a map; fresh reads come from next.
 type memTenants struct {
 	mu      sync.Mutex
-	cached  map[string]*Tenant
-	current map[string]*Tenant
+	cached  map[string]*tenant.Tenant
+	current map[string]*tenant.Tenant
 	fresh   int
 }
 
-func newMemTenants(ts ...*Tenant) *memTenants {
-	m := &memTenants{cached: map[string]*Tenant{}, current: map[string]*Tenant{}}
+func newMemTenants(ts ...*tenant.Tenant) *memTenants {
+	m := &memTenants{cached: map[string]*tenant.Tenant{}, current: map[string]*tenant.Tenant{}}
 	for _, t := range ts {
 		m.cached[t.ClientKey], m.current[t.ClientKey] = t, t
 	}
 	return m
 }
 
-func (m *memTenants) LookupTenant(_ context.Context, ck string, fresh bool) (*Tenant, error) {
+func (m *memTenants) LookupTenant(_ context.Context, ck string, fresh bool) (*tenant.Tenant, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	src := m.cached
@@ -83,11 +85,11 @@ func reqClaims(iss, qsh string, mod func(*Claims)) *Claims {
 }
 
 func TestRequestVerifier(t *testing.T) {
-	installed := &Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: StateInstalled}
-	other := &Tenant{ClientKey: "ck-b", SharedSecret: "other-tenant-secret-0123456789", State: StateInstalled}
-	disabled := &Tenant{ClientKey: "ck-dis", SharedSecret: testSecret, State: StateDisabled}
-	gone := &Tenant{ClientKey: "ck-gone", SharedSecret: testSecret, State: StateUninstalled}
-	weak := &Tenant{ClientKey: "ck-weak", SharedSecret: "short", State: StateInstalled}
+	installed := &tenant.Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: tenant.StateInstalled}
+	other := &tenant.Tenant{ClientKey: "ck-b", SharedSecret: "other-tenant-secret-0123456789", State: tenant.StateInstalled}
+	disabled := &tenant.Tenant{ClientKey: "ck-dis", SharedSecret: testSecret, State: tenant.StateDisabled}
+	gone := &tenant.Tenant{ClientKey: "ck-gone", SharedSecret: testSecret, State: tenant.StateUninstalled}
+	weak := &tenant.Tenant{ClientKey: "ck-weak", SharedSecret: "short", State: tenant.StateInstalled}
 	v := NewRequestVerifier(newMemTenants(installed, other, disabled, gone, weak),
 		RequestVerifierOptions{AppKey: "connect-doctor", BasePath: "/app", Now: func() time.Time { return testNow }})
 
@@ -189,7 +191,7 @@ func TestDependencyErrorsDoNotLeak(t *testing.T) {
 }
 
 func TestQSHMismatchReportsCanonical(t *testing.T) {
-	v := NewRequestVerifier(newMemTenants(&Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: StateInstalled}),
+	v := NewRequestVerifier(newMemTenants(&tenant.Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: tenant.StateInstalled}),
 		RequestVerifierOptions{AppKey: "app", Now: func() time.Time { return testNow }})
 	tok := sign(t, jwt.SigningMethodHS256, []byte(testSecret), reqClaims("ck-a", "deadbeef", nil), nil)
 	_, err := v.Verify(context.Background(), "GET", "/admin?b=2&a=1", tok, VerifyOptions{})
@@ -200,9 +202,9 @@ func TestQSHMismatchReportsCanonical(t *testing.T) {
 }
 
 func TestRequestVerifierRereadsTenantAfterRotation(t *testing.T) {
-	old := &Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: StateInstalled}
+	old := &tenant.Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: tenant.StateInstalled}
 	m := newMemTenants(old)
-	rotated := &Tenant{ClientKey: "ck-a", SharedSecret: "rotated-secret-by-another-instance", State: StateInstalled}
+	rotated := &tenant.Tenant{ClientKey: "ck-a", SharedSecret: "rotated-secret-by-another-instance", State: tenant.StateInstalled}
 	m.current["ck-a"] = rotated // another instance handled the reinstall
 	v := NewRequestVerifier(m, RequestVerifierOptions{AppKey: "app", Now: func() time.Time { return testNow }})
 	qsh := QSH(CanonicalRequest("GET", "/x", ""))
@@ -454,7 +456,7 @@ func TestTokenFromRequest(t *testing.T) {
 }
 
 func FuzzVerifyRequestToken(f *testing.F) {
-	tn := &Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: StateInstalled}
+	tn := &tenant.Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: tenant.StateInstalled}
 	v := NewRequestVerifier(newMemTenants(tn), RequestVerifierOptions{AppKey: "app", Now: func() time.Time { return testNow }})
 	good := QSH(CanonicalRequest("GET", "/x", ""))
 	valid, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, reqClaims("ck-a", good, nil)).SignedString([]byte(testSecret))
@@ -485,7 +487,7 @@ func FuzzVerifyRequestToken(f *testing.F) {
 }
 
 func BenchmarkVerifyRequestToken(b *testing.B) {
-	tn := &Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: StateInstalled}
+	tn := &tenant.Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: tenant.StateInstalled}
 	v := NewRequestVerifier(newMemTenants(tn), RequestVerifierOptions{AppKey: "app", Now: func() time.Time { return testNow }})
 	uri := "/admin?lic=none&tz=Europe%2FBerlin&cp=&user_id=&loc=en-US&xdm_e=https%3A%2F%2Facme.atlassian.net&xdm_c=channel-x&xdm_p=1"
 	tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, reqClaims("ck-a", QSH(CanonicalRequest("GET", uri, "")), nil)).SignedString([]byte(testSecret))
@@ -502,7 +504,7 @@ func BenchmarkVerifyRequestToken(b *testing.B) {
 // still refuse it.
 func TestVerifiedTokenCacheNeverOutlivesTheTruth(t *testing.T) {
 	now := testNow
-	tn := &Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: StateInstalled}
+	tn := &tenant.Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: tenant.StateInstalled}
 	m := newMemTenants(tn)
 	v := NewRequestVerifier(m, RequestVerifierOptions{AppKey: "app", Now: func() time.Time { return now }})
 	tok := sign(t, jwt.SigningMethodHS256, []byte(testSecret), reqClaims("ck-a", ContextQSH, nil), nil)
@@ -521,13 +523,13 @@ func TestVerifiedTokenCacheNeverOutlivesTheTruth(t *testing.T) {
 	}
 	// Uninstall: the cached token is refused with 403.
 	m.mu.Lock()
-	m.cached["ck-a"] = &Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: StateUninstalled}
+	m.cached["ck-a"] = &tenant.Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: tenant.StateUninstalled}
 	m.mu.Unlock()
 	if _, err := v.Verify(context.Background(), "GET", "/api/x", tok, ctxOpts); !errors.Is(err, ErrTenantUninstalled) {
 		t.Fatalf("cached token after uninstall: %v", err)
 	}
 	// Reinstall with a new secret: the cached token no longer verifies.
-	rotated := &Tenant{ClientKey: "ck-a", SharedSecret: "a-brand-new-secret-after-reinstall", State: StateInstalled}
+	rotated := &tenant.Tenant{ClientKey: "ck-a", SharedSecret: "a-brand-new-secret-after-reinstall", State: tenant.StateInstalled}
 	m.mu.Lock()
 	m.cached["ck-a"], m.current["ck-a"] = rotated, rotated
 	m.mu.Unlock()
@@ -558,7 +560,7 @@ func TestVerifiedTokenCacheNeverOutlivesTheTruth(t *testing.T) {
 // request again is accepted without hashing, any other request is
 // canonicalised and refused, and the first request still works after.
 func TestVerifiedTokenRemembersItsQSHRequest(t *testing.T) {
-	tn := &Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: StateInstalled}
+	tn := &tenant.Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: tenant.StateInstalled}
 	v := NewRequestVerifier(newMemTenants(tn), RequestVerifierOptions{AppKey: "app", Now: func() time.Time { return testNow }})
 	uri := "/admin?lic=none&xdm_e=https%3A%2F%2Facme.atlassian.net"
 	tok := sign(t, jwt.SigningMethodHS256, []byte(testSecret), reqClaims("ck-a", QSH(CanonicalRequest("GET", uri, "")), nil), nil)
@@ -586,7 +588,7 @@ func TestVerifiedTokenRemembersItsQSHRequest(t *testing.T) {
 }
 
 func BenchmarkVerifyRequestTokenCold(b *testing.B) {
-	tn := &Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: StateInstalled}
+	tn := &tenant.Tenant{ClientKey: "ck-a", SharedSecret: testSecret, State: tenant.StateInstalled}
 	v := NewRequestVerifier(newMemTenants(tn), RequestVerifierOptions{AppKey: "app", Now: func() time.Time { return testNow }, VerifiedCacheSize: -1})
 	uri := "/admin?lic=none&tz=Europe%2FBerlin&cp=&user_id=&loc=en-US&xdm_e=https%3A%2F%2Facme.atlassian.net&xdm_c=channel-x&xdm_p=1"
 	tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, reqClaims("ck-a", QSH(CanonicalRequest("GET", uri, "")), nil)).SignedString([]byte(testSecret))

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/connect-doctor/connect-doctor/forge"
-	"github.com/connect-doctor/connect-doctor/forge/forgesim"
+	"github.com/connect-doctor/connect-doctor/sim/forgesim"
 )
 
 func ExampleVerifier_Verify() {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/connect-doctor/connect-doctor/forge"
-	"github.com/connect-doctor/connect-doctor/forge/forgesim"
+	"github.com/connect-doctor/connect-doctor/sim/forgesim"
 )
 
 // Keys are slow to generate (very slow under fuzzing instrumentation), so

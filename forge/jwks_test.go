@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/connect-doctor/connect-doctor/forge"
-	"github.com/connect-doctor/connect-doctor/forge/forgesim"
+	"github.com/connect-doctor/connect-doctor/sim/forgesim"
 )
 
 func keySet(f *fixture, opts forge.KeySetOptions) *forge.RemoteKeySet {

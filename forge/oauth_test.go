@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/connect-doctor/connect-doctor/forge"
-	"github.com/connect-doctor/connect-doctor/forge/forgesim"
+	"github.com/connect-doctor/connect-doctor/sim/forgesim"
 )
 
 func TestParseOAuthHeaders(t *testing.T) {

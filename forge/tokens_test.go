@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/connect-doctor/connect-doctor/forge"
-	"github.com/connect-doctor/connect-doctor/forge/forgesim"
+	"github.com/connect-doctor/connect-doctor/sim/forgesim"
 )
 
 // graphQLStub answers offlineUserAuthToken like the gateway: it wants the

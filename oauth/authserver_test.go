@@ -15,7 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/connect-doctor/connect-doctor/connect"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // fakeAuthServer is an httptest authorization server that checks every
@@ -179,13 +179,13 @@ func (f *fakeAuthServer) handle(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"access_token":"tok-%s-%d","expires_in":900,"token_type":"Bearer"}`, account, n)
 }
 
-func testTenant(base string) *connect.Tenant {
-	return &connect.Tenant{
+func testTenant(base string) *tenant.Tenant {
+	return &tenant.Tenant{
 		ClientKey:     "client-key-1",
 		AppKey:        "my-app",
 		BaseURL:       base,
 		OAuthClientID: "oauth-client-42",
 		SharedSecret:  "0123456789abcdef0123456789abcdef-secret",
-		State:         connect.StateInstalled,
+		State:         tenant.StateInstalled,
 	}
 }

@@ -9,13 +9,13 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/scope"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // TokenExchanger obtains a fresh token; *Exchanger implements it.
 type TokenExchanger interface {
-	Exchange(ctx context.Context, t *connect.Tenant, accountID string, scopes scope.Set) (*Token, error)
+	Exchange(ctx context.Context, t *tenant.Tenant, accountID string, scopes scope.Set) (*Token, error)
 }
 
 // Cache defaults.
@@ -44,7 +44,7 @@ type Key struct {
 }
 
 // KeyFor returns the cache key for a token request.
-func KeyFor(t *connect.Tenant, accountID string, scopes scope.Set) (Key, error) {
+func KeyFor(t *tenant.Tenant, accountID string, scopes scope.Set) (Key, error) {
 	if t == nil {
 		return Key{}, fmt.Errorf("%w: no tenant", ErrAssertion)
 	}
@@ -112,7 +112,7 @@ func NewCache(ex TokenExchanger, opts CacheOptions) *Cache {
 // Token returns a fresh token for accountID on the tenant, from the cache
 // when one is held. A cancelled ctx makes this caller return ctx.Err() while
 // an exchange it started carries on for the others.
-func (c *Cache) Token(ctx context.Context, t *connect.Tenant, accountID string, scopes scope.Set) (*Token, error) {
+func (c *Cache) Token(ctx context.Context, t *tenant.Tenant, accountID string, scopes scope.Set) (*Token, error) {
 	key, err := KeyFor(t, accountID, scopes)
 	if err != nil {
 		return nil, err
@@ -177,7 +177,7 @@ func (c *Cache) Evict(key Key) {
 // Invalidate drops the token held for (tenant, accountID, scopes) if it is
 // still stale (the token Jira just refused); a token another caller has
 // fetched since is kept. It reports whether a token was dropped.
-func (c *Cache) Invalidate(t *connect.Tenant, accountID string, scopes scope.Set, stale *Token) bool {
+func (c *Cache) Invalidate(t *tenant.Tenant, accountID string, scopes scope.Set, stale *Token) bool {
 	key, err := KeyFor(t, accountID, scopes)
 	if err != nil {
 		return false

@@ -10,8 +10,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/scope"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // countingExchanger hands out numbered tokens; gate, when set, holds every
@@ -25,7 +25,7 @@ type countingExchanger struct {
 	err      error
 }
 
-func (c *countingExchanger) Exchange(ctx context.Context, t *connect.Tenant, accountID string, scopes scope.Set) (*Token, error) {
+func (c *countingExchanger) Exchange(ctx context.Context, t *tenant.Tenant, accountID string, scopes scope.Set) (*Token, error) {
 	n := c.n.Add(1)
 	if c.started != nil {
 		c.started <- struct{}{}

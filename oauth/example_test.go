@@ -7,9 +7,9 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/scope"
 	"github.com/connect-doctor/connect-doctor/oauth"
+	"github.com/connect-doctor/connect-doctor/scope"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 func ExampleCache() {
@@ -23,9 +23,9 @@ func ExampleCache() {
 	}))
 	defer srv.Close()
 
-	tenant := &connect.Tenant{
+	tenant := &tenant.Tenant{
 		ClientKey: "ck", BaseURL: "https://acme.atlassian.net", OAuthClientID: "cid",
-		SharedSecret: "a-shared-secret-of-at-least-32-characters", State: connect.StateInstalled,
+		SharedSecret: "a-shared-secret-of-at-least-32-characters", State: tenant.StateInstalled,
 	}
 	cache := oauth.NewCache(&oauth.Exchanger{TokenURL: srv.URL, Timeout: 10 * time.Second}, oauth.CacheOptions{})
 	for range 3 {

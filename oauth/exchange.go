@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/scope"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // Defaults used when the corresponding Exchanger field is zero.
@@ -94,11 +94,11 @@ type tokenResponse struct {
 // narrows the token; an empty set asks for the app's own scopes and sends no
 // "scope" field. Errors wrap the sentinels of this package; failures of the
 // exchange itself are *Error.
-func (e *Exchanger) Exchange(ctx context.Context, t *connect.Tenant, accountID string, scopes scope.Set) (*Token, error) {
+func (e *Exchanger) Exchange(ctx context.Context, t *tenant.Tenant, accountID string, scopes scope.Set) (*Token, error) {
 	if t == nil {
 		return nil, fmt.Errorf("%w: no tenant", ErrAssertion)
 	}
-	if t.State == connect.StateUninstalled || t.State == connect.StateDisabled {
+	if t.State == tenant.StateUninstalled || t.State == tenant.StateDisabled {
 		return nil, fmt.Errorf("%w: %s is %s", ErrTenantInactive, t.ClientKey, t.State)
 	}
 	mask, err := scopeMask(scopes)

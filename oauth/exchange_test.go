@@ -12,8 +12,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/scope"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 var fixedNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -256,18 +256,18 @@ func TestExchangeRefusesLocally(t *testing.T) {
 	defer srv.Close()
 	tests := []struct {
 		name     string
-		mutate   func(*Exchanger, *connect.Tenant)
+		mutate   func(*Exchanger, *tenant.Tenant)
 		account  string
 		scopes   scope.Set
 		sentinel error
 	}{
-		{"uninstalled tenant", func(_ *Exchanger, t *connect.Tenant) { t.State = "uninstalled" }, "acc", nil, ErrTenantInactive},
-		{"disabled tenant", func(_ *Exchanger, t *connect.Tenant) { t.State = "disabled" }, "acc", nil, ErrTenantInactive},
-		{"no oauthClientId", func(_ *Exchanger, t *connect.Tenant) { t.OAuthClientID = "" }, "acc", nil, ErrAssertion},
-		{"no secret", func(_ *Exchanger, t *connect.Tenant) { t.SharedSecret = "" }, "acc", nil, ErrAssertion},
-		{"no account", func(*Exchanger, *connect.Tenant) {}, "", nil, ErrAssertion},
-		{"INACCESSIBLE scope", func(*Exchanger, *connect.Tenant) {}, "acc", scope.Set{scope.Inaccessible}, ErrScope},
-		{"unknown scope", func(*Exchanger, *connect.Tenant) {}, "acc", scope.Set{"FLY"}, ErrScope},
+		{"uninstalled tenant", func(_ *Exchanger, t *tenant.Tenant) { t.State = "uninstalled" }, "acc", nil, ErrTenantInactive},
+		{"disabled tenant", func(_ *Exchanger, t *tenant.Tenant) { t.State = "disabled" }, "acc", nil, ErrTenantInactive},
+		{"no oauthClientId", func(_ *Exchanger, t *tenant.Tenant) { t.OAuthClientID = "" }, "acc", nil, ErrAssertion},
+		{"no secret", func(_ *Exchanger, t *tenant.Tenant) { t.SharedSecret = "" }, "acc", nil, ErrAssertion},
+		{"no account", func(*Exchanger, *tenant.Tenant) {}, "", nil, ErrAssertion},
+		{"INACCESSIBLE scope", func(*Exchanger, *tenant.Tenant) {}, "acc", scope.Set{scope.Inaccessible}, ErrScope},
+		{"unknown scope", func(*Exchanger, *tenant.Tenant) {}, "acc", scope.Set{"FLY"}, ErrScope},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/scope"
 )
 
 // requestable lists the scopes a user token may be narrowed to, in the

@@ -4,13 +4,13 @@ import (
 	"context"
 	"time"
 
-	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/internal/ttlcache"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // TenantGetter is what the cache needs from the store.
 type TenantGetter interface {
-	Get(ctx context.Context, clientKey string) (*connect.Tenant, error)
+	Get(ctx context.Context, clientKey string) (*tenant.Tenant, error)
 }
 
 // TenantCache is a bounded, short-lived in-memory cache of tenants in front
@@ -25,7 +25,7 @@ type TenantGetter interface {
 // in the meantime: callers must not modify them.
 type TenantCache struct {
 	store TenantGetter
-	lru   *ttlcache.Cache[string, *connect.Tenant]
+	lru   *ttlcache.Cache[string, *tenant.Tenant]
 }
 
 // NewTenantCache builds a cache of at most size tenants, each kept for ttl.
@@ -36,12 +36,12 @@ func NewTenantCache(store TenantGetter, size int, ttl time.Duration) *TenantCach
 	if ttl <= 0 {
 		ttl = 10 * time.Second
 	}
-	return &TenantCache{store: store, lru: ttlcache.New[string, *connect.Tenant](ttlcache.Options{Size: size, TTL: ttl})}
+	return &TenantCache{store: store, lru: ttlcache.New[string, *tenant.Tenant](ttlcache.Options{Size: size, TTL: ttl})}
 }
 
 // LookupTenant returns the cached tenant, or reads it from the store when
 // fresh is set or it is not cached. Unknown tenants are not cached.
-func (c *TenantCache) LookupTenant(ctx context.Context, clientKey string, fresh bool) (*connect.Tenant, error) {
+func (c *TenantCache) LookupTenant(ctx context.Context, clientKey string, fresh bool) (*tenant.Tenant, error) {
 	if !fresh {
 		if t, ok := c.lru.Get(clientKey); ok {
 			return t, nil

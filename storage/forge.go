@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/connect-doctor/connect-doctor/connect"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // ForgeInstallationRow is the forge_installations table (migration 00003).
@@ -63,7 +64,7 @@ type ForgeInstallation struct {
 	// token is stored or it has no exp).
 	SystemTokenExpiry time.Time
 	HasSystemToken    bool
-	State             connect.TenantState
+	State             tenant.State
 	InstalledAt       time.Time
 	UpdatedAt         time.Time
 }
@@ -102,7 +103,7 @@ func (s *ForgeStore) toInstallation(r *ForgeInstallationRow) *ForgeInstallation 
 	out := &ForgeInstallation{
 		InstallationID: r.InstallationID, AppID: r.AppID, EnvironmentType: r.EnvironmentType, EnvironmentID: r.EnvironmentID,
 		CloudID: r.CloudID, SiteURL: r.SiteURL, APIBaseURL: r.APIBaseURL, AppVersion: r.AppVersion,
-		HasSystemToken: r.SystemTokenEnc != "", State: connect.TenantState(r.State),
+		HasSystemToken: r.SystemTokenEnc != "", State: tenant.State(r.State),
 		InstalledAt: r.InstalledAt, UpdatedAt: r.UpdatedAt,
 	}
 	if r.Scopes != "" {
@@ -151,7 +152,7 @@ func (s *ForgeStore) SaveInstallation(ctx context.Context, in ForgeInstallation)
 		InstallationID: in.InstallationID, AppID: in.AppID, EnvironmentType: in.EnvironmentType, EnvironmentID: in.EnvironmentID,
 		CloudID: in.CloudID, SiteURL: strings.TrimRight(in.SiteURL, "/"), APIBaseURL: strings.TrimRight(in.APIBaseURL, "/"),
 		AppVersion: in.AppVersion, Scopes: strings.Join(in.Scopes, " "),
-		State: string(connect.StateInstalled), InstalledAt: now, UpdatedAt: now,
+		State: string(tenant.StateInstalled), InstalledAt: now, UpdatedAt: now,
 	}
 	// Only non-empty values overwrite: an event without a site URL must not
 	// erase the one a UI call delivered.
@@ -200,7 +201,7 @@ func (s *ForgeStore) link(tx *gorm.DB, id string) (*ForgeInstallation, error) {
 		var others int64
 		if len(ck) == 1 {
 			if err := tx.Model(&ForgeInstallationRow{}).Where("client_key = ? AND installation_id <> ? AND state = ?",
-				ck[0], id, string(connect.StateInstalled)).Count(&others).Error; err != nil {
+				ck[0], id, string(tenant.StateInstalled)).Count(&others).Error; err != nil {
 				return nil, err
 			}
 		}
@@ -214,7 +215,7 @@ func (s *ForgeStore) link(tx *gorm.DB, id string) (*ForgeInstallation, error) {
 	if row.ClientKey == nil && row.LinkCandidate == nil && (row.CloudID != "" || row.SiteURL != "") {
 		// Fallback: same cloudId or site URL. Only a candidate: a site URL
 		// can be reused by a re-created site, so an administrator decides.
-		q := tx.Model(&TenantRow{}).Where("state <> ?", string(connect.StateUninstalled))
+		q := tx.Model(&TenantRow{}).Where("state <> ?", string(tenant.StateUninstalled))
 		switch {
 		case row.CloudID != "" && row.SiteURL != "":
 			q = q.Where("(cloud_id = ? OR base_url = ? OR base_url = ?)", row.CloudID, row.SiteURL, row.SiteURL+"/")
@@ -329,7 +330,7 @@ func (s *ForgeStore) ConfirmLink(ctx context.Context, installationID, clientKey 
 
 // SetState changes an installation's state (pre-uninstall marks it
 // uninstalled). ErrUnknownInstallation when there is no such row.
-func (s *ForgeStore) SetState(ctx context.Context, installationID string, state connect.TenantState) error {
+func (s *ForgeStore) SetState(ctx context.Context, installationID string, state tenant.State) error {
 	var affected int64
 	err := s.write(ctx, func(tx *gorm.DB) (string, error) {
 		res := tx.Model(&ForgeInstallationRow{}).Where("installation_id = ?", installationID).
@@ -412,19 +413,19 @@ func (s *ForgeStore) SystemToken(ctx context.Context, installationID string) (st
 // Connect tenant (its clientKey, secret, scopes and history) with the Forge
 // fields added, or, without a link, a Forge-only tenant whose ClientKey is
 // the installation id. The state is the Forge installation's.
-func (s *ForgeStore) Tenant(ctx context.Context, installationID string) (*connect.Tenant, *ForgeInstallation, error) {
+func (s *ForgeStore) Tenant(ctx context.Context, installationID string) (*tenant.Tenant, *ForgeInstallation, error) {
 	inst, err := s.Get(ctx, installationID)
 	if err != nil {
 		return nil, nil, err
 	}
-	var t *connect.Tenant
+	var t *tenant.Tenant
 	if inst.ClientKey != "" {
 		if t, err = s.tenants.Get(ctx, inst.ClientKey); err != nil && !errors.Is(err, connect.ErrUnknownTenant) {
 			return nil, nil, err
 		}
 	}
 	if t == nil {
-		t = &connect.Tenant{ClientKey: inst.InstallationID, BaseURL: inst.SiteURL, ProductType: "jira",
+		t = &tenant.Tenant{ClientKey: inst.InstallationID, BaseURL: inst.SiteURL, ProductType: "jira",
 			InstalledAt: inst.InstalledAt, UpdatedAt: inst.UpdatedAt}
 	}
 	t.InstallationID = inst.InstallationID

@@ -10,6 +10,7 @@ import (
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/storage"
 	"github.com/connect-doctor/connect-doctor/storage/storagetest"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 const (
@@ -75,7 +76,7 @@ func TestForgeMigrationKeepsConnectTenants(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, ts := newForgeStore(t, db, nil)
-	if err := ts.SaveInstall(ctx, tenant("ck-old", "old-secret-0123456789")); err != nil {
+	if err := ts.SaveInstall(ctx, newTenant("ck-old", "old-secret-0123456789")); err != nil {
 		t.Fatal(err)
 	}
 	applied, err := db.Migrate(ctx)
@@ -83,7 +84,7 @@ func TestForgeMigrationKeepsConnectTenants(t *testing.T) {
 		t.Fatalf("migrate: %v %v", applied, err)
 	}
 	got, err := ts.Get(ctx, "ck-old")
-	if err != nil || got.SharedSecret != "old-secret-0123456789" || got.State != connect.StateInstalled || got.CloudID != "cloud-1" {
+	if err != nil || got.SharedSecret != "old-secret-0123456789" || got.State != tenant.StateInstalled || got.CloudID != "cloud-1" {
 		t.Fatalf("tenant after 00003: %+v %v", got, err)
 	}
 }
@@ -106,7 +107,7 @@ func TestForgeAndConnectLinkedIntoOneTenant(t *testing.T) {
 			storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 				ctx := context.Background()
 				fs, ts := newForgeStore(t, db, nil)
-				ct := tenant("ck-1", "connect-secret-0123456789")
+				ct := newTenant("ck-1", "connect-secret-0123456789")
 				ct.CloudID, ct.InstallationID = "cloud-1", tc.connectIID
 				if tc.connectFirst {
 					if err := ts.SaveInstall(ctx, ct); err != nil {
@@ -148,7 +149,7 @@ func TestForgeAndConnectLinkedIntoOneTenant(t *testing.T) {
 				}
 				if one.ClientKey != "ck-1" || one.SharedSecret != "connect-secret-0123456789" || one.InstallationID != forgeInst ||
 					one.APIBaseURL != "https://api.atlassian.com/ex/jira/cloud-1" || one.ForgeAppID != forgeApp || !one.Forge() ||
-					one.State != connect.StateInstalled || len(one.Scopes) == 0 {
+					one.State != tenant.StateInstalled || len(one.Scopes) == 0 {
 					t.Fatalf("one tenant: %+v", one)
 				}
 				if byCK, err := fs.ByClientKey(ctx, "ck-1"); err != nil || byCK.InstallationID != forgeInst {
@@ -163,7 +164,7 @@ func TestForgeOnlyTenantAndNoCandidateAcrossSites(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		fs, ts := newForgeStore(t, db, nil)
-		if err := ts.SaveInstall(ctx, tenant("ck-other-site", "connect-secret-0123456789")); err != nil {
+		if err := ts.SaveInstall(ctx, newTenant("ck-other-site", "connect-secret-0123456789")); err != nil {
 			t.Fatal(err)
 		}
 		inst, err := fs.SaveInstallation(ctx, forgeInstallation(forgeInst, "cloud-9", "https://other.atlassian.net"))
@@ -180,15 +181,15 @@ func TestForgeOnlyTenantAndNoCandidateAcrossSites(t *testing.T) {
 		if _, err := fs.Get(ctx, "nope"); !errors.Is(err, storage.ErrUnknownInstallation) {
 			t.Fatalf("unknown: %v", err)
 		}
-		if err := fs.SetState(ctx, forgeInst, connect.StateUninstalled); err != nil {
+		if err := fs.SetState(ctx, forgeInst, tenant.StateUninstalled); err != nil {
 			t.Fatal(err)
 		}
-		if inst, _ := fs.Get(ctx, forgeInst); inst.State != connect.StateUninstalled {
+		if inst, _ := fs.Get(ctx, forgeInst); inst.State != tenant.StateUninstalled {
 			t.Fatalf("state %s", inst.State)
 		}
 		// An installed event again (retry) reinstates it, keeping installed_at.
 		again, err := fs.SaveInstallation(ctx, storage.ForgeInstallation{InstallationID: forgeInst, AppID: forgeApp})
-		if err != nil || again.State != connect.StateInstalled || again.SiteURL != "https://other.atlassian.net" || !again.InstalledAt.Equal(inst.InstalledAt) {
+		if err != nil || again.State != tenant.StateInstalled || again.SiteURL != "https://other.atlassian.net" || !again.InstalledAt.Equal(inst.InstalledAt) {
 			t.Fatalf("idempotent save: %+v %v", again, err)
 		}
 	})

@@ -6,7 +6,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/connect-doctor/connect-doctor/connect"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // DeletedCounts reports what a deletion removed.
@@ -62,9 +62,9 @@ func PurgeUninstalled(ctx context.Context, db *DB, cutoff time.Time) (int64, err
 	var total int64
 	for _, sub := range []*gorm.DB{
 		db.Gorm.Model(&TenantRow{}).Select("client_key").
-			Where("state = ? AND updated_at < ?", string(connect.StateUninstalled), cutoff.UTC()),
+			Where("state = ? AND updated_at < ?", string(tenant.StateUninstalled), cutoff.UTC()),
 		db.Gorm.Model(&ForgeInstallationRow{}).Select("installation_id").
-			Where("state = ? AND updated_at < ? AND client_key IS NULL", string(connect.StateUninstalled), cutoff.UTC()),
+			Where("state = ? AND updated_at < ? AND client_key IS NULL", string(tenant.StateUninstalled), cutoff.UTC()),
 	} {
 		r := db.Gorm.WithContext(ctx).Where("client_key IN (?)", sub).Delete(&CheckRow{})
 		if r.Error != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/storage"
 	"github.com/connect-doctor/connect-doctor/storage/storagetest"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 func TestReencryptRotatesEveryRowAndResumes(t *testing.T) {
@@ -20,7 +21,7 @@ func TestReencryptRotatesEveryRowAndResumes(t *testing.T) {
 		oldSealer, _ := storage.NewSealer(oldKey)
 		old := storage.NewTenantStore(db, oldSealer, nil)
 		for i := range 5 {
-			if err := old.SaveInstall(ctx, tenant(fmt.Sprintf("ck-%d", i), fmt.Sprintf("secret-%d-0123456789abcdef", i))); err != nil {
+			if err := old.SaveInstall(ctx, newTenant(fmt.Sprintf("ck-%d", i), fmt.Sprintf("secret-%d-0123456789abcdef", i))); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -38,7 +39,7 @@ func TestReencryptRotatesEveryRowAndResumes(t *testing.T) {
 		}
 		// An interrupted pass left two rows under the new key already.
 		for _, i := range []int{0, 1} {
-			if err := rot.SaveInstall(ctx, tenant(fmt.Sprintf("ck-%d", i), fmt.Sprintf("secret-%d-0123456789abcdef", i))); err != nil {
+			if err := rot.SaveInstall(ctx, newTenant(fmt.Sprintf("ck-%d", i), fmt.Sprintf("secret-%d-0123456789abcdef", i))); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -60,7 +61,7 @@ func TestReencryptRotatesEveryRowAndResumes(t *testing.T) {
 		}
 		// A row no configured key opens is reported, not lost.
 		other, _ := storage.NewSealer(storagetest.Key("zzz"))
-		if err := storage.NewTenantStore(db, other, nil).SaveInstall(ctx, tenant("ck-foreign", "foreign-secret-0123456789")); err != nil {
+		if err := storage.NewTenantStore(db, other, nil).SaveInstall(ctx, newTenant("ck-foreign", "foreign-secret-0123456789")); err != nil {
 			t.Fatal(err)
 		}
 		st, err = rot.Reencrypt(ctx)
@@ -78,7 +79,7 @@ func TestDeleteTenantDataAndPurge(t *testing.T) {
 		s := storage.NewTenantStore(db, mustSealer(t), clock)
 		checks := storage.NewCheckStore(db, 100, clock)
 		for _, ck := range []string{"ck-keep", "ck-gone", "ck-old"} {
-			if err := s.SaveInstall(ctx, tenant(ck, "purge-secret-0123456789abcdef")); err != nil {
+			if err := s.SaveInstall(ctx, newTenant(ck, "purge-secret-0123456789abcdef")); err != nil {
 				t.Fatal(err)
 			}
 			s.LogEvent(ctx, storage.LifecycleEvent{ClientKey: ck, Event: "installed", Outcome: "accepted"})
@@ -98,7 +99,7 @@ func TestDeleteTenantDataAndPurge(t *testing.T) {
 		}
 		// ck-old was uninstalled 40 days ago; ck-keep is installed.
 		now = now.Add(-40 * 24 * time.Hour)
-		if err := s.SetState(ctx, "ck-old", connect.StateUninstalled); err != nil {
+		if err := s.SetState(ctx, "ck-old", tenant.StateUninstalled); err != nil {
 			t.Fatal(err)
 		}
 		now = now.Add(40 * 24 * time.Hour)
@@ -138,7 +139,7 @@ func TestForgeOnlyTenantDataIsPurgedAndDeleted(t *testing.T) {
 		const gone, kept = "ari:cloud:ecosystem::installation/gone", "ari:cloud:ecosystem::installation/kept"
 		for _, id := range []string{gone, kept} {
 			if _, err := fs.SaveInstallation(ctx, storage.ForgeInstallation{InstallationID: id, AppID: "ari:cloud:ecosystem::app/x",
-				CloudID: "cloud-" + id, SiteURL: "https://" + id[len(id)-4:] + ".atlassian.net", State: connect.StateInstalled}); err != nil {
+				CloudID: "cloud-" + id, SiteURL: "https://" + id[len(id)-4:] + ".atlassian.net", State: tenant.StateInstalled}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := fs.StoreSystemToken(ctx, id, "system-token-of-"+id, now.Add(time.Hour)); err != nil {
@@ -149,7 +150,7 @@ func TestForgeOnlyTenantDataIsPurgedAndDeleted(t *testing.T) {
 			}
 		}
 		now = now.Add(-40 * 24 * time.Hour)
-		if err := fs.SetState(ctx, gone, connect.StateUninstalled); err != nil {
+		if err := fs.SetState(ctx, gone, tenant.StateUninstalled); err != nil {
 			t.Fatal(err)
 		}
 		now = now.Add(40 * 24 * time.Hour)

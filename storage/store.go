@@ -13,7 +13,8 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/scope"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // TenantStore reads and writes tenants and the lifecycle log. Database
@@ -53,7 +54,7 @@ func storeErr(op string, err error) error {
 }
 
 // Get returns the tenant with the given clientKey.
-func (s *TenantStore) Get(ctx context.Context, clientKey string) (*connect.Tenant, error) {
+func (s *TenantStore) Get(ctx context.Context, clientKey string) (*tenant.Tenant, error) {
 	var row TenantRow
 	err := s.db.WithContext(ctx).Where("client_key = ?", clientKey).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -66,22 +67,22 @@ func (s *TenantStore) Get(ctx context.Context, clientKey string) (*connect.Tenan
 }
 
 // LookupTenant implements connect.TenantLookup directly on the database.
-func (s *TenantStore) LookupTenant(ctx context.Context, clientKey string, _ bool) (*connect.Tenant, error) {
+func (s *TenantStore) LookupTenant(ctx context.Context, clientKey string, _ bool) (*tenant.Tenant, error) {
 	return s.Get(ctx, clientKey)
 }
 
-func (s *TenantStore) toTenant(row *TenantRow) (*connect.Tenant, error) {
+func (s *TenantStore) toTenant(row *TenantRow) (*tenant.Tenant, error) {
 	secret, err := s.sealer.Open(row.SharedSecretEnc, row.ClientKey)
 	if err != nil {
 		return nil, fmt.Errorf("%w: tenant %s: %v", connect.ErrStore, row.ClientKey, err)
 	}
 	scopes, _ := scope.ParseSet(row.Scopes)
-	return &connect.Tenant{
+	return &tenant.Tenant{
 		ClientKey: row.ClientKey, AppKey: row.AppKey, BaseURL: row.BaseURL, DisplayURL: row.DisplayURL,
 		ProductType: row.ProductType, Description: row.Description, ServiceEntitlementNumber: row.ServiceEntitlementNumber,
 		OAuthClientID: row.OAuthClientID, CloudID: row.CloudID, InstallationID: row.InstallationID,
 		ServerVersion: row.ServerVersion, PluginsVersion: row.PluginsVersion, SharedSecret: secret,
-		State: connect.TenantState(row.State), Scopes: scopes,
+		State: tenant.State(row.State), Scopes: scopes,
 		InstalledAt: row.InstalledAt, UpdatedAt: row.UpdatedAt,
 	}, nil
 }
@@ -89,7 +90,7 @@ func (s *TenantStore) toTenant(row *TenantRow) (*connect.Tenant, error) {
 // SaveInstall stores an installation atomically: a new row, or, on a
 // reinstall, every field including the rotated shared secret in one UPSERT.
 // The original installed_at is kept. The state becomes installed.
-func (s *TenantStore) SaveInstall(ctx context.Context, t *connect.Tenant) error {
+func (s *TenantStore) SaveInstall(ctx context.Context, t *tenant.Tenant) error {
 	enc, err := s.sealer.Seal(t.SharedSecret, t.ClientKey)
 	if err != nil {
 		return storeErr("encrypt secret", err)
@@ -100,7 +101,7 @@ func (s *TenantStore) SaveInstall(ctx context.Context, t *connect.Tenant) error 
 		ProductType: t.ProductType, Description: t.Description, ServiceEntitlementNumber: t.ServiceEntitlementNumber,
 		OAuthClientID: t.OAuthClientID, CloudID: t.CloudID, InstallationID: t.InstallationID,
 		ServerVersion: t.ServerVersion, PluginsVersion: t.PluginsVersion, SharedSecretEnc: enc,
-		Scopes: t.Scopes.String(), State: string(connect.StateInstalled),
+		Scopes: t.Scopes.String(), State: string(tenant.StateInstalled),
 		InstalledAt: now, UpdatedAt: now, SecretRotatedAt: now,
 	}
 	err = s.write(ctx, t.ClientKey, func(tx *gorm.DB) error {
@@ -119,7 +120,7 @@ func (s *TenantStore) SaveInstall(ctx context.Context, t *connect.Tenant) error 
 
 // SetState changes a tenant's lifecycle state. It reports
 // connect.ErrUnknownTenant when there is no such tenant.
-func (s *TenantStore) SetState(ctx context.Context, clientKey string, state connect.TenantState) error {
+func (s *TenantStore) SetState(ctx context.Context, clientKey string, state tenant.State) error {
 	var affected int64
 	err := s.write(ctx, clientKey, func(tx *gorm.DB) error {
 		res := tx.Model(&TenantRow{}).Where("client_key = ?", clientKey).
@@ -137,7 +138,7 @@ func (s *TenantStore) SetState(ctx context.Context, clientKey string, state conn
 }
 
 // Count returns the number of tenants in each state.
-func (s *TenantStore) Count(ctx context.Context) (map[connect.TenantState]int64, error) {
+func (s *TenantStore) Count(ctx context.Context) (map[tenant.State]int64, error) {
 	var rows []struct {
 		State string
 		N     int64
@@ -145,9 +146,9 @@ func (s *TenantStore) Count(ctx context.Context) (map[connect.TenantState]int64,
 	if err := s.db.WithContext(ctx).Model(&TenantRow{}).Select("state, count(*) as n").Group("state").Scan(&rows).Error; err != nil {
 		return nil, storeErr("count tenants", err)
 	}
-	out := map[connect.TenantState]int64{}
+	out := map[tenant.State]int64{}
 	for _, r := range rows {
-		out[connect.TenantState(r.State)] = r.N
+		out[tenant.State(r.State)] = r.N
 	}
 	return out, nil
 }

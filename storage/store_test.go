@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/scope"
 	"github.com/connect-doctor/connect-doctor/storage"
 	"github.com/connect-doctor/connect-doctor/storage/storagetest"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 func newStore(t *testing.T, db *storage.DB) *storage.TenantStore {
@@ -24,8 +25,8 @@ func newStore(t *testing.T, db *storage.DB) *storage.TenantStore {
 	return storage.NewTenantStore(db, s, nil)
 }
 
-func tenant(clientKey, secret string) *connect.Tenant {
-	return &connect.Tenant{
+func newTenant(clientKey, secret string) *tenant.Tenant {
+	return &tenant.Tenant{
 		ClientKey: clientKey, AppKey: "connect-doctor", BaseURL: "https://acme.atlassian.net",
 		DisplayURL: "https://jira.acme.com", ProductType: "jira", Description: "Acme",
 		ServiceEntitlementNumber: "SEN-1", OAuthClientID: "oauth-1", CloudID: "cloud-1",
@@ -76,20 +77,20 @@ func TestTenantLifecycle(t *testing.T) {
 		if _, err := s.Get(ctx, "nope"); !errors.Is(err, connect.ErrUnknownTenant) {
 			t.Fatalf("missing tenant: %v", err)
 		}
-		if err := s.SaveInstall(ctx, tenant("ck-1", "first-secret-0123456789")); err != nil {
+		if err := s.SaveInstall(ctx, newTenant("ck-1", "first-secret-0123456789")); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.Get(ctx, "ck-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.SharedSecret != "first-secret-0123456789" || got.State != connect.StateInstalled ||
+		if got.SharedSecret != "first-secret-0123456789" || got.State != tenant.StateInstalled ||
 			got.DisplayURL != "https://jira.acme.com" || got.CloudID != "cloud-1" || !got.Scopes.Has(scope.ActAsUser) {
 			t.Fatalf("round trip lost data: %+v", got)
 		}
 		first := got.InstalledAt
 		// Reinstall rotates the secret and keeps installed_at.
-		re := tenant("ck-1", "second-secret-0123456789")
+		re := newTenant("ck-1", "second-secret-0123456789")
 		re.BaseURL = "https://acme2.atlassian.net"
 		if err := s.SaveInstall(ctx, re); err != nil {
 			t.Fatal(err)
@@ -101,7 +102,7 @@ func TestTenantLifecycle(t *testing.T) {
 		if !got.InstalledAt.Equal(first) {
 			t.Fatalf("installed_at changed: %v -> %v", first, got.InstalledAt)
 		}
-		for _, st := range []connect.TenantState{connect.StateDisabled, connect.StateInstalled, connect.StateUninstalled} {
+		for _, st := range []tenant.State{tenant.StateDisabled, tenant.StateInstalled, tenant.StateUninstalled} {
 			if err := s.SetState(ctx, "ck-1", st); err != nil {
 				t.Fatal(err)
 			}
@@ -109,14 +110,14 @@ func TestTenantLifecycle(t *testing.T) {
 				t.Fatalf("state %s not stored: %s", st, got.State)
 			}
 		}
-		if err := s.SetState(ctx, "nope", connect.StateDisabled); !errors.Is(err, connect.ErrUnknownTenant) {
+		if err := s.SetState(ctx, "nope", tenant.StateDisabled); !errors.Is(err, connect.ErrUnknownTenant) {
 			t.Fatalf("SetState on missing tenant: %v", err)
 		}
 		// A reinstall after uninstall makes the tenant installed again.
-		if err := s.SaveInstall(ctx, tenant("ck-1", "third-secret-0123456789")); err != nil {
+		if err := s.SaveInstall(ctx, newTenant("ck-1", "third-secret-0123456789")); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := s.Get(ctx, "ck-1"); got.State != connect.StateInstalled {
+		if got, _ := s.Get(ctx, "ck-1"); got.State != tenant.StateInstalled {
 			t.Fatalf("reinstall after uninstall: %s", got.State)
 		}
 	})
@@ -134,7 +135,7 @@ func TestConcurrentInstallsLeaveOneConsistentRow(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := s.SaveInstall(ctx, tenant("ck-race", sec)); err != nil {
+				if err := s.SaveInstall(ctx, newTenant("ck-race", sec)); err != nil {
 					t.Error(err)
 				}
 			}()
@@ -160,7 +161,7 @@ func TestSecretsEncryptedAtRest(t *testing.T) {
 		ctx := context.Background()
 		s := newStore(t, db)
 		const secret = "very-secret-value-that-must-not-leak"
-		if err := s.SaveInstall(ctx, tenant("ck-enc", secret)); err != nil {
+		if err := s.SaveInstall(ctx, newTenant("ck-enc", secret)); err != nil {
 			t.Fatal(err)
 		}
 		var row storage.TenantRow
@@ -213,7 +214,7 @@ func TestTenantCacheFreshRead(t *testing.T) {
 	db := storagetest.SQLite(t)
 	ctx := context.Background()
 	s := newStore(t, db)
-	if err := s.SaveInstall(ctx, tenant("ck-c", "cached-secret-0123456789")); err != nil {
+	if err := s.SaveInstall(ctx, newTenant("ck-c", "cached-secret-0123456789")); err != nil {
 		t.Fatal(err)
 	}
 	c := storage.NewTenantCache(s, 10, time.Minute)
@@ -221,7 +222,7 @@ func TestTenantCacheFreshRead(t *testing.T) {
 		t.Fatal("first lookup")
 	}
 	// Another instance rotates the secret behind the cache's back.
-	if err := s.SaveInstall(ctx, tenant("ck-c", "rotated-secret-0123456789")); err != nil {
+	if err := s.SaveInstall(ctx, newTenant("ck-c", "rotated-secret-0123456789")); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := c.LookupTenant(ctx, "ck-c", false); got.SharedSecret != "cached-secret-0123456789" {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/connect-doctor/connect-doctor/api/forgeapi"
 	"github.com/connect-doctor/connect-doctor/api/panel"
-	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/forge/forgesim"
+	"github.com/connect-doctor/connect-doctor/sim/forgesim"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 const (
@@ -63,7 +63,7 @@ func TestForgeEndToEnd(t *testing.T) {
 		}
 		inst, err := f.app.ForgeStore.Get(ctx, site.InstallationID())
 		if err != nil || inst.CloudID != site.CloudID() || inst.APIBaseURL != site.APIBaseURL() || !inst.HasSystemToken ||
-			inst.State != connect.StateInstalled || inst.AppID != site.AppID() {
+			inst.State != tenant.StateInstalled || inst.AppID != site.AppID() {
 			t.Fatalf("stored installation %+v %v", inst, err)
 		}
 		// A redelivery (Forge retries after a timeout) is idempotent and logged.
@@ -218,7 +218,7 @@ func TestForgeEndToEnd(t *testing.T) {
 			t.Fatalf("pre-uninstall: %v %v", resp, err)
 		}
 		resp.Body.Close()
-		if inst, _ := f.app.ForgeStore.Get(ctx, site.InstallationID()); inst.State != connect.StateUninstalled {
+		if inst, _ := f.app.ForgeStore.Get(ctx, site.InstallationID()); inst.State != tenant.StateUninstalled {
 			t.Fatalf("state after pre-uninstall: %s", inst.State)
 		}
 	})

@@ -14,10 +14,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/connect-doctor/connect-doctor/api/panel"
-	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/preflight"
+	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/forge"
 	"github.com/connect-doctor/connect-doctor/storage"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // Lifecycle event types (forge.md §1.5).
@@ -249,7 +249,7 @@ func (s *Server) preUninstall(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.EventTimeout)
 	defer cancel()
 	inst, _ := s.Store.Get(ctx, id)
-	err := s.Store.SetState(ctx, id, connect.StateUninstalled)
+	err := s.Store.SetState(ctx, id, tenant.StateUninstalled)
 	switch {
 	case errors.Is(err, storage.ErrUnknownInstallation):
 		s.logEvent(c, logUninstall, id, storage.OutcomeAccepted, "unknown_installation", detail)

@@ -28,11 +28,12 @@ import (
 
 	"github.com/connect-doctor/connect-doctor/api/panel"
 	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/explain"
-	"github.com/connect-doctor/connect-doctor/connect/jira"
-	"github.com/connect-doctor/connect-doctor/connect/preflight"
+	"github.com/connect-doctor/connect-doctor/explain"
+	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/forge"
+	"github.com/connect-doctor/connect-doctor/jira"
 	"github.com/connect-doctor/connect-doctor/storage"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // Store is what the routes need from storage. *storage.ForgeStore
@@ -40,11 +41,11 @@ import (
 type Store interface {
 	SaveInstallation(ctx context.Context, in storage.ForgeInstallation) (*storage.ForgeInstallation, error)
 	Get(ctx context.Context, installationID string) (*storage.ForgeInstallation, error)
-	SetState(ctx context.Context, installationID string, state connect.TenantState) error
+	SetState(ctx context.Context, installationID string, state tenant.State) error
 	StoreSystemToken(ctx context.Context, installationID, token string, exp time.Time) (bool, error)
 	SystemToken(ctx context.Context, installationID string) (string, time.Time, error)
 	ConfirmLink(ctx context.Context, installationID, clientKey string) (*storage.ForgeInstallation, error)
-	Tenant(ctx context.Context, installationID string) (*connect.Tenant, *storage.ForgeInstallation, error)
+	Tenant(ctx context.Context, installationID string) (*tenant.Tenant, *storage.ForgeInstallation, error)
 }
 
 // EventLog records lifecycle deliveries. *storage.TenantStore implements it.
@@ -145,7 +146,7 @@ func (s *Server) Register(r Router, api APIMounter) {
 type Invocation struct {
 	Claims       *forge.Claims
 	Tokens       forge.OAuthTokens
-	Tenant       *connect.Tenant
+	Tenant       *tenant.Tenant
 	Installation *storage.ForgeInstallation
 	verified     *connect.Verified
 	fit          string // the raw FIT, for the explainer only (short-lived, never logged)
@@ -236,7 +237,7 @@ func (s *Server) tenant() gin.HandlerFunc {
 			s.storeDown(c, err)
 			return
 		}
-		if inst.State == connect.StateUninstalled {
+		if inst.State == tenant.StateUninstalled {
 			abort(c, http.StatusForbidden, "forge_installation_uninstalled", "This Forge installation was marked uninstalled by its pre-uninstall call.",
 				"Reinstall the app; a reinstall creates a new installation id.")
 			return
@@ -344,7 +345,7 @@ type Caller struct {
 }
 
 // Call implements panel.Caller.
-func (k Caller) Call(ctx context.Context, t *connect.Tenant, as preflight.Identity, accountID, method, path string, body []byte) (*jira.Response, error) {
+func (k Caller) Call(ctx context.Context, t *tenant.Tenant, as preflight.Identity, accountID, method, path string, body []byte) (*jira.Response, error) {
 	if inv, ok := FromContext(ctx); ok && inv.Tenant != nil {
 		return k.Forge.doer(ctx, k.Client, inv, as, accountID).Call(ctx, method, path, body)
 	}
@@ -359,7 +360,7 @@ type AdminChecker struct {
 }
 
 // CheckPermissions implements panel.AdminChecker.
-func (a AdminChecker) CheckPermissions(ctx context.Context, t *connect.Tenant, accountID string, global ...string) (map[string]bool, error) {
+func (a AdminChecker) CheckPermissions(ctx context.Context, t *tenant.Tenant, accountID string, global ...string) (map[string]bool, error) {
 	if inv, ok := FromContext(ctx); ok && inv.Tenant != nil {
 		return a.Forge.globalPermissions(ctx, inv, accountID, global...)
 	}

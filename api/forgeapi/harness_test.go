@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/app"
 	"github.com/connect-doctor/connect-doctor/config"
-	"github.com/connect-doctor/connect-doctor/forge/forgesim"
+	"github.com/connect-doctor/connect-doctor/sim/forgesim"
 	"github.com/connect-doctor/connect-doctor/storage/storagetest"
 )
 
@@ -21,7 +21,7 @@ import (
 // loopback port, configured against a simulated Forge site: its JWKS host
 // and its api.atlassian.com gateway.
 type forgeApp struct {
-	app  *api.App
+	app  *app.App
 	base string
 	site *forgesim.Site
 	env  map[string]string
@@ -56,7 +56,7 @@ func startForgeClock(t testing.TB, databaseURL string, site *forgesim.Site, extr
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := api.Build(context.Background(), cfg, api.BuildOptions{Version: "test", Migrate: true, Now: now})
+	app, err := app.Build(context.Background(), cfg, app.BuildOptions{Version: "test", Migrate: true, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

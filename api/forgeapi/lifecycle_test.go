@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/connect-doctor/connect-doctor/api/forgeapi"
-	"github.com/connect-doctor/connect-doctor/forge/forgesim"
+	"github.com/connect-doctor/connect-doctor/sim/forgesim"
 )
 
 // TestLifecycleEventShapes: the documented nested {"payload": …} shape and

@@ -12,8 +12,8 @@ import (
 	"github.com/connect-doctor/connect-doctor/api/forgeapi"
 	"github.com/connect-doctor/connect-doctor/api/panel"
 	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/jirasim"
-	"github.com/connect-doctor/connect-doctor/forge/forgesim"
+	"github.com/connect-doctor/connect-doctor/sim/forgesim"
+	"github.com/connect-doctor/connect-doctor/sim/jirasim"
 )
 
 // TestConnectAndForgeLinkedIntoOneTenant installs the app in one site

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/connect-doctor/connect-doctor/api/panel"
-	"github.com/connect-doctor/connect-doctor/connect/jirasim"
+	"github.com/connect-doctor/connect-doctor/sim/jirasim"
 )
 
 type diagnosis struct {

@@ -14,10 +14,11 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/explain"
-	"github.com/connect-doctor/connect-doctor/connect/jira"
-	"github.com/connect-doctor/connect-doctor/connect/preflight"
+	"github.com/connect-doctor/connect-doctor/explain"
+	"github.com/connect-doctor/connect-doctor/explain/preflight"
+	"github.com/connect-doctor/connect-doctor/jira"
 	"github.com/connect-doctor/connect-doctor/storage"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // CheckRequest is the body of POST /api/checks.
@@ -304,7 +305,7 @@ func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path s
 const userTokenPlaceholder = "user-access-token-from-the-jwt-bearer-grant"
 
 // forgeContext fills the explainer's Forge fields for a Forge tenant.
-func (p *Panel) forgeContext(ctx context.Context, t *connect.Tenant, ec *explain.Context) {
+func (p *Panel) forgeContext(ctx context.Context, t *tenant.Tenant, ec *explain.Context) {
 	if !t.Forge() {
 		return
 	}
@@ -382,7 +383,7 @@ func pickHeaders(h http.Header) map[string]string {
 type JiraCaller struct{ Client *jira.Client }
 
 // Call sends the check as the app or as accountID.
-func (j JiraCaller) Call(ctx context.Context, t *connect.Tenant, as preflight.Identity, accountID, method, path string, body []byte) (*jira.Response, error) {
+func (j JiraCaller) Call(ctx context.Context, t *tenant.Tenant, as preflight.Identity, accountID, method, path string, body []byte) (*jira.Response, error) {
 	d := j.Client.AsApp(t)
 	if as == preflight.User {
 		d = j.Client.AsUser(t, accountID)

@@ -13,10 +13,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/app"
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/forge/customui"
-	"github.com/connect-doctor/connect-doctor/forge/forgesim"
+	"github.com/connect-doctor/connect-doctor/sim/forgesim"
 )
 
 const (
@@ -44,7 +44,7 @@ func startForgeApp(t *testing.T, site *forgesim.Site) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := api.Build(context.Background(), cfg, api.BuildOptions{Version: "test", Migrate: true})
+	app, err := app.Build(context.Background(), cfg, app.BuildOptions{Version: "test", Migrate: true})
 	if err != nil {
 		t.Fatal(err)
 	}

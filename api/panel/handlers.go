@@ -11,11 +11,12 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/catalog"
-	"github.com/connect-doctor/connect-doctor/connect/explain"
-	"github.com/connect-doctor/connect-doctor/connect/preflight"
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/explain"
+	"github.com/connect-doctor/connect-doctor/explain/preflight"
+	"github.com/connect-doctor/connect-doctor/jira/catalog"
+	"github.com/connect-doctor/connect-doctor/scope"
 	"github.com/connect-doctor/connect-doctor/storage"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // adminStatus is the outcome of the Administer Jira probe for a viewer.
@@ -177,7 +178,7 @@ func (p *Panel) installation(c *gin.Context) {
 // pointer keeps the record alive while the answer is cached, so a new
 // record can never take its address.
 type installationKey struct {
-	tenant *connect.Tenant
+	tenant *tenant.Tenant
 	viewer string
 	admin  bool
 }
@@ -281,7 +282,7 @@ func (p *Panel) viewerPermissions(ctx context.Context, v *connect.Verified) *pre
 	return preflight.NewPermissions(map[string]bool{preflight.KeyAdminister: st.Admin})
 }
 
-func (p *Panel) endpointView(op *catalog.Operation, t *connect.Tenant, viewer *preflight.Permissions) EndpointView {
+func (p *Panel) endpointView(op *catalog.Operation, t *tenant.Tenant, viewer *preflight.Permissions) EndpointView {
 	app := preflight.Predict(p.Catalog, preflight.Input{Method: op.Method, Path: op.Path, Identity: preflight.App, DeclaredScopes: t.Scopes,
 		Forge: t.Forge(), OAuthScopes: t.OAuthScopes})
 	user := preflight.Predict(p.Catalog, preflight.Input{Method: op.Method, Path: op.Path, Identity: preflight.User, DeclaredScopes: t.Scopes,

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/app"
 	"github.com/connect-doctor/connect-doctor/config"
-	"github.com/connect-doctor/connect-doctor/connect/jirasim"
+	"github.com/connect-doctor/connect-doctor/sim/jirasim"
 )
 
 // clock is a settable clock shared by the app and the simulator, so that
@@ -42,7 +42,7 @@ func (c *clock) Advance(d time.Duration) {
 type env struct {
 	t      testing.TB
 	sim    *jirasim.Sim
-	app    *api.App
+	app    *app.App
 	srv    *httptest.Server
 	base   string
 	clock  *clock
@@ -84,7 +84,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := api.Build(context.Background(), cfg, api.BuildOptions{Version: "test", Now: now, Migrate: true})
+	app, err := app.Build(context.Background(), cfg, app.BuildOptions{Version: "test", Now: now, Migrate: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package panel
 import (
 	"testing"
 
-	"github.com/connect-doctor/connect-doctor/connect/catalog"
+	"github.com/connect-doctor/connect-doctor/jira/catalog"
 )
 
 func TestOAuthReachable(t *testing.T) {

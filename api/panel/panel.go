@@ -19,12 +19,13 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/catalog"
-	"github.com/connect-doctor/connect-doctor/connect/explain"
-	"github.com/connect-doctor/connect-doctor/connect/jira"
-	"github.com/connect-doctor/connect-doctor/connect/preflight"
+	"github.com/connect-doctor/connect-doctor/explain"
+	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/internal/ttlcache"
+	"github.com/connect-doctor/connect-doctor/jira"
+	"github.com/connect-doctor/connect-doctor/jira/catalog"
 	"github.com/connect-doctor/connect-doctor/storage"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // Router is what the panel needs from the HTTP server: route groups under
@@ -38,13 +39,13 @@ type Router interface {
 // Caller performs a check against the tenant's Jira as the app or as a
 // user. JiraCaller adapts *jira.Client.
 type Caller interface {
-	Call(ctx context.Context, t *connect.Tenant, as preflight.Identity, accountID, method, path string, body []byte) (*jira.Response, error)
+	Call(ctx context.Context, t *tenant.Tenant, as preflight.Identity, accountID, method, path string, body []byte) (*jira.Response, error)
 }
 
 // AdminChecker asks Jira which global permissions a user holds.
 // *jira.Client implements it (and caches the answers).
 type AdminChecker interface {
-	CheckPermissions(ctx context.Context, t *connect.Tenant, accountID string, global ...string) (map[string]bool, error)
+	CheckPermissions(ctx context.Context, t *tenant.Tenant, accountID string, global ...string) (map[string]bool, error)
 }
 
 // History stores checks. *storage.CheckStore implements it.

@@ -1,6 +1,6 @@
 // Command catalog-gen writes the embedded endpoint catalog
-// (connect/catalog/catalog.json) from Atlassian's Jira OpenAPI specs. It is
-// run by `go generate ./connect/catalog`:
+// (jira/catalog/catalog.json) from Atlassian's Jira OpenAPI specs. It is
+// run by `go generate ./jira/catalog`:
 //
 //	catalog-gen -o catalog.json ../../../shared/data/raw/*.json
 //
@@ -17,8 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/connect-doctor/connect-doctor/connect/catalog"
-	"github.com/connect-doctor/connect-doctor/connect/catalog/openapi"
+	"github.com/connect-doctor/connect-doctor/jira/catalog"
+	"github.com/connect-doctor/connect-doctor/jira/catalog/openapi"
 )
 
 func main() {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/connect-doctor/connect-doctor/connect/catalog"
+	"github.com/connect-doctor/connect-doctor/jira/catalog"
 )
 
 const spec = `{"openapi":"3.0.1","info":{"title":"Jira Software Cloud API","version":"1"},"paths":{

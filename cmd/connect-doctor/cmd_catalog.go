@@ -13,9 +13,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/connect-doctor/connect-doctor/connect/catalog"
-	"github.com/connect-doctor/connect-doctor/connect/catalog/openapi"
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/jira/catalog"
+	"github.com/connect-doctor/connect-doctor/jira/catalog/openapi"
+	"github.com/connect-doctor/connect-doctor/scope"
 )
 
 // fail prints a one-line message and returns the exit code.

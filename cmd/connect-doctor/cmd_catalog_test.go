@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/connect-doctor/connect-doctor/connect/catalog"
+	"github.com/connect-doctor/connect-doctor/jira/catalog"
 )
 
 // runCat runs one catalog subcommand with the given stdin and environment.

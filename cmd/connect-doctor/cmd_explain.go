@@ -2,7 +2,7 @@ package main
 
 // The diagnosis subcommands: explain (a 401/403 from flags or curl
 // captures), jwt decode (a token without trusting it) and qsh (a canonical
-// request and its hash). The work lives in connect/explain.
+// request and its hash). The work lives in explain.
 
 import (
 	"encoding/json"
@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/explain"
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/explain"
+	"github.com/connect-doctor/connect-doctor/scope"
 )
 
 // multiFlag is a repeatable string flag.

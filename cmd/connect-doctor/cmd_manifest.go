@@ -19,10 +19,10 @@ import (
 	connectdoctor "github.com/connect-doctor/connect-doctor"
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/catalog"
 	"github.com/connect-doctor/connect-doctor/forge"
 	"github.com/connect-doctor/connect-doctor/forge/customui"
 	"github.com/connect-doctor/connect-doctor/forge/manifest"
+	"github.com/connect-doctor/connect-doctor/jira/catalog"
 )
 
 const manifestUsage = `manifest [--mode forge|connect-on-forge] [--descriptor atlassian-connect.json] [--app-id ARI|UUID]

@@ -14,11 +14,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/app"
 	"github.com/connect-doctor/connect-doctor/config"
-	"github.com/connect-doctor/connect-doctor/connect/jirasim"
 	"github.com/connect-doctor/connect-doctor/forge/customui"
-	"github.com/connect-doctor/connect-doctor/forge/forgesim"
+	"github.com/connect-doctor/connect-doctor/sim/forgesim"
+	"github.com/connect-doctor/connect-doctor/sim/jirasim"
 )
 
 // runDev starts the app on SQLite and an in-process Jira simulator, installs
@@ -91,7 +91,7 @@ func runDev(args []string, io stdio) int {
 		return 2
 	}
 	log := newLogger(io.err, cfg)
-	app, err := api.Build(ctx, cfg, api.BuildOptions{Logger: log, Version: version})
+	app, err := app.Build(ctx, cfg, app.BuildOptions{Logger: log, Version: version})
 	if err != nil {
 		ln.Close()
 		log.Error("start-up failed", slog.String("error", err.Error()))

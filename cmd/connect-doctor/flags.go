@@ -4,7 +4,7 @@ import (
 	"flag"
 	"io"
 
-	"github.com/connect-doctor/connect-doctor/connect/catalog"
+	"github.com/connect-doctor/connect-doctor/jira/catalog"
 )
 
 // newFlags returns a fresh FlagSet that prints its errors and usage to

@@ -7,10 +7,10 @@ import (
 	"testing"
 
 	"github.com/connect-doctor/connect-doctor/config"
-	"github.com/connect-doctor/connect-doctor/connect"
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/scope"
 	"github.com/connect-doctor/connect-doctor/storage"
 	"github.com/connect-doctor/connect-doctor/storage/storagetest"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 func TestRotateKeyAndDeleteTenantCommands(t *testing.T) {
@@ -35,7 +35,7 @@ func TestRotateKeyAndDeleteTenantCommands(t *testing.T) {
 	sealer, _ := storage.NewSealer(k)
 	store := storage.NewTenantStore(db, sealer, nil)
 	for _, ck := range []string{"ck-a", "ck-b"} {
-		if err := store.SaveInstall(ctx, &connect.Tenant{ClientKey: ck, AppKey: "connect-doctor", BaseURL: "https://a.atlassian.net",
+		if err := store.SaveInstall(ctx, &tenant.Tenant{ClientKey: ck, AppKey: "connect-doctor", BaseURL: "https://a.atlassian.net",
 			SharedSecret: "rotate-cmd-secret-0123456789", Scopes: scope.Set{scope.Read}}); err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/app"
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/storage"
 )
@@ -54,7 +54,7 @@ func runServe(args []string, io stdio) int {
 	log := newLogger(io.err, cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	app, err := api.Build(ctx, cfg, api.BuildOptions{Logger: log, Version: version, Migrate: *migrate})
+	app, err := app.Build(ctx, cfg, app.BuildOptions{Logger: log, Version: version, Migrate: *migrate})
 	if err != nil {
 		log.Error("start-up failed", slog.String("error", err.Error()))
 		return 1
@@ -65,7 +65,7 @@ func runServe(args []string, io stdio) int {
 
 // serveApp runs the HTTP server until ctx is cancelled, then shuts down
 // gracefully. ready, if set, receives the bound address.
-func serveApp(ctx context.Context, app *api.App, addr string, log *slog.Logger, ready chan<- string) int {
+func serveApp(ctx context.Context, app *app.App, addr string, log *slog.Logger, ready chan<- string) int {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		log.Error("listen failed", slog.String("addr", addr), slog.String("error", err.Error()))

@@ -1,5 +1,5 @@
 // Command jira-sim runs the simulated Jira Cloud site (package
-// connect/jirasim) for manual use: the site, the install key server and the
+// sim/jirasim) for manual use: the site, the install key server and the
 // OAuth 2.0 authorization server on loopback ports. It prints their URLs
 // and the environment an app needs to talk to them, optionally installs
 // apps from descriptor URLs, and prints the admin page URLs to open.
@@ -23,8 +23,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/connect-doctor/connect-doctor/connect/jirasim"
-	"github.com/connect-doctor/connect-doctor/connect/scope"
+	"github.com/connect-doctor/connect-doctor/scope"
+	"github.com/connect-doctor/connect-doctor/sim/jirasim"
 )
 
 func main() {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/connect-doctor/connect-doctor/internal/loadtest"
+	"github.com/connect-doctor/connect-doctor/cmd/loadgen/loadtest"
 )
 
 // BenchmarkRoutes measures the app's own cost per request, in process

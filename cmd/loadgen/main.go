@@ -32,8 +32,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/connect-doctor/connect-doctor/cmd/loadgen/loadtest"
 	"github.com/connect-doctor/connect-doctor/config"
-	"github.com/connect-doctor/connect-doctor/internal/loadtest"
 )
 
 func main() {

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/app"
+	"github.com/connect-doctor/connect-doctor/cmd/loadgen/loadtest"
 	"github.com/connect-doctor/connect-doctor/config"
-	"github.com/connect-doctor/connect-doctor/internal/loadtest"
 )
 
 // freeAddr reserves a loopback port for loadgen's key server, which the
@@ -31,12 +31,12 @@ func freeAddr(t testing.TB) string {
 // testApp is the real app served on a loopback port.
 type testApp struct {
 	http *httptest.Server
-	app  *api.App
+	app  *app.App
 }
 
 func startApp(t testing.TB, keysAddr string) *httptest.Server { return startAppB(t, keysAddr).http }
 
-// startAppB builds the real app (api.Build) on SQLite, trusting install
+// startAppB builds the real app (app.Build) on SQLite, trusting install
 // keys from keysAddr, and serves it on a loopback port.
 func startAppB(t testing.TB, keysAddr string) *testApp {
 	t.Helper()
@@ -49,7 +49,7 @@ func startAppB(t testing.TB, keysAddr string) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := api.Build(context.Background(), cfg, api.BuildOptions{Version: "loadgen-test"})
+	app, err := app.Build(context.Background(), cfg, app.BuildOptions{Version: "loadgen-test"})
 	if err != nil {
 		t.Fatal(err)
 	}

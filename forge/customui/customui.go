@@ -7,7 +7,7 @@
 // Forge deploys the resource from the directory next to manifest.yml, so
 // copy static/ beside the manifest before `forge deploy`. The Go binary
 // embeds the same files for the simulator's Custom UI host (package
-// forge/forgesim) and for tools that write an app directory.
+// sim/forgesim) and for tools that write an app directory.
 package customui
 
 import (

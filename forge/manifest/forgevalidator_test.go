@@ -11,8 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/connect-doctor/connect-doctor/forge/manifest"
 	"gopkg.in/yaml.v3"
+
+	"github.com/connect-doctor/connect-doctor/forge/manifest"
 )
 
 func codes(ps []manifest.Problem) map[string]manifest.Problem {

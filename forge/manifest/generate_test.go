@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/connect-doctor/connect-doctor/forge/manifest"
 	"gopkg.in/yaml.v3"
+
+	"github.com/connect-doctor/connect-doctor/forge/manifest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

@@ -1,6 +1,6 @@
 // Command appprof is a profiling harness for load tests, not a way to run
 // the app: it builds Connect Doctor exactly as `connect-doctor serve` does
-// (same environment, api.Build, App.HTTPServer) and adds net/http/pprof on
+// (same environment, app.Build, App.HTTPServer) and adds net/http/pprof on
 // a separate loopback listener, so that a CPU profile can be taken while
 // cmd/loadgen drives it:
 //
@@ -36,7 +36,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/app"
 	"github.com/connect-doctor/connect-doctor/config"
 )
 
@@ -57,7 +57,7 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	app, err := api.Build(ctx, cfg, api.BuildOptions{Logger: log, Version: "appprof"})
+	app, err := app.Build(ctx, cfg, app.BuildOptions{Logger: log, Version: "appprof"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "appprof:", err)
 		os.Exit(1)
