@@ -302,25 +302,6 @@ var permissionTexts = []string{
 	"not authorized to access", "insufficient permissions", "permission denied", "you are not allowed",
 }
 
-// permissionFor names what the operation needs.
-func permissionFor(op *catalog.Operation) string {
-	if op == nil {
-		return ""
-	}
-	switch op.Permission {
-	case catalog.PermAdmin:
-		return "the Administer Jira global permission"
-	case catalog.PermAdminOrProjectAdmin:
-		return "Administer Jira, or Administer projects on the project"
-	case catalog.PermProjectBrowse:
-		return "Browse projects on the project"
-	}
-	if len(op.PermissionNames) > 0 {
-		return "the " + strings.Join(op.PermissionNames, " + ") + " permission(s)"
-	}
-	return ""
-}
-
 func (a *analysis) detectPermissions() {
 	said := a.said()
 	n, explicit := a.bodyHas(permissionTexts...)
@@ -333,7 +314,7 @@ func (a *analysis) detectPermissions() {
 	if explicit && strings.Contains(n, "does not exist or you do not have permission") {
 		hidden = true
 	}
-	need := permissionFor(a.op)
+	need := a.op.PermissionNeeded()
 	if pf := a.runPreflight(); pf != nil && pf.MissingPermission != "" {
 		need = pf.MissingPermission
 	}

@@ -69,7 +69,7 @@ func runEndpoints(args []string, std stdio) int {
 		fmt.Fprintln(tw, "METHOD\tPATH\tCONNECT SCOPE\tPERMISSION\tNOTES")
 		for i := range ops {
 			op := &ops[i]
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", op.Method, op.Path, op.ConnectScope, permissionLabel(op), notes(op))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", op.Method, op.Path, op.ConnectScope, op.PermissionLabel(), notes(op))
 		}
 		tw.Flush()
 		fmt.Fprintf(std.out, "%d operation(s)\n", len(ops))
@@ -81,13 +81,6 @@ func runEndpoints(args []string, std stdio) int {
 		return 1
 	}
 	return 0
-}
-
-func permissionLabel(op *catalog.Operation) string {
-	if op.PermissionDetail != "" && op.PermissionDetail != op.Permission && op.Permission != catalog.PermNone {
-		return op.Permission + " (" + op.PermissionDetail + ")"
-	}
-	return op.Permission
 }
 
 func notes(op *catalog.Operation) string {
@@ -189,7 +182,7 @@ func runEndpoint(args []string, std stdio) int {
 	fmt.Fprintf(tw, "  Connect scope:\t%s%s\n", op.ConnectScope, scopeNote(op.ConnectScope))
 	fmt.Fprintf(tw, "  OAuth classic:\t%s\n", listOrNone(op.OAuthClassic))
 	fmt.Fprintf(tw, "  OAuth granular:\t%s\n", listOrNone(op.OAuthGranular))
-	perm := permissionLabel(op)
+	perm := op.PermissionLabel()
 	if len(op.PermissionNames) > 0 {
 		perm += "; " + strings.Join(op.PermissionNames, ", ")
 	}

@@ -291,18 +291,11 @@ func setString(s scope.Set) string {
 }
 
 func permissionNote(op *catalog.Operation) string {
-	switch op.Permission {
-	case catalog.PermAdmin:
-		return " (Administer Jira)"
-	case catalog.PermAdminOrProjectAdmin:
-		return " (Administer Jira or Administer projects)"
-	case catalog.PermProjectBrowse:
-		return " (Browse projects)"
-	case catalog.PermNone:
+	if op.Permission == catalog.PermNone {
 		return " (none needed)"
 	}
-	if len(op.PermissionNames) > 0 {
-		return " (" + strings.Join(op.PermissionNames, ", ") + ")"
+	if p := op.PermissionNeeded(); p != "" {
+		return " (" + p + ")"
 	}
 	return ""
 }

@@ -67,6 +67,37 @@ type Operation struct {
 // String renders the operation as "METHOD template".
 func (op *Operation) String() string { return op.Method + " " + op.Path }
 
+// PermissionLabel is the permission tag, with its detail when the detail
+// says more ("other (project-permissions)"): the catalog's own vocabulary,
+// as `connect-doctor endpoints --permission` filters by it.
+func (op *Operation) PermissionLabel() string {
+	if op.PermissionDetail != "" && op.PermissionDetail != op.Permission && op.Permission != PermNone {
+		return op.Permission + " (" + op.PermissionDetail + ")"
+	}
+	return op.Permission
+}
+
+// PermissionNeeded names, in Jira's words, the product permission the
+// acting user must hold ("Administer Jira", "Browse projects on the
+// project", "Browse projects + Edit issues"); "" when none is needed or
+// the catalog does not know.
+func (op *Operation) PermissionNeeded() string {
+	if op == nil {
+		return ""
+	}
+	switch op.Permission {
+	case PermAdmin:
+		return "Administer Jira (global permission)"
+	case PermAdminOrProjectAdmin:
+		return "Administer Jira, or Administer projects on the project"
+	case PermProjectBrowse:
+		return "Browse projects on the project"
+	case PermNone:
+		return ""
+	}
+	return strings.Join(op.PermissionNames, " + ")
+}
+
 // Source records one spec a catalog was built from.
 type Source struct {
 	API     string `json:"api"`

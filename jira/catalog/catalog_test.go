@@ -430,3 +430,31 @@ func TestFindAgreesWithMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestOperationPermissionWording(t *testing.T) {
+	tests := []struct {
+		name          string
+		op            *catalog.Operation
+		label, needed string
+	}{
+		{"admin", &catalog.Operation{Permission: catalog.PermAdmin, PermissionDetail: "admin"}, "admin", "Administer Jira (global permission)"},
+		{"admin or project admin", &catalog.Operation{Permission: catalog.PermAdminOrProjectAdmin}, "admin-or-project-admin", "Administer Jira, or Administer projects on the project"},
+		{"browse with detail", &catalog.Operation{Permission: catalog.PermProjectBrowse, PermissionDetail: "project-browse-or-admin"}, "project-browse (project-browse-or-admin)", "Browse projects on the project"},
+		{"none", &catalog.Operation{Permission: catalog.PermNone, PermissionDetail: "anonymous"}, catalog.PermNone, ""},
+		{"named permissions", &catalog.Operation{Permission: catalog.PermOther, PermissionDetail: "project-permissions", PermissionNames: []string{"Browse projects", "Edit issues"}}, "other (project-permissions)", "Browse projects + Edit issues"},
+		{"unknown", &catalog.Operation{Permission: catalog.PermOther}, catalog.PermOther, ""},
+		{"nil", nil, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.op != nil {
+				if got := tt.op.PermissionLabel(); got != tt.label {
+					t.Errorf("PermissionLabel = %q, want %q", got, tt.label)
+				}
+			}
+			if got := tt.op.PermissionNeeded(); got != tt.needed {
+				t.Errorf("PermissionNeeded = %q, want %q", got, tt.needed)
+			}
+		})
+	}
+}
