@@ -39,13 +39,16 @@ existing manifest instead and exits 1 when it has errors.`
 
 // manifestProblem is one problem in --json output.
 type manifestProblem struct {
-	File     string `json:"file"`
-	Line     int    `json:"line"`
-	Path     string `json:"path,omitempty"`
-	Code     string `json:"code"`
-	Severity string `json:"severity"`
-	Message  string `json:"message"`
-	Fix      string `json:"fix,omitempty"`
+	File      string   `json:"file"`
+	Line      int      `json:"line"`
+	Path      string   `json:"path,omitempty"`
+	Code      string   `json:"code"`
+	Severity  string   `json:"severity"`
+	Message   string   `json:"message"`
+	Fix       string   `json:"fix,omitempty"`
+	Module    string   `json:"module,omitempty"`
+	Operation string   `json:"operation,omitempty"`
+	Scopes    []string `json:"scopes,omitempty"`
 }
 
 // manifestJSON is the --json output of both forms.
@@ -353,35 +356,19 @@ func toManifestOperation(op *catalog.Operation) manifest.Operation {
 	}
 }
 
-// uncoveredScopes returns, sorted and once each, the scopes to add so that
-// every operation the manifest's scopes do not cover is covered: the
-// operation's classic set, else its granular set. Operations with no OAuth
-// 2.0 scope cannot be covered and are left to the check.
+// uncoveredScopes returns, sorted and once each, the scopes the checker
+// says to add so that every operation is covered (Problem.Scopes of each
+// operation_not_covered problem). Operations with no OAuth 2.0 scope
+// cannot be covered and are left to the check.
 func uncoveredScopes(yml []byte, ops []manifest.Operation) []string {
-	seen := map[string]bool{}
 	var add []string
 	for _, p := range manifest.Check(yml, manifest.Options{Operations: ops}) {
-		if p.Code != "operation_not_covered" {
-			continue
-		}
-		for _, op := range ops {
-			if !strings.HasPrefix(p.Message, op.Method+" "+op.Path+" ") {
-				continue
-			}
-			set := op.OAuthClassic
-			if len(set) == 0 {
-				set = op.OAuthGranular
-			}
-			for _, s := range set {
-				if !seen[s] {
-					seen[s] = true
-					add = append(add, s)
-				}
-			}
+		if p.Code == "operation_not_covered" {
+			add = append(add, p.Scopes...)
 		}
 	}
 	slices.Sort(add)
-	return add
+	return slices.Compact(add)
 }
 
 func countProblems(ps []manifest.Problem) (errs, warns int) {
@@ -406,7 +393,8 @@ func printProblems(w io.Writer, file string, ps []manifest.Problem) {
 func jsonProblems(file string, ps []manifest.Problem) []manifestProblem {
 	out := make([]manifestProblem, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, manifestProblem{File: file, Line: p.Line, Path: p.Path, Code: p.Code, Severity: string(p.Severity), Message: p.Message, Fix: p.Fix})
+		out = append(out, manifestProblem{File: file, Line: p.Line, Path: p.Path, Code: p.Code, Severity: string(p.Severity), Message: p.Message, Fix: p.Fix,
+			Module: p.Module, Operation: p.Operation, Scopes: p.Scopes})
 	}
 	return out
 }
