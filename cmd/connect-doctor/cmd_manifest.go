@@ -105,6 +105,9 @@ func runManifest(args []string, std stdio) int {
 		return manifestCheck(*check, ops, *checkResources, *asJSON, std)
 	}
 
+	if *descFile != "" && manifest.Mode(*mode) == manifest.ModeConnectOnForge {
+		return manifestDescriptorAlias(fs, *descFile, std)
+	}
 	in := manifest.Input{
 		Mode:               manifest.Mode(*mode),
 		ConnectKeyVariable: *keyVar,
@@ -211,6 +214,46 @@ func runManifest(args []string, std stdio) int {
 		return 1
 	}
 	return 0
+}
+
+// manifestDescriptorAlias keeps `manifest --mode connect-on-forge
+// --descriptor FILE` working: converting a vendor's descriptor is now
+// `to-forge`, a pure conversion (the old path added Connect Doctor's own
+// Forge routes, trigger, OAuth scopes and a migration plan to every vendor's
+// manifest). The flags that still mean something are passed on; the others
+// are refused with the to-forge flag to use instead.
+func manifestDescriptorAlias(fs *flag.FlagSet, desc string, std stdio) int {
+	fmt.Fprintf(std.err, "manifest: deprecated: --mode connect-on-forge --descriptor is now `connect-doctor to-forge %s` (pure conversion, see to-forge --help); running that\n", desc)
+	args := []string{desc}
+	var bad []string
+	fs.Visit(func(f *flag.Flag) {
+		v := f.Value.String()
+		switch f.Name {
+		case "mode", "descriptor":
+		case "o", "app-id":
+			args = append(args, "-"+f.Name, v)
+		case "json":
+			args = append(args, "--json="+v)
+		case "connect-key-var":
+			args = append(args, "--connect-key-var="+v)
+		case "will-migrate":
+			args = append(args, "--migration-plan", v)
+		case "migration-guide":
+			args = append(args, "--migration-guide", v)
+		default:
+			bad = append(bad, "--"+f.Name)
+		}
+	})
+	if len(bad) > 0 {
+		return fail(std, "manifest", 2, "%s: not supported with --descriptor; use to-forge (--scope adds OAuth 2.0 scopes)", strings.Join(bad, ", "))
+	}
+	if b := strings.TrimSpace(getenv(std, "BASE_URL")); b != "" {
+		args = append(args, "--base-url", b)
+	}
+	if id := strings.TrimSpace(getenv(std, "FORGE_APP_ID")); id != "" && !slices.Contains(args, "-app-id") {
+		args = append(args, "-app-id", id)
+	}
+	return runToForge(args, std)
 }
 
 // writeBundle copies the embedded Custom UI bundle into dir.

@@ -896,12 +896,8 @@ func uniqueKey(keys map[string]bool, k string) string {
 func (c *converter) auth() {
 	forgePath := len(c.fm["endpoint"]) > 0
 	for _, a := range c.t.Auth {
-		if a.When == "connect" || forgePath {
-			c.r.Auth = append(c.r.Auth, a)
-		}
-	}
-	if !forgePath {
-		c.note("No Forge module calls the remote yet, so no Forge Invocation Token arrives; once Forge modules or remote endpoints are added, the forge-inbound and forge-outbound paths apply (`--json` lists them with the rest).")
+		a.Now = a.When == "connect" || forgePath
+		c.r.Auth = append(c.r.Auth, a)
 	}
 }
 

@@ -21,18 +21,17 @@ var ErrJSON5 = errors.New("descriptor syntax")
 func JSON5ToJSON(src []byte) ([]byte, error) {
 	s := string(src)
 	s = strings.TrimPrefix(s, "\ufeff")
-	var out strings.Builder
-	out.Grow(len(s))
+	out := make([]byte, 0, len(s))
 	line := 1
 	errAt := func(format string, a ...any) error {
 		return fmt.Errorf("%w: line %d: %s", ErrJSON5, line, fmt.Sprintf(format, a...))
 	}
-	// pendingComma holds a comma until the next significant character
-	// shows whether it is a trailing one.
-	pendingComma := false
+	// A comma is written at once; the next significant character shows
+	// whether it was a trailing one, which is then blanked out.
+	pendingComma, commaAt := false, 0
 	flushComma := func(next byte) {
-		if pendingComma && next != '}' && next != ']' {
-			out.WriteByte(',')
+		if pendingComma && (next == '}' || next == ']') {
+			out[commaAt] = ' '
 		}
 		pendingComma = false
 	}
@@ -41,10 +40,10 @@ func JSON5ToJSON(src []byte) ([]byte, error) {
 		switch {
 		case c == '\n':
 			line++
-			out.WriteByte(c)
+			out = append(out, c)
 			i++
 		case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
-			out.WriteByte(c)
+			out = append(out, c)
 			i++
 		case c == '/' && i+1 < len(s) && s[i+1] == '/':
 			for i < len(s) && s[i] != '\n' {
@@ -58,13 +57,14 @@ func JSON5ToJSON(src []byte) ([]byte, error) {
 			body := s[i : i+2+end+2]
 			n := strings.Count(body, "\n")
 			line += n
-			out.WriteString(strings.Repeat("\n", n))
+			out = append(out, strings.Repeat("\n", n)...)
 			i += len(body)
 		case c == ',':
 			if pendingComma {
 				return nil, errAt("two commas in a row")
 			}
-			pendingComma = true
+			pendingComma, commaAt = true, len(out)
+			out = append(out, ',')
 			i++
 		case c == '"' || c == '\'':
 			flushComma(c)
@@ -73,11 +73,11 @@ func JSON5ToJSON(src []byte) ([]byte, error) {
 				return nil, errAt("%v", err)
 			}
 			line += nl
-			out.WriteString(str)
+			out = append(out, str...)
 			i += n
 		case c == '}' || c == ']' || c == '{' || c == '[' || c == ':':
 			flushComma(c)
-			out.WriteByte(c)
+			out = append(out, c)
 			i++
 		case isIdentStart(c):
 			flushComma(c)
@@ -88,7 +88,7 @@ func JSON5ToJSON(src []byte) ([]byte, error) {
 			word := s[i:j]
 			switch word {
 			case "true", "false", "null":
-				out.WriteString(word)
+				out = append(out, word...)
 			case "Infinity", "NaN":
 				return nil, errAt("%s cannot be represented in JSON", word)
 			default:
@@ -100,7 +100,7 @@ func JSON5ToJSON(src []byte) ([]byte, error) {
 				if k >= len(s) || s[k] != ':' {
 					return nil, errAt("unexpected word %q (strings need quotes)", word)
 				}
-				out.WriteString(`"` + word + `"`)
+				out = append(out, `"`+word+`"`...)
 			}
 			i = j
 		case c == '-' || c == '+' || c == '.' || (c >= '0' && c <= '9'):
@@ -113,7 +113,7 @@ func JSON5ToJSON(src []byte) ([]byte, error) {
 			if err != nil {
 				return nil, errAt("%v", err)
 			}
-			out.WriteString(num)
+			out = append(out, num...)
 			i = j
 		default:
 			r, _ := utf8.DecodeRuneInString(s[i:])
@@ -123,7 +123,7 @@ func JSON5ToJSON(src []byte) ([]byte, error) {
 	if pendingComma {
 		return nil, errAt("trailing comma at the end of the document")
 	}
-	return []byte(out.String()), nil
+	return out, nil
 }
 
 func isIdentStart(c byte) bool {

@@ -57,6 +57,9 @@ type AuthPath struct {
 	Identity string   `json:"identity"`
 	Changes  string   `json:"changes"`
 	Expect   []string `json:"expect"` // Connect Doctor cause codes
+	// Now is set by Convert: the path is in use by the converted manifest
+	// (false: it starts once Forge modules or remote endpoints are added).
+	Now bool `json:"now"`
 }
 
 // Tables are the converter's data; LoadTables parses the embedded files.
