@@ -154,7 +154,6 @@ var (
 	ErrUnresolved = errors.New("unresolved placeholders")
 	ErrBaseURL    = errors.New("unusable baseUrl")
 	ErrProduct    = errors.New("cannot tell the product")
-	ErrNoModules  = errors.New("nothing to convert")
 )
 
 // UnresolvedError lists the placeholders no value filled.
@@ -199,8 +198,8 @@ func Convert(in ConvertInput) (*Conversion, error) {
 	}
 	c.convertParts()
 	c.convertModules()
-	if len(c.cm) == 0 && len(c.fm) == 0 {
-		return nil, fmt.Errorf("%w: %w: the descriptor declares no module Connect on Forge accepts and no lifecycle (%d module(s) dropped)", ErrInput, ErrNoModules, c.r.ModulesDropped)
+	if len(c.cm) == 0 {
+		c.note("No Connect module is left (the descriptor declares none Connect on Forge accepts, and no lifecycle): connectModules is written empty, which keeps app.connect and the Connect scopes. Consider a Forge-only app instead.")
 	}
 	c.convertScopes()
 	if err := c.addExtras(); err != nil {
@@ -242,16 +241,19 @@ func decodeAny(raw json.RawMessage) (any, error) {
 func (c *converter) parse() error {
 	filled, all, unresolved := FillPlaceholders(c.in.Descriptor, c.in.Values)
 	c.r.Placeholders = all
-	if len(unresolved) > 0 {
-		return &UnresolvedError{Placeholders: unresolved}
-	}
 	js, err := JSON5ToJSON(filled)
 	if err != nil {
+		if len(unresolved) > 0 {
+			return &UnresolvedError{Placeholders: unresolved}
+		}
 		return fmt.Errorf("%w: %w", ErrInput, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.UseNumber()
 	if err := dec.Decode(&c.top); err != nil {
+		if len(unresolved) > 0 {
+			return &UnresolvedError{Placeholders: unresolved}
+		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			line := bytes.Count(js[:min(int(se.Offset), len(js))], []byte("\n")) + 1
@@ -261,6 +263,19 @@ func (c *converter) parse() error {
 	}
 	if dec.More() {
 		return fmt.Errorf("%w: text after the descriptor's closing brace", ErrInput)
+	}
+	// Only placeholders in what the manifest carries must be filled; one
+	// in metadata (links, vendor, a commented-out "//baseUrl") is noted.
+	var carried []Placeholder
+	for _, p := range unresolved {
+		if slices.ContainsFunc(carriedFields, func(f string) bool { return bytes.Contains(c.top[f], []byte(p.Text)) }) {
+			carried = append(carried, p)
+		} else {
+			c.note("Placeholder %s (line %d) left unresolved: it is in descriptor metadata the manifest does not carry.", p.Text, p.Line)
+		}
+	}
+	if len(carried) > 0 {
+		return &UnresolvedError{Placeholders: carried}
 	}
 	c.r.Key = c.str("key")
 	c.r.Name = c.str("name")
@@ -308,6 +323,9 @@ func (c *converter) parse() error {
 	}
 	return nil
 }
+
+// carriedFields are the descriptor fields that reach the manifest.
+var carriedFields = []string{"key", "baseUrl", "lifecycle", "modules", "scopes", "regionBaseUrls", "translations", "cloudAppMigration", "enableLicensing", "editionsEnabled"}
 
 func (c *converter) str(field string) string {
 	var s string
@@ -515,6 +533,8 @@ func (c *converter) convertParts() {
 			switch {
 			case k == "dare-migration":
 				c.part("lifecycle.dare-migration", "dropped", "Forge has no Connect lifecycle for data residency moves: declare a migration:dataResidency module (with remote region URLs) instead.")
+			case !slices.Contains([]string{"installed", "uninstalled", "enabled", "disabled"}, k):
+				c.part("lifecycle."+k, "dropped", "not a Connect lifecycle event (installed, uninstalled, enabled, disabled)")
 			case !ok || s == "":
 				c.part("lifecycle."+k, "dropped", "not a URL path")
 			default:
@@ -1024,7 +1044,11 @@ func (c *converter) write() []byte {
 			w.line(3, fmt.Sprintf("inScopeEUD: %t", *c.in.Extras.InScopeEUD))
 		}
 	}
-	w.line(0, "connectModules:")
+	if len(c.cm) == 0 {
+		w.line(0, "connectModules: {}")
+	} else {
+		w.line(0, "connectModules:")
+	}
 	names := make([]string, 0, len(c.cm))
 	for n := range c.cm {
 		names = append(names, n)

@@ -254,6 +254,18 @@ func TestWebhookKeysAreStable(t *testing.T) {
 	}
 }
 
+// TestConvertNoModules: a descriptor with no module left still converts
+// (an empty connectModules, which @forge/manifest accepts), with a note.
+func TestConvertNoModules(t *testing.T) {
+	c, m := convert(t, `{"key":"k.e","baseUrl":"https://e.acme-apps.net","scopes":["READ"],"modules":{"nothingKnown":[{"key":"p"}]}}`, manifest.ConvertInput{})
+	if !strings.Contains(string(c.YAML), "connectModules: {}") || len(m.ConnectModules) != 0 || c.Report.ModulesDropped != 1 {
+		t.Errorf("%s", c.YAML)
+	}
+	if !strings.Contains(strings.Join(c.Report.Notes, " "), "connectModules is written empty") {
+		t.Errorf("notes = %v", c.Report.Notes)
+	}
+}
+
 func TestConvertKeysMadeValidAndUnique(t *testing.T) {
 	desc := `{"key":"k.u","baseUrl":"https://u.acme-apps.net","modules":{
 	  "generalPages":[{"key":"page.one","url":"/1"},{"key":"dup","url":"/2"}],
@@ -369,6 +381,7 @@ func TestFillPlaceholders(t *testing.T) {
 		{"set wins over default", `"${x:fallback}"`, `"given"`, manifest.Values{Set: map[string]string{"x": "given"}}, 0},
 		{"escaped value", `"{{appKey}}"`, `"a\"b\\c"`, manifest.Values{Key: `a"b\c`}, 0},
 		{"unresolved stays", `"{{nope}}" "${also.nope}"`, `"{{nope}}" "${also.nope}"`, manifest.Values{}, 2},
+		{"spring-looking connect context param kept", `"/tag?p=${project.key}&i=${issue.id}"`, `"/tag?p=${project.key}&i=${issue.id}"`, manifest.Values{}, 0},
 		{"connect context params untouched", `"/p?i={issue.key}&s={space.key}"`, `"/p?i={issue.key}&s={space.key}"`, manifest.Values{}, 0},
 	}
 	for _, tt := range tests {
@@ -459,7 +472,6 @@ func TestConvertBadInput(t *testing.T) {
 		"no key":        {`{"baseUrl":"https://a.acme-apps.net","modules":{"generalPages":[{"key":"p"}]}}`, "no key"},
 		"bad key":       {`{"key":"a b","baseUrl":"https://a.acme-apps.net","modules":{"generalPages":[{"key":"p"}]}}`, "app.connect.key"},
 		"no baseUrl":    {`{"key":"k","modules":{"generalPages":[{"key":"p"}]}}`, "--base-url"},
-		"no modules":    {`{"key":"k","baseUrl":"https://a.acme-apps.net","modules":{"nothingKnown":[{"key":"p"}]}}`, "nothing to convert"},
 		"trailing junk": {`{"key":"k"} {}`, "after the descriptor"},
 	}
 	for name, tt := range tests {

@@ -39,6 +39,21 @@ var (
 	keyNames     = []string{"appKey", "addon.key", "ADDON_KEY"}
 )
 
+// connectContextObjects are the objects of Connect's URL context
+// parameters ({project.key}, {issue.id}, {space.key}, ...). A Spring-style
+// ${project.key} names one of them: Spring's resolvePlaceholders leaves an
+// unknown ${...} untouched, and Connect then expands the {project.key}
+// inside it, so it is not a placeholder to fill.
+var connectContextObjects = []string{"project", "issue", "issuetype", "version", "component", "board", "sprint", "space",
+	"page", "content", "macro", "user", "dashboard", "dashboardItem", "servicedesk", "request", "customer", "organization",
+	"profileUser", "postFunction", "condition", "validator", "attachment", "blogpost", "comment", "target", "ac", "license"}
+
+// IsConnectContext reports whether a ${name} is a Connect context parameter.
+func IsConnectContext(name string) bool {
+	obj, _, ok := strings.Cut(name, ".")
+	return ok && slices.Contains(connectContextObjects, obj)
+}
+
 // Values fill placeholders.
 type Values struct {
 	BaseURL string            // --base-url
@@ -94,6 +109,13 @@ func FillPlaceholders(src []byte, vals Values) ([]byte, []Placeholder, []Placeho
 		v, src, ok := vals.lookup(p.Name)
 		if !ok && p.HasDefault {
 			v, src, ok = p.Default, "default", true
+		}
+		if !ok && p.Style == "spring" && IsConnectContext(p.Name) {
+			p.Source = "connect context parameter, left as written"
+			out.WriteString(s[last:h.end])
+			all = append(all, p)
+			last = h.end
+			continue
 		}
 		out.WriteString(s[last:h.start])
 		if ok {
