@@ -50,7 +50,7 @@ func TestDescriptorCorpus(t *testing.T) {
 	var converted, in, kept, dropped int
 	products, repos := map[string]int{}, map[string]bool{}
 	for _, f := range idx.Fixtures {
-		t.Run(strings.TrimSuffix(f.File, ".json"), func(t *testing.T) {
+		t.Run(strings.TrimSuffix(strings.TrimSuffix(f.File, ".json5"), ".json"), func(t *testing.T) {
 			if f.Models.Repository == "" || len(f.Models.Commit) != 40 || f.Models.Path == "" {
 				t.Fatalf("fixture does not record what it models: %+v", f.Models)
 			}
@@ -97,7 +97,7 @@ func TestDescriptorCorpus(t *testing.T) {
 				t.Errorf("our checker refuses the manifest: %v\n%s", ps, c.YAML)
 			}
 			if out != "" {
-				dir := filepath.Join(out, strings.TrimSuffix(f.File, ".json"))
+				dir := filepath.Join(out, strings.TrimSuffix(strings.TrimSuffix(f.File, ".json5"), ".json"))
 				if err := os.MkdirAll(dir, 0o755); err != nil {
 					t.Fatal(err)
 				}
