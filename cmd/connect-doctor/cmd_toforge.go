@@ -86,7 +86,7 @@ type toForgeJSON struct {
 
 func runToForge(args []string, std stdio) int {
 	fs := quietFlags("to-forge")
-	out := fs.String("o", "", "write manifest.yml here: a file, or a directory (created if missing) to hold manifest.yml; default stdout")
+	out := fs.String("o", "", "write the manifest here: a .yml/.yaml file, or else a directory (created if missing) that gets manifest.yml; default stdout")
 	asJSON := fs.Bool("json", false, "print the report (and the manifest, without -o) as JSON")
 	baseURL := fs.String("base-url", "", "the app's public https URL: fills {{localBaseUrl}} / ${addon.base-url} and replaces the descriptor's baseUrl")
 	key := fs.String("key", "", "the app key: fills {{appKey}} / ${addon.key} (app.connect.key must equal the production descriptor's key)")
@@ -213,12 +213,12 @@ func runToForge(args []string, std stdio) int {
 	return 0
 }
 
-// writeManifestTo writes y to out: a file, or a directory (existing, or
-// named with a trailing slash) that gets manifest.yml. Missing parent
-// directories are created.
+// writeManifestTo writes y to out: a .yml/.yaml file, or else a directory
+// (existing or not) that gets manifest.yml. Missing directories are created.
 func writeManifestTo(out string, y []byte) (string, error) {
 	file := out
-	if fi, err := os.Stat(out); (err == nil && fi.IsDir()) || strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(filepath.Separator)) {
+	ext := strings.ToLower(filepath.Ext(out))
+	if fi, err := os.Stat(out); (err == nil && fi.IsDir()) || (ext != ".yml" && ext != ".yaml") {
 		file = filepath.Join(out, "manifest.yml")
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {

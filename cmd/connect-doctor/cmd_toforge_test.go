@@ -35,7 +35,7 @@ func runToForgeT(t *testing.T, stdin string, args ...string) (int, string, strin
 func TestRunToForgeFileToMissingDir(t *testing.T) {
 	dir := t.TempDir()
 	src := writeManifestFile(t, dir, "app/atlassian-connect.json", aceConfluence)
-	outDir := filepath.Join(dir, "forge", "new") + "/"
+	outDir := filepath.Join(dir, "forge", "new")
 	code, out, errs := runToForgeT(t, "", filepath.Join(dir, "app"), "-o", outDir, "--base-url", "https://macros.acme-apps.net", "--key", "com.acme.macros")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
@@ -115,6 +115,26 @@ func TestRunToForgeBadInput(t *testing.T) {
 				t.Errorf("stderr %q: want one line containing %q", errs, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestWriteManifestTo(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct{ out, want string }{
+		{filepath.Join(dir, "a", "b", "app.yml"), filepath.Join(dir, "a", "b", "app.yml")},
+		{filepath.Join(dir, "c", "forge"), filepath.Join(dir, "c", "forge", "manifest.yml")},
+		{filepath.Join(dir, "d") + "/", filepath.Join(dir, "d", "manifest.yml")},
+		{dir, filepath.Join(dir, "manifest.yml")},
+	}
+	for _, tt := range tests {
+		got, err := writeManifestTo(tt.out, []byte("x: 1\n"))
+		if err != nil || got != tt.want {
+			t.Errorf("%s: wrote %s (%v), want %s", tt.out, got, err, tt.want)
+			continue
+		}
+		if b, err := os.ReadFile(got); err != nil || string(b) != "x: 1\n" {
+			t.Errorf("%s: %q %v", got, b, err)
+		}
 	}
 }
 

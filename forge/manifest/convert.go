@@ -336,6 +336,12 @@ func (c *converter) str(field string) string {
 }
 
 func (c *converter) checkExtras() error {
+	if id := strings.ToLower(strings.TrimSpace(c.in.AppID)); id != "" {
+		if !uuidRE.MatchString(strings.TrimPrefix(id, "ari:cloud:ecosystem::app/")) {
+			return fmt.Errorf("%w: app id %q is neither an app ARI nor a UUID (use what `forge register` printed)", ErrInput, c.in.AppID)
+		}
+		c.in.AppID = "ari:cloud:ecosystem::app/" + strings.TrimPrefix(id, "ari:cloud:ecosystem::app/")
+	}
 	x := &c.in.Extras
 	for _, o := range x.RemoteOperations {
 		if !slices.Contains(operations, o) {
@@ -376,26 +382,6 @@ func (c *converter) checkExtras() error {
 }
 
 // --- product detection ---
-
-// productEvidence is what tells a Jira descriptor from a Confluence one
-// besides module names (which come from the schema table): webhook event
-// prefixes, web item/panel location prefixes and URL context parameters.
-// Kept as data: it is pattern knowledge.
-var productEvidence = map[string]map[string][]string{
-	"jira": {
-		"event":    {"jira:", "issue_", "issuelink_", "worklog_", "sprint_", "board_", "version_", "project_", "option_", "user_", "comment_"},
-		"location": {"atl.jira.", "jira.", "system.top.navigation.bar", "operations-", "transition", "jira-", "com.atlassian.jira.", "servicedesk", "system.user.options"},
-		"context":  {"{issue.", "{project.", "{board.", "{sprint.", "{version.", "{component.", "{servicedesk."},
-	},
-	"confluence": {
-		"event":    {"page_", "blog_", "blogpost_", "space_", "attachment_", "content_", "label_", "theme_", "relation_", "search_performed", "cql_"},
-		"location": {"system.content.", "system.header/", "system.space.", "atl.editor", "confluence.", "system.profile", "page.metadata", "system.attachment", "system.dashboard"},
-		"context":  {"{space.", "{page.", "{content.", "{macro.", "{target."},
-	},
-}
-
-// ambiguousEvents are webhook prefixes both products send.
-var ambiguousEvents = []string{"user_", "comment_", "group_", "connect_addon_"}
 
 func (c *converter) detectProduct() error {
 	switch p := strings.ToLower(strings.TrimSpace(c.in.Product)); p {
@@ -439,10 +425,10 @@ func (c *converter) detectProduct() error {
 		}
 		v, _ := decodeAny(raw)
 		walkStrings(v, "", func(field, s string) {
-			for p, kinds := range productEvidence {
+			for p, kinds := range patterns().ProductEvidence {
 				switch field {
 				case "event":
-					if slices.ContainsFunc(ambiguousEvents, func(a string) bool { return strings.HasPrefix(s, a) }) {
+					if slices.ContainsFunc(patterns().AmbiguousEvents, func(a string) bool { return strings.HasPrefix(s, a) }) {
 						return
 					}
 					if slices.ContainsFunc(kinds["event"], func(a string) bool { return strings.HasPrefix(s, a) }) {
@@ -988,8 +974,6 @@ func (c *converter) write() []byte {
 	switch {
 	case id == "":
 		w.line(1, "id: "+PlaceholderAppID+" # placeholder: run `forge register`")
-	case uuidRE.MatchString(id):
-		w.line(1, "id: ari:cloud:ecosystem::app/"+id)
 	default:
 		w.line(1, "id: "+scalar(c.in.AppID))
 	}

@@ -552,3 +552,26 @@ func TestSchemaTableMatchesPinnedValidator(t *testing.T) {
 		t.Errorf("data/forge-schema.json is from @forge/manifest %s, the pin is %q: run node tools/forge-manifest-check/module-table.js > forge/manifest/data/forge-schema.json", tb.Schema.Version, pinned)
 	}
 }
+
+// TestPatternsData: the pattern file parses and has every list the
+// converter reads (an empty list would silently weaken detection).
+func TestPatternsData(t *testing.T) {
+	b, err := os.ReadFile("data/descriptor-patterns.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p manifest.Patterns
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	for _, prod := range manifest.Products {
+		for _, kind := range []string{"event", "location", "context"} {
+			if len(p.ProductEvidence[prod][kind]) == 0 {
+				t.Errorf("productEvidence.%s.%s is empty", prod, kind)
+			}
+		}
+	}
+	if len(p.AmbiguousEvents) == 0 || len(p.ConnectContextObjects) == 0 || len(p.DevTunnelSuffixes) == 0 {
+		t.Errorf("patterns = %+v", p)
+	}
+}

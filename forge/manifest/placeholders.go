@@ -39,19 +39,15 @@ var (
 	keyNames     = []string{"appKey", "addon.key", "ADDON_KEY"}
 )
 
-// connectContextObjects are the objects of Connect's URL context
-// parameters ({project.key}, {issue.id}, {space.key}, ...). A Spring-style
-// ${project.key} names one of them: Spring's resolvePlaceholders leaves an
-// unknown ${...} untouched, and Connect then expands the {project.key}
-// inside it, so it is not a placeholder to fill.
-var connectContextObjects = []string{"project", "issue", "issuetype", "version", "component", "board", "sprint", "space",
-	"page", "content", "macro", "user", "dashboard", "dashboardItem", "servicedesk", "request", "customer", "organization",
-	"profileUser", "postFunction", "condition", "validator", "attachment", "blogpost", "comment", "target", "ac", "license"}
+// A Spring-style ${project.key} names a Connect context parameter
+// (data/descriptor-patterns.json connectContextObjects): Spring's
+// resolvePlaceholders leaves an unknown ${...} untouched, and Connect then
+// expands the {project.key} inside it, so it is not a placeholder to fill.
 
 // IsConnectContext reports whether a ${name} is a Connect context parameter.
 func IsConnectContext(name string) bool {
 	obj, _, ok := strings.Cut(name, ".")
-	return ok && slices.Contains(connectContextObjects, obj)
+	return ok && slices.Contains(patterns().ConnectContextObjects, obj)
 }
 
 // Values fill placeholders.
@@ -159,10 +155,6 @@ type HostProblem struct {
 
 var placeholderHostRE = regexp.MustCompile(`[<>{}\[\]*]|(^|[.-])(replace|your|yourdomain|your-domain|changeme|change-me|todo|xxx+|placeholder|subdomain)([.-]|$)`)
 
-// devTunnelSuffixes are hosts of development tunnels: they work, but only as
-// long as the tunnel runs.
-var devTunnelSuffixes = []string{".ngrok.io", ".ngrok-free.app", ".ngrok.app", ".ngrok.dev", ".loca.lt", ".trycloudflare.com", ".localtunnel.me", ".serveo.net", ".localhost.run", ".lhr.life"}
-
 // CheckRemoteURL reports what is wrong with u as the Connect remote's
 // baseUrl: placeholders (https://<replace>.ngrok.io/), hosts Atlassian cannot
 // reach (localhost, private addresses), plain http, and development tunnels.
@@ -190,7 +182,7 @@ func CheckRemoteURL(u string) *HostProblem {
 	if p.Scheme != "https" {
 		return &HostProblem{URL: u, Reason: "is not https (a Forge remote's baseUrl must be https)", Blocker: true}
 	}
-	for _, suf := range devTunnelSuffixes {
+	for _, suf := range patterns().DevTunnelSuffixes {
 		if strings.HasSuffix(host, suf) {
 			return &HostProblem{URL: u, Reason: fmt.Sprintf("is a development tunnel (%s): the remote works only while the tunnel runs; use the production URL for a production deploy", host)}
 		}

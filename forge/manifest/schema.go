@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // The data the converter reads (see each file's "about"/"source"):
@@ -18,7 +19,27 @@ var (
 	moduleNotesJSON []byte
 	//go:embed data/auth-paths.json
 	authPathsJSON []byte
+	//go:embed data/descriptor-patterns.json
+	patternsJSON []byte
 )
+
+// Patterns is data/descriptor-patterns.json.
+type Patterns struct {
+	ProductEvidence       map[string]map[string][]string `json:"productEvidence"` // product → event|location|context → prefixes
+	AmbiguousEvents       []string                       `json:"ambiguousEvents"`
+	ConnectContextObjects []string                       `json:"connectContextObjects"`
+	DevTunnelSuffixes     []string                       `json:"devTunnelSuffixes"`
+}
+
+// patterns parses the embedded patterns once; the result is never
+// modified. The file is checked by TestPatternsData.
+var patterns = sync.OnceValue(func() *Patterns {
+	var p Patterns
+	if err := json.Unmarshal(patternsJSON, &p); err != nil {
+		panic("forge/manifest: data/descriptor-patterns.json: " + err.Error())
+	}
+	return &p
+})
 
 // Schema is what Atlassian's validator accepts, per product.
 type Schema struct {
