@@ -575,3 +575,14 @@ func TestPatternsData(t *testing.T) {
 		t.Errorf("patterns = %+v", p)
 	}
 }
+
+// TestConvertControlCharacters: values YAML cannot hold raw are escaped, so
+// the manifest stays YAML (found by FuzzConvert).
+func TestConvertControlCharacters(t *testing.T) {
+	desc := "{\"key\":\"k.c\",\"name\":\"A\\u0085B\\rC\",\"baseUrl\":\"https://c.acme-apps.net\",\"modules\":{\"generalPages\":[{\"key\":\"p\",\"url\":\"https://c.acme-apps.net/\\u007f\",\"x\":\"\\u0080\\ufeff\"}]}}"
+	_, m := convert(t, desc, manifest.ConvertInput{})
+	p := m.ConnectModules["jira:generalPages"][0]
+	if p["url"] != "https://c.acme-apps.net/\x7f" || p["x"] != "\u0080\ufeff" {
+		t.Errorf("values changed: %q %q", p["url"], p["x"])
+	}
+}
