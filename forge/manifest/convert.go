@@ -222,7 +222,7 @@ type converter struct {
 	scopes   []string
 	keys     map[string]bool // every module key written
 	regions  map[string]string
-	lifecyle bool
+	lifecycle bool
 	env      bool
 }
 
@@ -531,7 +531,7 @@ func (c *converter) convertParts() {
 		if len(kept) > 0 {
 			c.cm[p+":lifecycle"] = []any{lc}
 			c.keys["lifecycle-events"] = true
-			c.lifecyle = true
+			c.lifecycle = true
 			c.part("lifecycle", "kept", fmt.Sprintf("connectModules.%s:lifecycle (%s), with app.connect.authentication: jwt. Note: enabled/disabled are no longer sent once the app is on Forge, installed not on minor updates.", p, strings.Join(kept, ", ")))
 		}
 	}
@@ -922,7 +922,7 @@ func (c *converter) finish() {
 			c.r.ConsiderNext = append(c.r.ConsiderNext, Suggestion{Connect: name, Forge: f})
 		}
 	}
-	if c.lifecyle {
+	if c.lifecycle {
 		c.r.ConsiderNext = append(c.r.ConsiderNext, Suggestion{Connect: "lifecycle", Forge: c.t.Notes.ConsiderNext[c.r.Product]["lifecycle"]})
 	}
 	c.r.Scopes.After = slices.Clone(c.scopes)
@@ -984,7 +984,7 @@ func (c *converter) write() []byte {
 		w.line(2, "key: "+scalar(c.r.Key)+" # the descriptor key; cannot change after the first production deploy")
 	}
 	w.line(2, "remote: connect")
-	if c.lifecyle {
+	if c.lifecycle {
 		w.line(2, "authentication: jwt")
 	}
 	w.line(1, "runtime:")

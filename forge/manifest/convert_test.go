@@ -411,6 +411,8 @@ func TestCheckRemoteURL(t *testing.T) {
 		{"https://a1b2c3.ngrok-free.app", false, false, "development tunnel"},
 		{"https://app.example.com", false, false, "reserved"},
 		{"https://app.acme-apps.net", false, true, ""},
+		{"https://todo-app.herokuapp.com", false, true, ""},
+		{"https://yourcompany-tools.acme-apps.net", false, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {

@@ -153,7 +153,7 @@ type HostProblem struct {
 	Blocker bool   `json:"blocker"` // true: the manifest would not work at all
 }
 
-var placeholderHostRE = regexp.MustCompile(`[<>{}\[\]*]|(^|[.-])(replace|your|yourdomain|your-domain|changeme|change-me|todo|xxx+|placeholder|subdomain)([.-]|$)`)
+var placeholderHostRE = regexp.MustCompile(`[<>{}\[\]*]|(^|[.-])(replace|your|yourdomain|your-domain|changeme|change-me|xxx+|placeholder|subdomain)([.-]|$)`)
 
 // CheckRemoteURL reports what is wrong with u as the Connect remote's
 // baseUrl: placeholders (https://<replace>.ngrok.io/), hosts Atlassian cannot
