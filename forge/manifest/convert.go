@@ -217,13 +217,13 @@ type converter struct {
 	r   Report
 	top map[string]json.RawMessage
 	// output
-	cm       map[string][]any // connectModules
-	fm       map[string][]any // modules
-	scopes   []string
-	keys     map[string]bool // every module key written
-	regions  map[string]string
+	cm        map[string][]any // connectModules
+	fm        map[string][]any // modules
+	scopes    []string
+	keys      map[string]bool // every module key written
+	regions   map[string]string
 	lifecycle bool
-	env      bool
+	env       bool
 }
 
 func (c *converter) note(format string, a ...any) {
