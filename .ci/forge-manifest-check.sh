@@ -13,7 +13,13 @@
 #     with the pinned @forge/bridge and esbuild (web/panel/package-lock.json)
 #     and must equal the committed files; it then stands next to every
 #     manifest validated here, as Forge needs it;
-#  5. negative controls: a generated manifest with a property Forge refuses
+#  5. the converter (`connect-doctor to-forge`): the module table
+#     forge/manifest/data/forge-schema.json must equal what the pinned
+#     @forge/manifest says (tools/forge-manifest-check/module-table.js
+#     --check), and every manifest converted from the descriptor corpus
+#     (forge/manifest/testdata/descriptors, written by TestDescriptorCorpus)
+#     must pass validate(), in the same single node process as the rest;
+#  6. negative controls: a generated manifest with a property Forge refuses
 #     must fail, and so must every file in forge/manifest/testdata/rejected
 #     (each named after the code the Go checker reports for it; the Go test
 #     TestCheckAgreesWithForgeValidator checks that side), so neither a
@@ -91,6 +97,21 @@ offline() {
   fi
 }
 
+log "module table vs the pinned @forge/manifest"
+node "$tool/module-table.js" --check forge/manifest/data/forge-schema.json
+# Negative control: a table missing one module type must be caught.
+grep -v '"jiraJqlFunctions"' forge/manifest/data/forge-schema.json > "$work/forge-schema-drift.json"
+if node "$tool/module-table.js" --check "$work/forge-schema-drift.json" 2>/dev/null; then
+  echo "module-table.js --check accepted a table without jiraJqlFunctions" >&2
+  exit 1
+fi
+
+log "converting the descriptor corpus (to-forge)"
+CORPUS_OUT="$work/corpus" go test -count=1 -run '^TestDescriptorCorpus$' ./forge/manifest
+corpus=("$work"/corpus/*/manifest.yml)
+echo "${#corpus[@]} converted manifest(s)"
+test "${#corpus[@]}" -ge 40
+
 log "connect-doctor manifest --check (Go checker) on the generated files"
 for m in forge connect-on-forge; do
   "$work/connect-doctor" manifest --check "$work/$m/manifest.yml"
@@ -101,7 +122,7 @@ log "@forge/manifest validate(), offline"
 # Must be refused: the generated manifest plus apiMigrations, and
 # forge/manifest/testdata/rejected.
 offline timeout 60 node "$tool/validate.js" \
-  "$work/forge/manifest.yml" "$work/connect-on-forge/manifest.yml" "$work"/golden/*.yml \
+  "$work/forge/manifest.yml" "$work/connect-on-forge/manifest.yml" "$work"/golden/*.yml "${corpus[@]}" \
   --expect-invalid "$work/negative/manifest.yml" forge/manifest/testdata/rejected/*.yml
 
 log "forge manifest cross-check passed in $(( $(date +%s) - start )) s"

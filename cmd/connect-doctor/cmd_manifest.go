@@ -39,13 +39,16 @@ existing manifest instead and exits 1 when it has errors.`
 
 // manifestProblem is one problem in --json output.
 type manifestProblem struct {
-	File     string `json:"file"`
-	Line     int    `json:"line"`
-	Path     string `json:"path,omitempty"`
-	Code     string `json:"code"`
-	Severity string `json:"severity"`
-	Message  string `json:"message"`
-	Fix      string `json:"fix,omitempty"`
+	File      string   `json:"file"`
+	Line      int      `json:"line"`
+	Path      string   `json:"path,omitempty"`
+	Code      string   `json:"code"`
+	Severity  string   `json:"severity"`
+	Message   string   `json:"message"`
+	Fix       string   `json:"fix,omitempty"`
+	Module    string   `json:"module,omitempty"`
+	Operation string   `json:"operation,omitempty"`
+	Scopes    []string `json:"scopes,omitempty"`
 }
 
 // manifestJSON is the --json output of both forms.
@@ -102,6 +105,9 @@ func runManifest(args []string, std stdio) int {
 		return manifestCheck(*check, ops, *checkResources, *asJSON, std)
 	}
 
+	if *descFile != "" && manifest.Mode(*mode) == manifest.ModeConnectOnForge {
+		return manifestDescriptorAlias(fs, *descFile, std)
+	}
 	in := manifest.Input{
 		Mode:               manifest.Mode(*mode),
 		ConnectKeyVariable: *keyVar,
@@ -208,6 +214,46 @@ func runManifest(args []string, std stdio) int {
 		return 1
 	}
 	return 0
+}
+
+// manifestDescriptorAlias keeps `manifest --mode connect-on-forge
+// --descriptor FILE` working: converting a vendor's descriptor is now
+// `to-forge`, a pure conversion (the old path added Connect Doctor's own
+// Forge routes, trigger, OAuth scopes and a migration plan to every vendor's
+// manifest). The flags that still mean something are passed on; the others
+// are refused with the to-forge flag to use instead.
+func manifestDescriptorAlias(fs *flag.FlagSet, desc string, std stdio) int {
+	fmt.Fprintf(std.err, "manifest: deprecated: --mode connect-on-forge --descriptor is now `connect-doctor to-forge %s` (pure conversion, see to-forge --help); running that\n", desc)
+	args := []string{desc}
+	var bad []string
+	fs.Visit(func(f *flag.Flag) {
+		v := f.Value.String()
+		switch f.Name {
+		case "mode", "descriptor":
+		case "o", "app-id":
+			args = append(args, "-"+f.Name, v)
+		case "json":
+			args = append(args, "--json="+v)
+		case "connect-key-var":
+			args = append(args, "--connect-key-var="+v)
+		case "will-migrate":
+			args = append(args, "--migration-plan", v)
+		case "migration-guide":
+			args = append(args, "--migration-guide", v)
+		default:
+			bad = append(bad, "--"+f.Name)
+		}
+	})
+	if len(bad) > 0 {
+		return fail(std, "manifest", 2, "%s: not supported with --descriptor; use to-forge (--scope adds OAuth 2.0 scopes)", strings.Join(bad, ", "))
+	}
+	if b := strings.TrimSpace(getenv(std, "BASE_URL")); b != "" {
+		args = append(args, "--base-url", b)
+	}
+	if id := strings.TrimSpace(getenv(std, "FORGE_APP_ID")); id != "" && !slices.Contains(args, "-app-id") {
+		args = append(args, "-app-id", id)
+	}
+	return runToForge(args, std)
 }
 
 // writeBundle copies the embedded Custom UI bundle into dir.
@@ -353,35 +399,19 @@ func toManifestOperation(op *catalog.Operation) manifest.Operation {
 	}
 }
 
-// uncoveredScopes returns, sorted and once each, the scopes to add so that
-// every operation the manifest's scopes do not cover is covered: the
-// operation's classic set, else its granular set. Operations with no OAuth
-// 2.0 scope cannot be covered and are left to the check.
+// uncoveredScopes returns, sorted and once each, the scopes the checker
+// says to add so that every operation is covered (Problem.Scopes of each
+// operation_not_covered problem). Operations with no OAuth 2.0 scope
+// cannot be covered and are left to the check.
 func uncoveredScopes(yml []byte, ops []manifest.Operation) []string {
-	seen := map[string]bool{}
 	var add []string
 	for _, p := range manifest.Check(yml, manifest.Options{Operations: ops}) {
-		if p.Code != "operation_not_covered" {
-			continue
-		}
-		for _, op := range ops {
-			if !strings.HasPrefix(p.Message, op.Method+" "+op.Path+" ") {
-				continue
-			}
-			set := op.OAuthClassic
-			if len(set) == 0 {
-				set = op.OAuthGranular
-			}
-			for _, s := range set {
-				if !seen[s] {
-					seen[s] = true
-					add = append(add, s)
-				}
-			}
+		if p.Code == "operation_not_covered" {
+			add = append(add, p.Scopes...)
 		}
 	}
 	slices.Sort(add)
-	return add
+	return slices.Compact(add)
 }
 
 func countProblems(ps []manifest.Problem) (errs, warns int) {
@@ -406,7 +436,8 @@ func printProblems(w io.Writer, file string, ps []manifest.Problem) {
 func jsonProblems(file string, ps []manifest.Problem) []manifestProblem {
 	out := make([]manifestProblem, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, manifestProblem{File: file, Line: p.Line, Path: p.Path, Code: p.Code, Severity: string(p.Severity), Message: p.Message, Fix: p.Fix})
+		out = append(out, manifestProblem{File: file, Line: p.Line, Path: p.Path, Code: p.Code, Severity: string(p.Severity), Message: p.Message, Fix: p.Fix,
+			Module: p.Module, Operation: p.Operation, Scopes: p.Scopes})
 	}
 	return out
 }

@@ -341,27 +341,37 @@ func TestRunManifestOperations(t *testing.T) {
 	}
 }
 
+// TestRunManifestDescriptorFile: the old spelling is a deprecated alias of
+// to-forge: pure conversion (none of Connect Doctor's own routes), with the
+// flags that still mean something passed on.
 func TestRunManifestDescriptorFile(t *testing.T) {
 	dir := t.TempDir()
-	desc := writeManifestFile(t, dir, "atlassian-connect.json", `{"key":"com.example.other","name":"Other App","baseUrl":"{{baseUrl}}",
+	desc := writeManifestFile(t, dir, "atlassian-connect.json", `{"key":"com.example.other","name":"Other App","baseUrl":"{{localBaseUrl}}",
 	  "authentication":{"type":"jwt"},"lifecycle":{"installed":"/i"},"scopes":["READ","WRITE"],
 	  "modules":{"generalPages":[{"key":"gp","url":"/gp","name":{"value":"GP"}}]}}`)
-	code, out, errs := runMan(t, manifestEnv(), "--mode", "connect-on-forge", "--descriptor", desc, "--connect-key-var", "--will-migrate", "undecided")
+	code, out, errs := runMan(t, manifestEnv(), "--mode", "connect-on-forge", "--descriptor", desc, "--connect-key-var",
+		"--will-migrate", "undecided", "--migration-guide", "https://other.example.com/forge")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(errs, "deprecated") || !strings.Contains(errs, "to-forge") {
+		t.Errorf("no deprecation message: %s", errs)
 	}
 	m := parseManifest(t, out)
 	if m.App.Connect["key"] != "${CONNECT_KEY}" || !strings.Contains(out, "default: com.example.other") {
 		t.Errorf("key variable not declared with the descriptor key as default:\n%s", out)
 	}
-	if m.Remotes[0]["baseUrl"] != "https://doctor.example.com" {
-		t.Errorf("baseUrl = %v, want BASE_URL over the template", m.Remotes[0]["baseUrl"])
+	if m.Remotes[0]["baseUrl"] != "https://doctor.example.com" || m.App.ID != "ari:cloud:ecosystem::app/"+testAppUUID {
+		t.Errorf("baseUrl = %v, app.id %s: want BASE_URL and FORGE_APP_ID", m.Remotes[0]["baseUrl"], m.App.ID)
 	}
 	if len(m.ConnectModules["jira:generalPages"]) != 1 || m.Modules["connectToForgeMigration"][0]["willMigrateToForgeBeforeEOS"] != "UNDECIDED" {
 		t.Errorf("modules = %v / %v", m.ConnectModules, m.Modules["connectToForgeMigration"])
 	}
-	if !strings.Contains(out, "# manifest.yml for Other App,") {
-		t.Errorf("descriptor name unused:\n%s", out)
+	if strings.Contains(out, "/forge/lifecycle") || m.Modules["endpoint"] != nil {
+		t.Errorf("Connect Doctor's own routes injected:\n%s", out)
+	}
+	if code, _, errs := runMan(t, manifestEnv(), "--mode", "connect-on-forge", "--descriptor", desc, "--resource-path", "x"); code != 2 || !strings.Contains(errs, "--resource-path: not supported with --descriptor") {
+		t.Errorf("exit %d: %s", code, errs)
 	}
 }
 

@@ -1,7 +1,8 @@
 // Command connect-doctor is the Connect Doctor app server and its CLI.
 //
 // Subcommands: serve (the default), migrate, version, dev, and the doctor
-// tools explain, jwt, qsh, endpoints, endpoint, scopes and catalog. This file
+// tools explain, jwt, qsh, endpoints, endpoint, scopes and catalog, and the Forge
+// tools manifest and to-forge. This file
 // only wires the subcommands; the work lives in the packages they call.
 package main
 
@@ -65,6 +66,8 @@ func run(args []string, io stdio) int {
 		return runCatalog(args, io)
 	case "manifest":
 		return runManifest(args, io)
+	case "to-forge":
+		return runToForge(args, io)
 	case "help", "-h", "--help":
 		usage(io.out)
 		return 0
@@ -97,6 +100,8 @@ doctor:
   catalog info          describe the catalog in use
 
 forge:
-  manifest              generate manifest.yml (--mode forge|connect-on-forge), or --check one
+  manifest              generate Connect Doctor's own manifest.yml (--mode forge|connect-on-forge), or --check one
+  to-forge SOURCE       convert a Connect app's atlassian-connect.json (file, dir or URL) to a
+                        Connect-on-Forge manifest.yml, with a migration report
 `)
 }

@@ -24,26 +24,6 @@ var (
 	intervals  = []string{"fiveMinute", "hour", "day", "week"}
 )
 
-// ConnectModuleNames are the Jira Connect descriptor module names accepted as
-// connectModules "jira:<name>" (the Jira Connect module list; forge.md §2.2
-// names some of them). lifecycle, translations and cloudAppMigration come
-// from the descriptor's top level.
-var ConnectModuleNames = []string{
-	"adminPages", "configurePage", "dialogs", "generalPages", "postInstallPage", "webItems", "webPanels",
-	"webSections", "webhooks", "lifecycle", "translations", "cloudAppMigration",
-	"jiraBackgroundScripts", "jiraBuildInfoProvider", "jiraDashboardItems", "jiraDeploymentInfoProvider",
-	"jiraDevelopmentTool", "jiraEntityProperties", "jiraFeatureFlagInfoProvider", "jiraIssueContents",
-	"jiraIssueFields", "jiraIssueGlances", "jiraIssueTabPanels", "jiraKeyboardShortcuts",
-	"jiraProjectAdminTabPanels", "jiraProjectPages", "jiraProjectTabPanels", "jiraRemoteLinkInfoProvider",
-	"jiraReports", "jiraSearchRequestViews", "jiraSecurityInfoProvider", "jiraTimeTrackingProviders",
-	"jiraWorkflowConditions", "jiraWorkflowPostFunctions", "jiraWorkflowValidators",
-	"serviceDeskPortalFooters", "serviceDeskPortalHeaders", "serviceDeskPortalProfileActions",
-	"serviceDeskPortalRequestCreatePropertyPanels", "serviceDeskPortalRequestViewActions",
-	"serviceDeskPortalRequestViewDetailsPanels", "serviceDeskPortalRequestViewPanels",
-	"serviceDeskPortalSubHeaders", "serviceDeskPortalUserMenuActions", "serviceDeskQueueGroups",
-	"serviceDeskQueues", "serviceDeskReportGroups", "serviceDeskReports", "agentViewTabs",
-}
-
 // Severity of a Problem.
 type Severity string
 
@@ -52,7 +32,8 @@ const (
 	Warning Severity = "warning"
 )
 
-// Problem is one finding of Check.
+// Problem is one finding of Check. Callers act on the structured fields
+// (Code, Path, Module, Operation, Scopes); Message and Fix are for people.
 type Problem struct {
 	Line     int    // 1-based line in the manifest, 0 if unknown
 	Path     string // e.g. modules.endpoint[1].auth
@@ -60,6 +41,14 @@ type Problem struct {
 	Message  string
 	Fix      string
 	Severity Severity
+	// Module is the module type the problem is in ("endpoint",
+	// "jira:webhooks"), empty outside modules and connectModules.
+	Module string
+	// Operation is "METHOD PATH" of the Jira operation an
+	// operation_not_covered / operation_not_oauth problem is about.
+	Operation string
+	// Scopes are the scopes whose addition fixes the problem, when known.
+	Scopes []string
 }
 
 func (p Problem) String() string { return p.Format("manifest.yml") }
@@ -91,7 +80,8 @@ type Options struct {
 	Operations []Operation
 	// KnownScopes are accepted in addition to the built-in scope list.
 	KnownScopes []string
-	// ExtraConnectModules are accepted in addition to ConnectModuleNames.
+	// ExtraConnectModules are accepted in addition to the connectModules
+	// names of data/forge-schema.json (generated from @forge/manifest).
 	ExtraConnectModules []string
 	// Dir is the directory holding the manifest. When set, resources
 	// paths are checked on disk as @forge/manifest does (the directory
@@ -138,7 +128,20 @@ func (c *checker) addSev(sev Severity, n *yaml.Node, line int, path, code, msg, 
 	if n != nil {
 		line = n.Line
 	}
-	c.problems = append(c.problems, Problem{Line: line, Path: path, Code: code, Message: msg, Fix: fix, Severity: sev})
+	c.problems = append(c.problems, Problem{Line: line, Path: path, Code: code, Message: msg, Fix: fix, Severity: sev, Module: moduleOf(path)})
+}
+
+// moduleOf returns the module type a problem path points into.
+func moduleOf(path string) string {
+	for _, top := range []string{"modules.", "connectModules."} {
+		if rest, ok := strings.CutPrefix(path, top); ok {
+			if i := strings.IndexAny(rest, "[."); i >= 0 {
+				rest = rest[:i]
+			}
+			return rest
+		}
+	}
+	return ""
 }
 
 // get returns the value node of key in mapping m, and the key node.
@@ -544,12 +547,13 @@ func (c *checker) checkConnectModules() {
 	if cm == nil {
 		return
 	}
+	schema := &mustTables().Schema
 	keys := map[string]bool{}
 	lifecycles := 0
 	for i := 0; i+1 < len(cm.Content); i += 2 {
 		mk, mv := cm.Content[i], cm.Content[i+1]
 		product, name, ok := strings.Cut(mk.Value, ":")
-		if !ok || (product != "jira" && product != "confluence") || !(slices.Contains(ConnectModuleNames, name) || slices.Contains(c.opts.ExtraConnectModules, name)) {
+		if !ok || !(schema.Supports(product, name) || slices.Contains(c.opts.ExtraConnectModules, name)) {
 			fix := "Use jira:<descriptor module name>, e.g. jira:adminPages."
 			if name == "apiMigrations" {
 				fix = "Remove it: Forge refuses apiMigrations."
@@ -602,6 +606,7 @@ func (c *checker) checkOperations() {
 		name := op.Method + " " + op.Path
 		if len(op.OAuthClassic) == 0 && len(op.OAuthGranular) == 0 {
 			c.add(anchor, 1, "permissions.scopes", "operation_not_oauth", name+" has no OAuth 2.0 scope: Forge tokens cannot call it", "Call it through Connect (until end of support) or use another operation.")
+			c.problems[len(c.problems)-1].Operation = name
 			continue
 		}
 		missC, missG := missing(op.OAuthClassic, c.scopes), missing(op.OAuthGranular, c.scopes)
@@ -615,6 +620,8 @@ func (c *checker) checkOperations() {
 		c.add(anchor, 1, "permissions.scopes", "operation_not_covered",
 			fmt.Sprintf("%s needs %v (classic) or %v (granular, all of them); the manifest has neither set", name, op.OAuthClassic, op.OAuthGranular),
 			fmt.Sprintf("Add %s to permissions.scopes (a major upgrade).", strings.Join(add, ", ")))
+		c.problems[len(c.problems)-1].Operation = name
+		c.problems[len(c.problems)-1].Scopes = add
 	}
 }
 

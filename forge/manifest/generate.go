@@ -572,7 +572,7 @@ func (g *gen) convertModules() (map[string][]any, map[string][]any, error) {
 			}
 			continue
 		}
-		if !slices.Contains(ConnectModuleNames, name) {
+		if !mustTables().Schema.Supports("jira", name) {
 			return nil, nil, fmt.Errorf("%w: modules.%s: Connect on Forge does not support this module (jira:%s would fail with \"invalid value 'jira:%s' in connectModules\")", ErrInput, name, name, name)
 		}
 		for i, it := range items {

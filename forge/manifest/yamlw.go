@@ -20,6 +20,12 @@ func (w *yw) line(indent int, s string) {
 }
 
 func (w *yw) comment(indent int, s string) {
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || (r != '\t' && r != '\r' && yamlPrintable(r)) {
+			return r
+		}
+		return ' '
+	}, s)
 	for _, l := range strings.Split(s, "\n") {
 		w.line(indent, strings.TrimRight("# "+l, " "))
 	}
@@ -39,14 +45,43 @@ func scalar(s string) string {
 			return s
 		}
 	}
-	if strings.HasPrefix(s, "https://") && !strings.ContainsAny(s, " #'\"\\") {
+	if strings.HasPrefix(s, "https://") && !strings.ContainsAny(s, " #'\"\\\t\r\n") && !strings.ContainsFunc(s, func(r rune) bool { return !yamlPrintable(r) }) {
 		return s
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s)
-	return strings.TrimSpace(buf.String())
+	// JSON leaves DEL, C1 controls and noncharacters raw; YAML refuses
+	// them even inside double quotes, so they are escaped too.
+	var out strings.Builder
+	for _, r := range strings.TrimSpace(buf.String()) {
+		if !yamlPrintable(r) {
+			fmt.Fprintf(&out, `\u%04x`, r)
+			continue
+		}
+		out.WriteRune(r)
+	}
+	return out.String()
+}
+
+// yamlPrintable reports whether r can stand raw in what we write: YAML 1.2
+// c-printable (as yaml.v3 checks it), minus the characters YAML reads as
+// line breaks (NEL, LS, PS), which would end a comment or fold a string.
+func yamlPrintable(r rune) bool {
+	switch {
+	case r == 0x85 || r == 0x2028 || r == 0x2029:
+		return false
+	case r == 0x09 || r == 0x0A || r == 0x0D:
+		return true
+	case r >= 0x20 && r <= 0x7E:
+		return true
+	case (r >= 0xA0 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD && r != 0xFEFF):
+		return true
+	case r >= 0x10000 && r <= 0x10FFFF:
+		return true
+	}
+	return false
 }
 
 func value(v any) string {
