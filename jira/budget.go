@@ -50,7 +50,9 @@ type TenantUse struct {
 // share gets what it asks. Beyond it, it may borrow what the others are
 // not projected to need: each other tenant keeps min(its unspent share,
 // its spend rate (this window, or the last one, whichever is higher) ×
-// time left × Headroom).
+// time left × Headroom); a tenant with no spend in the last window keeps
+// its whole unspent share for the first tenth of the window, before its
+// rate can be projected.
 func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []TenantUse, want int64, elapsed, window time.Duration) int64 {
 	free := budget - poolSpent
 	if free <= 0 || want <= 0 {
@@ -75,8 +77,14 @@ func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []
 	el := max(elapsed, window/10).Seconds()
 	var reserve float64
 	for _, u := range others {
+		unspent := float64(max(share-u.Spent, 0))
+		if u.PrevSpent == 0 && elapsed < window/10 {
+			// No history yet: too early to project, keep its whole share.
+			reserve += unspent
+			continue
+		}
 		rate := max(float64(u.Spent)/el, float64(u.PrevSpent)/window.Seconds())
-		reserve += min(float64(max(share-u.Spent, 0)), rate*left*headroom)
+		reserve += min(unspent, rate*left*headroom)
 	}
 	borrow := max(int64(float64(free)-reserve)-own, 0)
 	return min(own+min(want-own, borrow), free)

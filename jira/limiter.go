@@ -170,14 +170,14 @@ type LimiterOptions struct {
 
 // Limiter implements Gate. It is safe for concurrent use.
 type Limiter struct {
-	o       LimiterOptions
-	mu      sync.RWMutex
-	pauses  map[scopeKey]Pause
-	paces   map[scopeKey]*pacer
-	fine    atomic.Int64 // pauses+paces below the tenant level: 0 skips endpoint work
-	latest  map[string]Signal
-	cursor  int64
-	pollMu  sync.Mutex
+	o      LimiterOptions
+	mu     sync.RWMutex
+	pauses map[scopeKey]Pause
+	paces  map[scopeKey]*pacer
+	fine   atomic.Int64 // pauses+paces below the tenant level: 0 skips endpoint work
+	latest map[string]Signal
+	cursor int64
+	pollMu sync.Mutex
 }
 
 type pacer struct {
