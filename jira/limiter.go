@@ -462,7 +462,7 @@ func (l *Limiter) Sync(ctx context.Context) error {
 	return nil
 }
 
-// Run calls Sync every interval until ctx ends.
+// Run calls Sync (and the budget's Flush) every interval until ctx ends.
 func (l *Limiter) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -472,6 +472,9 @@ func (l *Limiter) Run(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 			_ = l.Sync(ctx)
+			if l.o.Budget != nil {
+				_ = l.o.Budget.Flush(ctx)
+			}
 		}
 	}
 }

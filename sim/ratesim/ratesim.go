@@ -132,6 +132,7 @@ type Model struct {
 	repeat   map[string]int64
 	scopes   map[string]int64
 	poolSize int64
+	history  []int64 // points charged in each finished window
 }
 
 type bucket struct {
@@ -199,6 +200,23 @@ func (m *Model) Stats() Stats {
 	return s
 }
 
+// WindowSpend returns the points charged over the finished windows except
+// the first (a run starts mid-window), the most charged in any window
+// (the current one included), and the number of windows summed.
+func (m *Model) WindowSpend() (total, worst int64, windows int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	worst = m.pool
+	for i, p := range m.history {
+		worst = max(worst, p)
+		if i > 0 {
+			total += p
+			windows++
+		}
+	}
+	return total, worst, windows
+}
+
 // Wrap puts the model in front of next. tenantOf names the tenant of a
 // request (a site, or a cloudId on the gateway); path is the REST path the
 // limits are computed on (nil: r.URL.Path).
@@ -232,6 +250,9 @@ type denial struct {
 
 func (m *Model) roll(now time.Time) {
 	if w := now.Truncate(m.o.Window); !w.Equal(m.window) {
+		if !m.window.IsZero() {
+			m.history = append(m.history, m.pool)
+		}
 		m.window, m.pool = w, 0
 		clear(m.spent)
 		clear(m.seen429)
