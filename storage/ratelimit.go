@@ -40,69 +40,94 @@ func rateErr(op string, err error) error {
 	return fmt.Errorf("%w: rate store: %s: %w", jira.ErrLedger, op, err)
 }
 
-// Lease implements jira.BudgetStore.
+// Lease implements jira.BudgetStore. The fair share is computed from a
+// snapshot read without locks; the grant is then applied by one
+// conditional UPDATE that never lets the pool's spend pass its size (and a
+// retry on a fresh snapshot when another instance got there first), so
+// the window's row is locked only for the two writes.
 func (s *RateStore) Lease(ctx context.Context, r jira.LeaseRequest) (int64, error) {
+	for attempt := 0; ; attempt++ {
+		g, ok, err := s.tryLease(ctx, r)
+		if err != nil {
+			return 0, rateErr("lease", err)
+		}
+		if ok || attempt >= 3 {
+			return g, nil
+		}
+	}
+}
+
+func (s *RateStore) tryLease(ctx context.Context, r jira.LeaseRequest) (int64, bool, error) {
 	ws := r.Window.UnixMilli()
 	prev := r.Window.Add(-r.Length).UnixMilli()
-	var granted int64
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec("INSERT INTO rate_windows (window_start, budget) VALUES (?, ?) ON CONFLICT (window_start) DO NOTHING", ws, r.Budget).Error; err != nil {
-			return err
-		}
-		lock := ""
-		if s.dialect == Postgres {
-			lock = " FOR UPDATE"
-		}
-		var w struct{ Budget, Quota, Spent int64 }
-		if err := tx.Raw("SELECT budget, quota, spent FROM rate_windows WHERE window_start = ?"+lock, ws).Scan(&w).Error; err != nil {
-			return err
-		}
-		var rows []struct {
-			WindowStart int64
-			ClientKey   string
-			Spent       int64
-		}
-		if err := tx.Raw("SELECT window_start, client_key, spent FROM rate_spend WHERE window_start IN (?, ?)", ws, prev).Scan(&rows).Error; err != nil {
-			return err
-		}
-		me := jira.TenantUse{Tenant: r.Tenant}
-		idx := map[string]int{}
-		var others []jira.TenantUse
-		for _, row := range rows {
-			u := &me
-			if row.ClientKey != r.Tenant {
-				i, ok := idx[row.ClientKey]
-				if !ok {
-					i = len(others)
-					idx[row.ClientKey] = i
-					others = append(others, jira.TenantUse{Tenant: row.ClientKey})
-				}
-				u = &others[i]
-			}
-			if row.WindowStart == ws {
-				u.Spent = row.Spent
-			} else {
-				u.PrevSpent = row.Spent
-			}
-		}
-		budget := w.Budget
-		if w.Quota > 0 {
-			budget = w.Quota
-		}
-		granted = jira.FairGrant(r.Policy, budget, w.Spent, me, others, r.Want, r.Now.Sub(r.Window), r.Length)
-		if err := tx.Exec(`INSERT INTO rate_spend (window_start, client_key, spent) VALUES (?, ?, ?)
-			ON CONFLICT (window_start, client_key) DO UPDATE SET spent = rate_spend.spent + excluded.spent`, ws, r.Tenant, granted).Error; err != nil {
-			return err
-		}
-		if granted == 0 {
-			return nil
-		}
-		return tx.Exec("UPDATE rate_windows SET spent = spent + ? WHERE window_start = ?", granted, ws).Error
-	})
-	if err != nil {
-		return 0, rateErr("lease", err)
+	db := s.db.WithContext(ctx)
+	var w []struct{ Budget, Quota, Spent int64 }
+	if err := db.Raw("SELECT budget, quota, spent FROM rate_windows WHERE window_start = ?", ws).Scan(&w).Error; err != nil {
+		return 0, false, err
 	}
-	return granted, nil
+	if len(w) == 0 {
+		if err := db.Exec("INSERT INTO rate_windows (window_start, budget) VALUES (?, ?) ON CONFLICT (window_start) DO NOTHING", ws, r.Budget).Error; err != nil {
+			return 0, false, err
+		}
+		return 0, false, nil // read again
+	}
+	var rows []struct {
+		WindowStart int64
+		ClientKey   string
+		Spent       int64
+	}
+	if err := db.Raw("SELECT window_start, client_key, spent FROM rate_spend WHERE window_start IN (?, ?)", ws, prev).Scan(&rows).Error; err != nil {
+		return 0, false, err
+	}
+	me := jira.TenantUse{Tenant: r.Tenant}
+	idx := map[string]int{}
+	var others []jira.TenantUse
+	for _, row := range rows {
+		u := &me
+		if row.ClientKey != r.Tenant {
+			i, ok := idx[row.ClientKey]
+			if !ok {
+				i = len(others)
+				idx[row.ClientKey] = i
+				others = append(others, jira.TenantUse{Tenant: row.ClientKey})
+			}
+			u = &others[i]
+		}
+		if row.WindowStart == ws {
+			u.Spent = row.Spent
+		} else {
+			u.PrevSpent = row.Spent
+		}
+	}
+	budget := w[0].Budget
+	if w[0].Quota > 0 {
+		budget = w[0].Quota
+	}
+	g := jira.FairGrant(r.Policy, budget, w[0].Spent, me, others, r.Want, r.Now.Sub(r.Window), r.Length)
+	if g == 0 && me.Spent > 0 {
+		return 0, true, nil
+	}
+	applied := false
+	err := db.Transaction(func(tx *gorm.DB) error {
+		if g > 0 {
+			res := tx.Exec(`UPDATE rate_windows SET spent = spent + ? WHERE window_start = ?
+				AND spent + ? <= CASE WHEN quota > 0 THEN quota ELSE budget END`, g, ws, g)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 0 {
+				return nil // the pool moved: read again
+			}
+		}
+		applied = true
+		// A zero grant still records the tenant as active.
+		return tx.Exec(`INSERT INTO rate_spend (window_start, client_key, spent) VALUES (?, ?, ?)
+			ON CONFLICT (window_start, client_key) DO UPDATE SET spent = rate_spend.spent + excluded.spent`, ws, r.Tenant, g).Error
+	})
+	if err != nil || !applied {
+		return 0, false, err
+	}
+	return g, true, nil
 }
 
 // Observe implements jira.BudgetStore: Jira's quota and remaining points
