@@ -205,7 +205,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	pn, err := panel.New(panel.Deps{
 		Catalog: cat, Engine: explain.New(cat), Jira: caller, Admin: admin, History: checks,
 		Verified: verified, AppKey: cfg.AppKey, Version: o.Version, APJSURL: cfg.APJSURL, Logger: log, Now: o.Now,
-		ChecksPerMinute: cfg.ChecksPerMinute, OnDiagnosis: om.diagnosis, ForgeExplain: forgeExplain,
+		ChecksPerMinute: cfg.ChecksPerMinute, OnDiagnosis: om.diagnosis, ForgeExplain: forgeExplain, Quota: limiter,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("admin panel: %w", err))

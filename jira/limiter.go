@@ -178,6 +178,7 @@ type Limiter struct {
 	latest map[string]Signal
 	cursor int64
 	pollMu sync.Mutex
+	tally  tally
 }
 
 type pacer struct {
@@ -315,6 +316,13 @@ func (l *Limiter) Done(c *Call, resp *http.Response) (Signal, time.Time) {
 		return Signal{}, time.Time{}
 	}
 	now := l.o.Now()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		pts := c.points
+		if pts == 0 {
+			pts = EstimatePoints(c.Method, c.Path, c.Query)
+		}
+		l.tally.add(now, l.o.Window, c.Tenant, c.Method+" "+l.o.Endpoint(c.Method, c.Path), pts)
+	}
 	s := ParseSignal(resp.StatusCode, resp.Header, now)
 	if b := l.o.Budget; b != nil {
 		for _, p := range s.Policies {
@@ -323,7 +331,7 @@ func (l *Limiter) Done(c *Call, resp *http.Response) (Signal, time.Time) {
 			}
 		}
 	}
-	if len(s.Policies) > 0 || s.Limited() {
+	if len(s.Policies) > 0 {
 		l.mu.Lock()
 		l.latest[c.Tenant] = s
 		if len(l.latest) > 10000 {
@@ -518,7 +526,8 @@ func (l *Limiter) Pauses(tenant string) []Pause {
 	return out
 }
 
-// LastSignal returns the latest rate-limit headers seen for tenant.
+// LastSignal returns the latest quota headers (RateLimit, RateLimit-Policy
+// or their Beta forms) seen for tenant.
 func (l *Limiter) LastSignal(tenant string) (Signal, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
