@@ -6,8 +6,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/jira"
 )
+
+// CodeQuotaUnavailable: the deployment has no rate-limit gate.
+const CodeQuotaUnavailable = "quota_unavailable"
 
 // QuotaSource reports a tenant's rate-limit state (*jira.Limiter).
 type QuotaSource interface {
@@ -46,7 +50,7 @@ type PauseView struct {
 
 func (p *Panel) quota(c *gin.Context) {
 	if p.Quota == nil {
-		abort(c, http.StatusNotFound, "quota_unavailable", "This deployment does not track rate limits.", "Enable the rate-limit gate (jira.Options.RateLimit).")
+		httperr.Abort(c, http.StatusNotFound, CodeQuotaUnavailable, "This deployment does not track rate limits.", "Enable the rate-limit gate (jira.Options.RateLimit).")
 		return
 	}
 	v := p.Verified(c)
