@@ -416,14 +416,16 @@ func (m *MemoryLedger) Lease(_ context.Context, r LeaseRequest) (int64, error) {
 	return g, nil
 }
 
-// Observe implements BudgetStore: Jira's figures replace the ledger's
-// estimate of the pool's spend.
+// Observe implements BudgetStore: Jira's figures raise the ledger's
+// estimate of the pool's spend when Jira counted more (an estimate was
+// low). They never lower it: Jira does not count points leased but not yet
+// spent, so lowering would grant them twice.
 func (m *MemoryLedger) Observe(_ context.Context, window time.Time, quota, remaining int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	w := m.window(window, quota)
 	w.quota = quota
-	w.spent = max(quota-remaining, 0)
+	w.spent = max(w.spent, quota-remaining)
 	return nil
 }
 

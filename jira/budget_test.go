@@ -102,6 +102,16 @@ func TestBudgetObserveCorrects(t *testing.T) {
 	if spent, _ := ledger.Spent(fixedNow.Truncate(time.Hour)); spent != 54000 {
 		t.Errorf("pool spent %d after Jira said r=11000 of q=65000, want 54000", spent)
 	}
+	// A later, lower count does not lower the ledger (leases Jira has not
+	// seen yet would be granted twice).
+	resp.Header.Set("Beta-RateLimit", `"global-app-quota";r=30000;t=500`)
+	l.Done(&Call{Tenant: "a"}, resp)
+	if err := b.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if spent, _ := ledger.Spent(fixedNow.Truncate(time.Hour)); spent != 54000 {
+		t.Errorf("pool spent %d after a lower count, want 54000 kept", spent)
+	}
 }
 
 func TestEstimatePoints(t *testing.T) {

@@ -130,11 +130,14 @@ func (s *RateStore) tryLease(ctx context.Context, r jira.LeaseRequest) (int64, b
 	return g, true, nil
 }
 
-// Observe implements jira.BudgetStore: Jira's quota and remaining points
-// replace the ledger's estimate of the pool's spend.
+// Observe implements jira.BudgetStore: Jira's quota replaces the
+// configured pool, and its count of spent points raises the ledger's when
+// higher (never lowers it: leased points Jira has not seen yet would be
+// granted twice).
 func (s *RateStore) Observe(ctx context.Context, window time.Time, quota, remaining int64) error {
 	err := s.db.WithContext(ctx).Exec(`INSERT INTO rate_windows (window_start, budget, quota, spent) VALUES (?, ?, ?, ?)
-		ON CONFLICT (window_start) DO UPDATE SET quota = excluded.quota, spent = excluded.spent`,
+		ON CONFLICT (window_start) DO UPDATE SET quota = excluded.quota,
+		spent = CASE WHEN rate_windows.spent < excluded.spent THEN excluded.spent ELSE rate_windows.spent END`,
 		window.UnixMilli(), quota, quota, max(quota-remaining, 0)).Error
 	if err != nil {
 		return rateErr("observe", err)
