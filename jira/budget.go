@@ -195,8 +195,12 @@ func (b *Budget) lease(tenant string) *tenantLease {
 // returns a *LimitedError (ReasonBudget) when the tenant's fair share is
 // spent.
 func (b *Budget) Take(ctx context.Context, tenant string, points int64) error {
+	return b.take(ctx, tenant, points, b.o.Now())
+}
+
+// take is Take at now (the Limiter passes the time it already read).
+func (b *Budget) take(ctx context.Context, tenant string, points int64, now time.Time) error {
 	tl := b.lease(tenant)
-	now := b.o.Now()
 	w := now.Truncate(b.o.Window).UnixNano()
 	if tl.window.Load() == w {
 		if d := tl.deny.Load(); d > now.UnixNano() {

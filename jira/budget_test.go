@@ -169,3 +169,17 @@ func BenchmarkGateAdmit(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkGateAdmitSerial is BenchmarkGateAdmit on one goroutine.
+func BenchmarkGateAdmitSerial(b *testing.B) {
+	bud := NewBudget(BudgetOptions{Points: 1 << 60, LeaseMax: 1 << 40})
+	l := NewLimiter(LimiterOptions{Budget: bud})
+	c := &Call{Tenant: "jira:0f3b8c1e-5f0a-4c38-9a57-5d0c2b4a7e11", Method: "GET", Path: "/rest/api/3/issue/ABC-123"}
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := l.Admit(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -270,7 +270,7 @@ func (l *Limiter) Admit(ctx context.Context, c *Call) (time.Duration, error) {
 	}
 	if b := l.o.Budget; b != nil {
 		c.points = EstimatePoints(c.Method, c.Path, c.Query)
-		if err := b.Take(ctx, c.Tenant, c.points); err != nil {
+		if err := b.take(ctx, c.Tenant, c.points, now); err != nil {
 			if le, ok := errors.AsType[*LimitedError](err); ok && l.o.Observer != nil {
 				l.o.Observer.Refused(le)
 			}
