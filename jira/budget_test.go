@@ -2,6 +2,7 @@ package jira
 
 import (
 	"errors"
+	"sync"
 	"net/http"
 	"testing"
 	"time"
@@ -48,9 +49,11 @@ func TestFairGrant(t *testing.T) {
 // TestBudgetNoisyTenant: a tenant asking for far more than the pool cannot
 // take the share of a tenant active at the same time.
 func TestBudgetNoisyTenant(t *testing.T) {
+	var clock sync.Mutex
 	now := fixedNow
+	read := func() time.Time { clock.Lock(); defer clock.Unlock(); return now }
 	ledger := NewMemoryLedger()
-	b := NewBudget(BudgetOptions{Store: ledger, Points: 1000, Window: time.Hour, Now: func() time.Time { return now }})
+	b := NewBudget(BudgetOptions{Store: ledger, Points: 1000, Window: time.Hour, Now: read})
 	if err := b.Take(t.Context(), "quiet", 2); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +62,9 @@ func TestBudgetNoisyTenant(t *testing.T) {
 	// times per step.
 	var quietRefused, noisyOK int
 	for step := range 180 { // 30 minutes
+		clock.Lock()
 		now = fixedNow.Add(time.Duration(step) * 10 * time.Second)
+		clock.Unlock()
 		if err := b.Take(t.Context(), "quiet", 2); err != nil {
 			quietRefused++
 		}
