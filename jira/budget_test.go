@@ -2,8 +2,8 @@ package jira
 
 import (
 	"errors"
-	"sync"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 )
