@@ -519,16 +519,27 @@ func TestFault429Storm(t *testing.T) {
 		}
 		wg.Wait()
 	})
+	// The rate-limit gate (issue 17): the burst 429 pauses GET
+	// /rest/api/3/myself on this tenant, so calls either end with Jira's
+	// 429 (retries exhausted) or are refused locally, nothing sent.
+	refused := 0
 	for i, err := range errs {
+		if le, ok := errors.AsType[*jira.LimitedError](err); ok {
+			if le.Reason != "jira-burst-based" || le.Scope != jira.ScopeEndpoint {
+				t.Fatalf("call %d refused for %s/%s", i, le.Reason, le.Scope)
+			}
+			refused++
+			continue
+		}
 		var ae *jira.APIError
-		if !errors.As(err, &ae) || statuses[i] != 429 || ae.Attempts != attempts || ae.Cause != jira.CauseExhausted || ae.RetryAfter != time.Second {
+		if !errors.As(err, &ae) || statuses[i] != 429 || ae.Attempts > attempts || ae.RetryAfter != time.Second || ae.RateLimit == nil || ae.RateLimit.Scope != jira.ScopeEndpoint {
 			t.Fatalf("call %d: status %d, error %v (%+v)", i, statuses[i], err, ae)
 		}
 	}
 	reqs := s.sim.Requests()
-	figure(t, fmt.Sprintf("429 storm: %d concurrent calls, Retry-After 1 s", calls), fmt.Sprintf("%d requests in %v", len(reqs), d.Round(10*time.Millisecond)))
-	if len(reqs) != calls*attempts {
-		t.Fatalf("Jira received %d requests, want exactly %d (%d calls × %d attempts)", len(reqs), calls*attempts, calls, attempts)
+	figure(t, fmt.Sprintf("429 storm: %d concurrent calls, Retry-After 1 s", calls), fmt.Sprintf("%d requests in %v, %d calls refused locally", len(reqs), d.Round(10*time.Millisecond), refused))
+	if len(reqs) < calls || len(reqs) >= calls*attempts {
+		t.Fatalf("Jira received %d requests, want the first wave (%d) and fewer than %d calls × %d attempts", len(reqs), calls, calls, attempts)
 	}
 	// Retry-After honoured: consecutive attempts of one call are ≥ 1 s apart.
 	byCall := map[string][]time.Time{}
@@ -539,10 +550,7 @@ func TestFault429Storm(t *testing.T) {
 		byCall[r.RawQuery] = append(byCall[r.RawQuery], r.Time)
 	}
 	minGap := time.Hour
-	for q, ts := range byCall {
-		if len(ts) != attempts {
-			t.Fatalf("%s: %d attempts", q, len(ts))
-		}
+	for _, ts := range byCall {
 		for j := 1; j < len(ts); j++ {
 			minGap = min(minGap, ts[j].Sub(ts[j-1]))
 		}
@@ -551,8 +559,8 @@ func TestFault429Storm(t *testing.T) {
 	if minGap < 950*time.Millisecond {
 		t.Fatalf("a retry came %v after a 429 with Retry-After: 1", minGap)
 	}
-	if d < 3*time.Second || d > 5*time.Second {
-		t.Fatalf("the storm took %v; (attempts-1) × Retry-After = 3 s", d)
+	if d > 5*time.Second {
+		t.Fatalf("the storm took %v; at most (attempts-1) × Retry-After (+30%% jitter)", d)
 	}
 
 	// Retry-After beyond the cap (30 s): no waiting, one request.
@@ -560,7 +568,8 @@ func TestFault429Storm(t *testing.T) {
 	s.sim.SetFault(jirasim.Fault{Kind: jirasim.RateLimit, RetryAfter: 2 * time.Minute})
 	s.sim.ResetRequests()
 	var err error
-	d = timed(func() { _, err = s.app.Jira.AsApp(tn).Call(ctx, "GET", "/rest/api/3/myself", nil) })
+	// Another endpoint: the storm's burst pause covers only /myself.
+	d = timed(func() { _, err = s.app.Jira.AsApp(tn).Call(ctx, "GET", "/rest/api/3/serverInfo", nil) })
 	var ae *jira.APIError
 	if !errors.As(err, &ae) || ae.Cause != jira.CauseRetryAfterCap || ae.RetryAfter != 2*time.Minute || len(s.sim.Requests()) != 1 || d > time.Second {
 		t.Fatalf("Retry-After 120 s: %v, %d requests in %v", err, len(s.sim.Requests()), d)
@@ -571,7 +580,8 @@ func TestFault429Storm(t *testing.T) {
 	s.sim.SetFault(jirasim.Fault{Kind: jirasim.RateLimit, RetryAfter: time.Second, Count: 2})
 	s.sim.ResetRequests()
 	var resp *jira.Response
-	d = timed(func() { resp, err = s.app.Jira.AsApp(tn).Call(ctx, "GET", "/rest/api/3/myself", nil) })
+	// A third endpoint: the 120 s burst pause above covers /serverInfo.
+	d = timed(func() { resp, err = s.app.Jira.AsApp(tn).Call(ctx, "GET", "/rest/api/3/project/search", nil) })
 	if err != nil || resp.Status != 200 || resp.Attempts != 3 || len(s.sim.Requests()) != 3 || d < 2*time.Second || d > 4*time.Second {
 		t.Fatalf("burst of two 429s: %v, attempts %v, %d requests in %v", err, resp, len(s.sim.Requests()), d)
 	}

@@ -45,6 +45,8 @@ type App struct {
 	// Forge Remote (nil when FORGE_APP_ID is unset).
 	Forge      *forgeapi.Server
 	ForgeStore *storage.ForgeStore
+	// RateLimits is the rate-limit gate of every Jira call (pauses, budget).
+	RateLimits *jira.Limiter
 	stop       context.CancelFunc
 }
 
@@ -152,8 +154,14 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		}
 		forgeCheck = fitAPI.CheckAPIBaseURL
 	}
+	// The rate-limit gate (issue 17): pauses by RateLimit-Reason and the
+	// points budget, shared with every instance through the database.
+	rm := newRateMetrics()
+	rates := storage.NewRateStore(db, o.Now)
+	limiter := jira.NewLimiter(jira.LimiterOptions{Now: o.Now, Store: rates, Observer: rm,
+		Budget: jira.NewBudget(jira.BudgetOptions{Store: rates, Now: o.Now})})
 	jiraOpts := jira.Options{HTTP: &http.Client{Transport: om.transport(base)}, AppKey: cfg.AppKey, Version: o.Version, Tokens: tokens, Now: o.Now, Logger: log,
-		PermissionTTL: time.Minute, ForgeBaseCheck: forgeCheck}
+		PermissionTTL: time.Minute, ForgeBaseCheck: forgeCheck, RateLimit: limiter}
 	jc := jira.New(jiraOpts)
 	// Checks show what Jira answered first: no retries.
 	checkOpts := jiraOpts
@@ -197,7 +205,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	pn, err := panel.New(panel.Deps{
 		Catalog: cat, Engine: explain.New(cat), Jira: caller, Admin: admin, History: checks,
 		Verified: verified, AppKey: cfg.AppKey, Version: o.Version, APJSURL: cfg.APJSURL, Logger: log, Now: o.Now,
-		ChecksPerMinute: cfg.ChecksPerMinute, OnDiagnosis: om.diagnosis, ForgeExplain: forgeExplain,
+		ChecksPerMinute: cfg.ChecksPerMinute, OnDiagnosis: om.diagnosis, ForgeExplain: forgeExplain, Quota: limiter,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("admin panel: %w", err))
@@ -207,6 +215,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		fapi.Register(srv, pn)
 	}
 	srv.Registerer().MustRegister(om.collectors()...)
+	srv.Registerer().MustRegister(rm.limited, rm.refused)
 	app := &App{Config: cfg, DB: db, Store: store, Tenants: cache, Keys: keys, Server: srv, Logger: log, stop: func() {},
 		Catalog: cat, Checks: checks, Tokens: tokens, Jira: jc, Panel: pn, Forge: fapi, ForgeStore: fstore}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -218,6 +227,9 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		go storage.ListenTenantChanges(bg, cfg.DatabaseURL, tenantInvalidator{invalidate, cache.Purge}, log)
 	}
 	go purgeLoop(bg, db, cfg.UninstalledRetention, o.Now, log)
+	// Pauses other instances set reach this one within the poll interval.
+	go limiter.Run(bg, 250*time.Millisecond)
+	app.RateLimits = limiter
 	return app, nil
 }
 

@@ -4,10 +4,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/connect-doctor/connect-doctor/explain"
+	"github.com/connect-doctor/connect-doctor/jira"
 	"github.com/connect-doctor/connect-doctor/oauth"
 )
 
@@ -87,3 +89,68 @@ func (m *outgoingMetrics) diagnosis(d explain.Diagnosis) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// maxTenantLabels bounds the tenant label of the rate-limit metrics: the
+// first tenants seen get their own series, the rest share "other".
+const maxTenantLabels = 50
+
+// rateMetrics is the jira.Observer of the rate-limit gate: 429s Jira
+// answered and calls refused locally, by reason, scope and (bounded)
+// tenant.
+type rateMetrics struct {
+	limited *prometheus.CounterVec
+	refused *prometheus.CounterVec
+	mu      sync.Mutex
+	tenants map[string]bool
+}
+
+func newRateMetrics() *rateMetrics {
+	return &rateMetrics{tenants: map[string]bool{},
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connect_doctor_jira_rate_limited_total",
+			Help: "429 answers from Jira or the gateway by RateLimit-Reason (\"gateway\" when none), the scope it pauses, and tenant (the first 50, then \"other\").",
+		}, []string{"reason", "scope", "tenant"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connect_doctor_jira_rate_refused_total",
+			Help: "Calls refused locally, nothing sent, because a pause covered them or the tenant's budget share was spent, by reason, scope and tenant (bounded as above).",
+		}, []string{"reason", "scope", "tenant"}),
+	}
+}
+
+// reasonLabel keeps the reason label bounded: documented reasons as
+// they are, anything else "other".
+func reasonLabel(r string) string {
+	switch r {
+	case jira.ReasonJiraGlobalQuota, jira.ReasonJiraTenantQuota, jira.ReasonJiraBurst, jira.ReasonJiraPerIssue,
+		jira.ReasonConfluenceGlobalQuota, jira.ReasonConfluenceTenantQuota, jira.ReasonGateway, jira.ReasonBudget,
+		"global-app-quota", "tenant-app-quota":
+		return r
+	}
+	return "other"
+}
+
+func (m *rateMetrics) tenantLabel(t string) string {
+	if t == "" {
+		return "none"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tenants[t] {
+		return t
+	}
+	if len(m.tenants) < maxTenantLabels {
+		m.tenants[t] = true
+		return t
+	}
+	return "other"
+}
+
+// Limited implements jira.Observer.
+func (m *rateMetrics) Limited(tenant string, s *jira.Signal, p jira.Pause) {
+	m.limited.WithLabelValues(reasonLabel(s.Reason), p.Scope.String(), m.tenantLabel(tenant)).Inc()
+}
+
+// Refused implements jira.Observer.
+func (m *rateMetrics) Refused(e *jira.LimitedError) {
+	m.refused.WithLabelValues(reasonLabel(e.Reason), e.Scope.String(), m.tenantLabel(e.Tenant)).Inc()
+}

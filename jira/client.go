@@ -49,6 +49,10 @@ type Options struct {
 	// Forge call (forge.Verifier.CheckAPIBaseURL: FORGE_API_HOSTS). nil
 	// refuses every Forge call with ErrConfig.
 	ForgeBaseCheck func(apiBaseURL string) error
+	// RateLimit is consulted before and after every attempt of every
+	// identity (a *Limiter: pauses by RateLimit-Reason, pacing, the shared
+	// points budget). nil: 429s are only retried.
+	RateLimit Gate
 }
 
 // Client calls Jira for any tenant. It is safe for concurrent use.
@@ -65,6 +69,7 @@ type Client struct {
 	perms     *lru.Cache[permKey, permEntry]
 	// forgeCheck vets Forge API base URLs (Options.ForgeBaseCheck).
 	forgeCheck func(string) error
+	gate       Gate
 }
 
 // New returns a Client. It does not fail: a missing AppKey or Tokens is
@@ -81,6 +86,7 @@ func New(opts Options) *Client {
 		permTTL: opts.PermissionTTL,
 
 		forgeCheck: opts.ForgeBaseCheck,
+		gate:       opts.RateLimit,
 	}
 	if opts.HTTP != nil && opts.HTTP.Transport != nil {
 		c.base = opts.HTTP.Transport
@@ -203,6 +209,10 @@ func (d *Doer) do(req *http.Request) (*http.Response, *attemptInfo, error) {
 		closeBody(req)
 		return nil, info, fmt.Errorf("%w: %s %s", ErrGetWithBody, method, relPath)
 	}
+	if d.c.gate != nil {
+		info.gate = d.c.gate
+		info.call = &Call{Tenant: d.tenant.ClientKey, Identity: d.identity, Method: method, Path: relPath, Query: query}
+	}
 	ctx := context.WithValue(req.Context(), attemptKey{}, info)
 	out := req.Clone(ctx)
 	out.Method = method
@@ -233,6 +243,13 @@ func (d *Doer) do(req *http.Request) (*http.Response, *attemptInfo, error) {
 	}
 	if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), d.c.now()); ok {
 		ae.RetryAfter = ra
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		ae.RateLimit = info.signal
+		if ae.RateLimit == nil {
+			s := ParseSignal(resp.StatusCode, resp.Header, d.c.now())
+			ae.RateLimit = &s
+		}
 	}
 	if info.refreshed && resp.StatusCode == http.StatusUnauthorized {
 		ae.Cause = CauseTokenRefreshed

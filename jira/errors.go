@@ -49,6 +49,8 @@ const (
 	CauseRetryAfterCap  = "Retry-After exceeds the configured cap"
 	CauseNoRewind       = "request body cannot be rewound for a retry"
 	CauseTokenRefreshed = "user token rejected again after one refresh"
+	// CauseNotIdempotent429: a 429 to a write is not retried automatically.
+	CauseNotIdempotent429 = "method is not idempotent, so a 429 is not retried"
 )
 
 // APIError is a non-2xx answer from Jira (after any retries).
@@ -72,6 +74,9 @@ type APIError struct {
 	Attempts   int    // requests sent, including retries and a token refresh
 	Cause      string // why no (further) retry was made, if one was considered
 	Duration   time.Duration
+	// RateLimit is the parsed rate-limit signal of a 429 (reason, scope,
+	// reset), nil for other answers.
+	RateLimit *Signal
 }
 
 // diagHeaders are the response headers an APIError keeps.
@@ -79,6 +84,9 @@ var diagHeaders = []string{
 	"Content-Type", "WWW-Authenticate", "X-Seraph-LoginReason", "Retry-After",
 	"X-Cache", "Age", "Server", "Via", "CF-Ray", "X-Request-Id", "X-Arequestid",
 	"Atl-Traceid", "Date",
+	"RateLimit-Reason", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+	"X-RateLimit-NearLimit", "RateLimit", "RateLimit-Policy", "Beta-RateLimit", "Beta-RateLimit-Policy",
+	"Beta-Retry-After", "X-Beta-RateLimit-Reason", "X-Failure-Category",
 }
 
 // Error returns one readable line.

@@ -31,6 +31,11 @@ type RetryPolicy struct {
 	Jitter func(d time.Duration) time.Duration
 	// Sleep waits d or until ctx is done; nil uses a timer. Tests inject it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// RateLimitBase and RateLimitMaxDelay shape the backoff after a 429
+	// that gives neither Retry-After nor X-RateLimit-Reset: it starts at
+	// RateLimitBase (default 2 s) and doubles up to RateLimitMaxDelay
+	// (default 30 s), each wait scaled by a factor in [0.7, 1.3).
+	RateLimitBase, RateLimitMaxDelay time.Duration
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -56,6 +61,12 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.Sleep == nil {
 		p.Sleep = sleepCtx
+	}
+	if p.RateLimitBase <= 0 {
+		p.RateLimitBase = 2 * time.Second
+	}
+	if p.RateLimitMaxDelay <= 0 {
+		p.RateLimitMaxDelay = 30 * time.Second
 	}
 	return p
 }
@@ -84,12 +95,36 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 	return d/2 + p.Jitter(d/2)
 }
 
+// rateLimitWait is the wait before retrying a 429 (rate-limits.md §4):
+// Retry-After is the minimum (at least 1 s), plus up to 30% jitter; else
+// until the scope reopens (X-RateLimit-Reset, or the gate's pause), plus
+// jitter; else an exponential backoff from RateLimitBase with a factor in
+// [0.7, 1.3), capped at RateLimitMaxDelay.
+func (p RetryPolicy) rateLimitWait(n int, ra time.Duration, hasRA bool, reopen time.Duration) time.Duration {
+	if hasRA {
+		base := max(ra, time.Second, reopen)
+		return base + p.Jitter(base*3/10)
+	}
+	if reopen > 0 {
+		return reopen + p.Jitter(reopen*3/10)
+	}
+	d := p.RateLimitBase
+	for i := 1; i < n && d < p.RateLimitMaxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, p.RateLimitMaxDelay)
+	return d*7/10 + p.Jitter(d*6/10)
+}
+
 // attemptInfo travels in the request context from the Doer through the
 // decorators, which run one after another on the caller's goroutine.
 type attemptInfo struct {
 	sent      int    // requests handed to the transport
 	refreshed bool   // the bearer decorator refreshed the token after a 401
 	cause     string // why the retry decorator stopped
+	gate      Gate   // the rate-limit gate, nil for none
+	call      *Call  // the call as the gate sees it
+	signal    *Signal
 }
 
 type attemptKey struct{}
@@ -158,7 +193,29 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			out = req.Clone(ctx)
 			out.Body = body
 		}
+		var reopen time.Duration
+		if info.gate != nil {
+			pace, err := info.gate.Admit(ctx, info.call)
+			if err != nil {
+				closeBody(out)
+				return nil, err
+			}
+			if pace > 0 {
+				if err := r.policy.Sleep(ctx, pace); err != nil {
+					closeBody(out)
+					return nil, fmt.Errorf("jira: pacing %s: %w", pace, err)
+				}
+			}
+		}
 		resp, err := r.next.RoundTrip(out)
+		if info.gate != nil && err == nil {
+			now := r.now()
+			sig, until := info.gate.Done(info.call, resp)
+			if sig.Limited() {
+				info.signal = &sig
+				reopen = max(until.Sub(now), 0)
+			}
+		}
 
 		var wait time.Duration
 		switch {
@@ -191,13 +248,25 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 				info.cause = CauseNoRewind
 				return resp, nil
 			}
-			if hasRA {
+			switch {
+			case resp.StatusCode == http.StatusTooManyRequests:
+				if reopen == 0 && !hasRA {
+					if s := ParseSignal(resp.StatusCode, resp.Header, r.now()); !s.Reset.IsZero() {
+						reopen = max(s.Reset.Sub(r.now()), 0)
+					}
+				}
+				if max(ra, reopen) > r.policy.MaxRetryAfter {
+					info.cause = CauseRetryAfterCap
+					return resp, nil
+				}
+				wait = r.policy.rateLimitWait(attempt, ra, hasRA, reopen)
+			case hasRA:
 				if ra > r.policy.MaxRetryAfter {
 					info.cause = CauseRetryAfterCap
 					return resp, nil
 				}
 				wait = ra
-			} else {
+			default:
 				wait = r.policy.backoff(attempt)
 			}
 			drain(resp)
@@ -215,7 +284,12 @@ func (r *retrier) shouldRetry(method string, status int, hasRetryAfter bool) (bo
 	case status < 400:
 		return false, ""
 	case status == http.StatusTooManyRequests:
-		return true, ""
+		// Only idempotent requests are retried automatically (Atlassian's
+		// rate-limiting guide): a write may have been counted.
+		if idempotent(method) {
+			return true, ""
+		}
+		return false, CauseNotIdempotent429
 	case status == http.StatusServiceUnavailable && hasRetryAfter:
 		return true, ""
 	case status >= 500 && status != http.StatusNotImplemented && status != http.StatusHTTPVersionNotSupported:
@@ -230,7 +304,7 @@ func (r *retrier) shouldRetry(method string, status int, hasRetryAfter bool) (bo
 // localRefusal reports errors raised before anything reached Jira by our
 // own decorators (no token, path refused): retrying cannot help.
 func localRefusal(err error) bool {
-	for _, e := range []error{ErrToken, ErrPathNotAllowed, ErrTenant, ErrConfig} {
+	for _, e := range []error{ErrToken, ErrPathNotAllowed, ErrTenant, ErrConfig, ErrRateLimited} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -52,13 +52,26 @@ func TestRetry(t *testing.T) {
 		{name: "429 with an HTTP-date Retry-After", method: "GET",
 			respond:  sequence(status(429, "Retry-After", httpDate), ok200),
 			wantCode: 200, wantSent: 2, wantWaits: []time.Duration{7 * time.Second}},
-		{name: "429 is retried for POST too", method: "POST", body: `{"a":1}`,
+		{name: "429 to a POST is not retried", method: "POST", body: `{"a":1}`,
+			respond:  sequence(status(429, "Retry-After", "2"), ok200),
+			wantCode: 429, wantSent: 1, wantCause: CauseNotIdempotent429, wantRA: 2 * time.Second},
+		{name: "429 to a PUT is retried", method: "PUT", body: `{"a":1}`,
 			respond:  sequence(status(429, "Retry-After", "2"), ok200),
 			wantCode: 200, wantSent: 2, wantWaits: []time.Duration{2 * time.Second}},
-		{name: "429 without Retry-After backs off exponentially", method: "GET",
-			policy:   RetryPolicy{BaseDelay: time.Second, MaxAttempts: 4},
+		{name: "Retry-After 0 is waited as 1 s", method: "GET",
+			respond:  sequence(status(429, "Retry-After", "0"), ok200),
+			wantCode: 200, wantSent: 2, wantWaits: []time.Duration{time.Second}},
+		{name: "429 without Retry-After backs off exponentially from 2 s (x0.7 with no jitter)", method: "GET",
+			policy:   RetryPolicy{MaxAttempts: 4},
 			respond:  sequence(status(429), status(429), status(429), ok200),
-			wantCode: 200, wantSent: 4, wantWaits: []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}},
+			wantCode: 200, wantSent: 4, wantWaits: []time.Duration{1400 * time.Millisecond, 2800 * time.Millisecond, 5600 * time.Millisecond}},
+		{name: "429 backoff is capped", method: "GET",
+			policy:   RetryPolicy{MaxAttempts: 4, RateLimitBase: 10 * time.Second, RateLimitMaxDelay: 15 * time.Second},
+			respond:  sequence(status(429), status(429), status(429), ok200),
+			wantCode: 200, wantSent: 4, wantWaits: []time.Duration{7 * time.Second, 10500 * time.Millisecond, 10500 * time.Millisecond}},
+		{name: "429 without Retry-After waits for X-RateLimit-Reset", method: "GET",
+			respond:  sequence(status(429, "X-RateLimit-Reset", fixedNow.Add(5*time.Second).UTC().Format(time.RFC3339)), ok200),
+			wantCode: 200, wantSent: 2, wantWaits: []time.Duration{5 * time.Second}},
 		{name: "429 beyond the cap gives up at once", method: "GET",
 			policy:   RetryPolicy{MaxRetryAfter: 10 * time.Second},
 			respond:  status(429, "Retry-After", "120"),
@@ -305,7 +318,7 @@ func TestRetryNeedsRewindableBody(t *testing.T) {
 	f := newFakeJira(t, "")
 	f.respond = sequence(status(429, "Retry-After", "1"), ok200)
 	c, _ := newTestClient(f, nil, RetryPolicy{})
-	req, _ := http.NewRequest("POST", "/rest/api/3/issue", io.NopCloser(strings.NewReader(`{"x":1}`)))
+	req, _ := http.NewRequest("PUT", "/rest/api/3/issue/A-1", io.NopCloser(strings.NewReader(`{"x":1}`)))
 	_, err := c.AsApp(f.tenant).Do(req)
 	ae, ok := errors.AsType[*APIError](err)
 	if !ok || ae.Cause != CauseNoRewind || len(f.seen()) != 1 {

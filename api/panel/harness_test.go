@@ -1,6 +1,8 @@
 package panel_test
 
 import (
+	"github.com/connect-doctor/connect-doctor/sim/ratesim"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -54,6 +56,7 @@ const appKey = "connect-doctor"
 type envOptions struct {
 	settings map[string]string // extra app settings (CHECKS_PER_MINUTE, …)
 	realTime bool              // use the wall clock (the browser test)
+	rates    *ratesim.Model    // rate limits in front of the simulated site
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -63,7 +66,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.realTime {
 		now = time.Now
 	}
-	sim, err := jirasim.New(jirasim.Options{Now: now, Seed: 6})
+	sim, err := jirasim.New(jirasim.Options{Now: now, Seed: 6, RateLimits: o.rates})
 	if err != nil {
 		t.Fatal(err)
 	}

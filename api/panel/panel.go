@@ -82,6 +82,8 @@ type Deps struct {
 	// (the invocation's headers, the kind of call) to the explainer's
 	// context for a Forge tenant (api/forgeapi).
 	ForgeExplain func(ctx context.Context, ec *explain.Context)
+	// Quota, when set, serves GET /api/quota (the tenant's rate-limit state).
+	Quota QuotaSource
 }
 
 // Panel serves the admin page and its API.
@@ -168,6 +170,7 @@ func (p *Panel) RegisterAPI(g *gin.RouterGroup) {
 	g.GET("/checks/:id", p.getCheck)
 	g.POST("/explain", p.explain)
 	g.POST("/scopes/advice", p.advice)
+	g.GET("/quota", p.quota)
 }
 
 func noStore(c *gin.Context) {

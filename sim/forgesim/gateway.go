@@ -1,6 +1,8 @@
 package forgesim
 
 import (
+	"github.com/connect-doctor/connect-doctor/sim/ratesim"
+
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -72,6 +74,11 @@ type GatewayOptions struct {
 	Seed int64
 	// Token lifetimes; zero means the defaults above.
 	SystemTokenTTL, UserTokenTTL, OfflineTokenTTL time.Duration
+	// RateLimits, when set, enforces the 2026 points-based limits on
+	// /ex/jira/<cloudId>/rest/… (sim/ratesim), the tenant being the
+	// cloudId; ratesim.Options.Gateway gives the gateway's 429 without
+	// Retry-After.
+	RateLimits *ratesim.Model
 }
 
 // InstallationSpec describes a Forge installation of an app on a site.
@@ -193,7 +200,14 @@ func NewGateway(o GatewayOptions) *Gateway {
 	}
 	g.ln = ln
 	g.url = "http://" + ln.Addr().String()
-	g.srv = &http.Server{Handler: g, ReadHeaderTimeout: 5 * time.Second}
+	var h http.Handler = g
+	if o.RateLimits != nil {
+		h = o.RateLimits.Wrap(g, gatewayCloudID, func(r *http.Request) string {
+			_, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/ex/jira/"), "/")
+			return "/" + rest
+		})
+	}
+	g.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		defer close(g.done)
 		_ = g.srv.Serve(ln)
@@ -526,4 +540,10 @@ func Allowed(op *catalog.Operation, granted []string) bool {
 		return op.AnonymousAllowed
 	}
 	return all(op.OAuthClassic) || all(op.OAuthGranular)
+}
+
+// gatewayCloudID is the cloudId of /ex/jira/<cloudId>/…, the rate-limit tenant.
+func gatewayCloudID(r *http.Request) string {
+	id, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/ex/jira/"), "/")
+	return id
 }

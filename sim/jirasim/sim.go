@@ -1,6 +1,8 @@
 package jirasim
 
 import (
+	"github.com/connect-doctor/connect-doctor/sim/ratesim"
+
 	"context"
 	"crypto/hmac"
 	"crypto/rsa"
@@ -90,6 +92,10 @@ type Options struct {
 	// key server (the first is current; RotateInstallKey moves to the
 	// next, generating more when they run out).
 	InstallKeys []*rsa.PrivateKey
+	// RateLimits, when set, enforces the 2026 points-based limits on the
+	// REST API (sim/ratesim: pool, quotas, burst, per-issue writes, the
+	// real headers; Force triggers each). The tenant is the site.
+	RateLimits *ratesim.Model
 }
 
 // Sim is a running simulated Jira Cloud site. Its methods are safe for
@@ -200,7 +206,7 @@ func New(opts Options) (*Sim, error) {
 	}
 
 	var err error
-	if s.siteURL, err = s.listen(opts.SiteAddr, s.siteHandler()); err != nil {
+	if s.siteURL, err = s.listen(opts.SiteAddr, s.rateLimited(opts.RateLimits, s.siteHandler())); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -279,3 +285,12 @@ func (s *Sim) checkTicket(t string) (string, bool) {
 
 // scopesOf parses descriptor scopes case-insensitively.
 func scopesOf(names []string) (scope.Set, error) { return scope.ParseList(names) }
+
+// rateLimited puts the points model in front of the site; the tenant is
+// the site's clientKey.
+func (s *Sim) rateLimited(m *ratesim.Model, h http.Handler) http.Handler {
+	if m == nil {
+		return h
+	}
+	return m.Wrap(h, func(*http.Request) string { return s.clientKey }, nil)
+}

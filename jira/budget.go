@@ -1,0 +1,450 @@
+package jira
+
+// The points budget shared by every instance of the app. The hot path
+// (Budget.Take) only decrements a local lease; leases of points are taken
+// from a shared ledger (BudgetStore: the app's database, or MemoryLedger
+// for one process) in batches sized to about half a second of the
+// tenant's spend, so there is no database round trip per request. The
+// ledger splits the app's hourly pool fairly between tenants (FairGrant).
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of BudgetOptions.
+const (
+	DefaultPoolPoints = 65000 // Tier 1: points per hour per app
+	DefaultHeadroom   = 1.5
+)
+
+// SharePolicy says how the ledger splits the pool between tenants.
+type SharePolicy struct {
+	// FirstCome disables fair sharing: any tenant may take the whole pool.
+	FirstCome bool
+	// NoBorrow caps each tenant at its equal share even when others leave
+	// theirs idle.
+	NoBorrow bool
+	// Headroom scales the spend projected for the rest of the window that
+	// is kept for each other active tenant when one borrows beyond its
+	// share (default 1.5).
+	Headroom float64
+}
+
+// TenantUse is one tenant's spend as the ledger knows it.
+type TenantUse struct {
+	Tenant    string
+	Spent     int64 // this window
+	PrevSpent int64 // the previous window
+}
+
+// FairGrant decides how many of want points tenant me may lease now.
+// The pool is budget points per window, of which poolSpent are spent or
+// leased; others are the other tenants active in this window or the
+// previous one; elapsed is the time into the window.
+//
+// Equal share: each active tenant is owed budget/n. A tenant within its
+// share gets what it asks. Beyond it, it may borrow what the others are
+// not projected to need: each other tenant keeps min(its unspent share,
+// its spend rate (this window, or the last one, whichever is higher) ×
+// time left × Headroom); a tenant with no spend in the last window keeps
+// its whole unspent share for the first tenth of the window, before its
+// rate can be projected.
+func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []TenantUse, want int64, elapsed, window time.Duration) int64 {
+	free := budget - poolSpent
+	if free <= 0 || want <= 0 {
+		return 0
+	}
+	if pol.FirstCome {
+		return min(want, free)
+	}
+	share := budget / int64(1+len(others))
+	own := max(share-me.Spent, 0)
+	if want <= own {
+		return min(want, free)
+	}
+	if pol.NoBorrow {
+		return min(own, free)
+	}
+	headroom := pol.Headroom
+	if headroom <= 0 {
+		headroom = DefaultHeadroom
+	}
+	left := max(window-elapsed, 0).Seconds()
+	el := max(elapsed, window/10).Seconds()
+	var reserve float64
+	for _, u := range others {
+		unspent := float64(max(share-u.Spent, 0))
+		if u.PrevSpent == 0 && elapsed < window/10 {
+			// No history yet: too early to project, keep its whole share.
+			reserve += unspent
+			continue
+		}
+		rate := max(float64(u.Spent)/el, float64(u.PrevSpent)/window.Seconds())
+		reserve += min(unspent, rate*left*headroom)
+	}
+	borrow := max(int64(float64(free)-reserve)-own, 0)
+	return min(own+min(want-own, borrow), free)
+}
+
+// BudgetStore is the shared ledger. Lease grants up to Want points to the
+// tenant for the window (counting them as spent); Observe records what
+// Jira reported for the app's pool (quota q, remaining r).
+type BudgetStore interface {
+	Lease(ctx context.Context, r LeaseRequest) (int64, error)
+	Observe(ctx context.Context, window time.Time, quota, remaining int64) error
+}
+
+// LeaseRequest asks the ledger for points.
+type LeaseRequest struct {
+	Window time.Time     // start of the window
+	Length time.Duration // window length
+	Now    time.Time
+	Tenant string
+	Want   int64
+	Budget int64 // the configured pool, used until Jira reports a quota
+	Policy SharePolicy
+}
+
+// BudgetOptions configure a Budget.
+type BudgetOptions struct {
+	Store  BudgetStore // nil: a MemoryLedger (one process)
+	Points int64       // the pool per window (default 65,000)
+	Window time.Duration
+	Policy SharePolicy
+	// LeaseMin/LeaseMax bound one lease (default 5 and 5,000 points);
+	// LeaseSpan sizes it to that much of the tenant's recent spend
+	// (default 500 ms).
+	LeaseMin, LeaseMax int64
+	LeaseSpan          time.Duration
+	// DenyFor: after the ledger refused a lease, calls of that tenant are
+	// refused locally for this long before asking again (default 1 s).
+	DenyFor time.Duration
+	Now     func() time.Time
+}
+
+// Budget is the per-instance view of the shared budget. Safe for
+// concurrent use.
+type Budget struct {
+	o       BudgetOptions
+	tenants sync.Map // string → *tenantLease
+	obs     struct {
+		sync.Mutex
+		window   time.Time
+		quota    int64
+		left     int64
+		pending  bool
+		lastSent time.Time
+	}
+}
+
+type tenantLease struct {
+	window   atomic.Int64 // UnixNano of the window the lease belongs to
+	left     atomic.Int64
+	deny     atomic.Int64 // UnixNano until which leases are not asked for
+	refill   atomic.Bool
+	mu       sync.Mutex // serialises leasing
+	used     atomic.Int64
+	lastAt   time.Time
+	lastUsed int64
+	granted  atomic.Int64 // this window, for the panel
+}
+
+// NewBudget returns a Budget.
+func NewBudget(o BudgetOptions) *Budget {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Window <= 0 {
+		o.Window = time.Hour
+	}
+	if o.Points <= 0 {
+		o.Points = DefaultPoolPoints
+	}
+	if o.LeaseMin <= 0 {
+		o.LeaseMin = 5
+	}
+	if o.LeaseMax <= 0 {
+		o.LeaseMax = 5000
+	}
+	if o.LeaseSpan <= 0 {
+		o.LeaseSpan = 500 * time.Millisecond
+	}
+	if o.DenyFor <= 0 {
+		o.DenyFor = time.Second
+	}
+	if o.Store == nil {
+		o.Store = NewMemoryLedger()
+	}
+	return &Budget{o: o}
+}
+
+func (b *Budget) lease(tenant string) *tenantLease {
+	if v, ok := b.tenants.Load(tenant); ok {
+		return v.(*tenantLease)
+	}
+	v, _ := b.tenants.LoadOrStore(tenant, &tenantLease{})
+	return v.(*tenantLease)
+}
+
+// Take charges points to tenant's local lease; when the lease is short it
+// asks the ledger (refilling in the background before it runs out). It
+// returns a *LimitedError (ReasonBudget) when the tenant's fair share is
+// spent.
+func (b *Budget) Take(ctx context.Context, tenant string, points int64) error {
+	return b.take(ctx, tenant, points, b.o.Now())
+}
+
+// take is Take at now (the Limiter passes the time it already read).
+func (b *Budget) take(ctx context.Context, tenant string, points int64, now time.Time) error {
+	tl := b.lease(tenant)
+	w := now.Truncate(b.o.Window).UnixNano()
+	if tl.window.Load() == w {
+		if d := tl.deny.Load(); d > now.UnixNano() {
+			return &LimitedError{Reason: ReasonBudget, Scope: ScopeTenant, Until: time.Unix(0, d), Tenant: tenant, Key: tenant}
+		}
+		if left := tl.left.Add(-points); left >= 0 {
+			tl.used.Add(points)
+			if left < points*4+b.o.LeaseMin && tl.refill.CompareAndSwap(false, true) {
+				go b.refillAsync(tenant, tl)
+			}
+			return nil
+		}
+		tl.left.Add(points)
+	}
+	return b.takeSlow(ctx, tenant, tl, points)
+}
+
+func (b *Budget) refillAsync(tenant string, tl *tenantLease) {
+	defer tl.refill.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	_, _ = b.leaseLocked(ctx, tenant, tl, 0)
+}
+
+func (b *Budget) takeSlow(ctx context.Context, tenant string, tl *tenantLease, points int64) error {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	now := b.o.Now()
+	if tl.window.Load() == now.Truncate(b.o.Window).UnixNano() {
+		if left := tl.left.Add(-points); left >= 0 {
+			tl.used.Add(points)
+			return nil
+		}
+		tl.left.Add(points)
+		if d := tl.deny.Load(); d > now.UnixNano() {
+			return &LimitedError{Reason: ReasonBudget, Scope: ScopeTenant, Until: time.Unix(0, d), Tenant: tenant, Key: tenant}
+		}
+	}
+	if _, err := b.leaseLocked(ctx, tenant, tl, points); err != nil {
+		return err
+	}
+	if left := tl.left.Add(-points); left >= 0 {
+		tl.used.Add(points)
+		return nil
+	}
+	tl.left.Add(points)
+	until := now.Add(b.o.DenyFor)
+	if end := now.Truncate(b.o.Window).Add(b.o.Window); until.After(end) {
+		until = end
+	}
+	tl.deny.Store(until.UnixNano())
+	return &LimitedError{Reason: ReasonBudget, Scope: ScopeTenant, Until: until, Tenant: tenant, Key: tenant}
+}
+
+// leaseLocked asks the ledger for a lease sized to recent spend (at least
+// need) and adds it; tl.mu is held. A new window drops the old lease.
+func (b *Budget) leaseLocked(ctx context.Context, tenant string, tl *tenantLease, need int64) (int64, error) {
+	now := b.o.Now()
+	ws := now.Truncate(b.o.Window)
+	if tl.window.Load() != ws.UnixNano() {
+		tl.window.Store(ws.UnixNano())
+		tl.left.Store(0)
+		tl.deny.Store(0)
+		tl.granted.Store(0)
+	}
+	used := tl.used.Load()
+	want := b.o.LeaseMin
+	if !tl.lastAt.IsZero() {
+		if dt := now.Sub(tl.lastAt); dt > 0 {
+			rate := float64(used-tl.lastUsed) / dt.Seconds()
+			want = int64(rate * b.o.LeaseSpan.Seconds())
+		}
+	}
+	want = min(max(want, b.o.LeaseMin, need), max(b.o.LeaseMax, need))
+	tl.lastAt, tl.lastUsed = now, used
+	b.obs.Lock()
+	budget := b.o.Points
+	if b.obs.quota > 0 && b.obs.window.Equal(ws) {
+		budget = b.obs.quota
+	}
+	b.obs.Unlock()
+	got, err := b.o.Store.Lease(ctx, LeaseRequest{Window: ws, Length: b.o.Window, Now: now, Tenant: tenant, Want: want, Budget: budget, Policy: b.o.Policy})
+	if err != nil {
+		// The ledger is unreachable: fail open on this instance rather
+		// than stop every call; Jira's own 429s still pause.
+		got = need
+	}
+	if got > 0 {
+		tl.left.Add(got)
+		tl.granted.Add(got)
+	}
+	return got, nil
+}
+
+// Observe records the pool's quota and remaining points from Jira's
+// headers; the ledger gets them at the next Flush.
+func (b *Budget) Observe(tenant string, perTenant bool, quota, remaining int64) {
+	if perTenant {
+		return // Tier 2 quotas are enforced by Jira per tenant; the pool ledger is the app's
+	}
+	now := b.o.Now()
+	b.obs.Lock()
+	b.obs.window, b.obs.quota, b.obs.left, b.obs.pending = now.Truncate(b.o.Window), quota, remaining, true
+	b.obs.Unlock()
+}
+
+// Flush sends the latest observation to the ledger (Limiter.Run calls it).
+func (b *Budget) Flush(ctx context.Context) error {
+	b.obs.Lock()
+	if !b.obs.pending {
+		b.obs.Unlock()
+		return nil
+	}
+	w, q, r := b.obs.window, b.obs.quota, b.obs.left
+	b.obs.pending = false
+	b.obs.Unlock()
+	return b.o.Store.Observe(ctx, w, q, r)
+}
+
+// TenantLease is one tenant's local lease state, for the panel.
+type TenantLease struct {
+	Granted int64     // leased to this instance in the current window
+	Left    int64     // not yet used
+	Denied  time.Time // refused until, when the share is spent
+}
+
+// Lease returns tenant's lease on this instance.
+func (b *Budget) Lease(tenant string) TenantLease {
+	v, ok := b.tenants.Load(tenant)
+	if !ok {
+		return TenantLease{}
+	}
+	tl := v.(*tenantLease)
+	if tl.window.Load() != b.o.Now().Truncate(b.o.Window).UnixNano() {
+		return TenantLease{}
+	}
+	out := TenantLease{Granted: tl.granted.Load(), Left: max(tl.left.Load(), 0)}
+	if d := tl.deny.Load(); d > 0 {
+		out.Denied = time.Unix(0, d)
+	}
+	return out
+}
+
+// MemoryLedger is a BudgetStore for one process.
+type MemoryLedger struct {
+	mu      sync.Mutex
+	windows map[int64]*memWindow
+}
+
+type memWindow struct {
+	budget int64
+	spent  int64
+	quota  int64 // from Jira, 0 when not observed
+	use    map[string]int64
+}
+
+// NewMemoryLedger returns an empty ledger.
+func NewMemoryLedger() *MemoryLedger { return &MemoryLedger{windows: map[int64]*memWindow{}} }
+
+// ErrLedger wraps ledger failures.
+var ErrLedger = errors.New("jira: budget ledger")
+
+func (m *MemoryLedger) window(start time.Time, budget int64) *memWindow {
+	k := start.UnixNano()
+	w, ok := m.windows[k]
+	if !ok {
+		w = &memWindow{budget: budget, use: map[string]int64{}}
+		m.windows[k] = w
+		for old := range m.windows {
+			if old < k-int64(48*time.Hour) {
+				delete(m.windows, old)
+			}
+		}
+	}
+	return w
+}
+
+// Lease implements BudgetStore.
+func (m *MemoryLedger) Lease(_ context.Context, r LeaseRequest) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := m.window(r.Window, r.Budget)
+	budget := w.budget
+	if w.quota > 0 {
+		budget = w.quota
+	}
+	prev := m.windows[r.Window.Add(-r.Length).UnixNano()]
+	me := TenantUse{Tenant: r.Tenant, Spent: w.use[r.Tenant]}
+	seen := map[string]bool{r.Tenant: true}
+	var others []TenantUse
+	for t, s := range w.use {
+		if !seen[t] {
+			seen[t] = true
+			u := TenantUse{Tenant: t, Spent: s}
+			if prev != nil {
+				u.PrevSpent = prev.use[t]
+			}
+			others = append(others, u)
+		}
+	}
+	if prev != nil {
+		me.PrevSpent = prev.use[r.Tenant]
+		for t, s := range prev.use {
+			if !seen[t] {
+				seen[t] = true
+				others = append(others, TenantUse{Tenant: t, PrevSpent: s})
+			}
+		}
+	}
+	g := FairGrant(r.Policy, budget, w.spent, me, others, r.Want, r.Now.Sub(r.Window), r.Length)
+	if g > 0 || w.use[r.Tenant] == 0 {
+		w.use[r.Tenant] += g // a zero row still marks the tenant active
+	}
+	w.spent += g
+	return g, nil
+}
+
+// Observe implements BudgetStore: Jira's figures raise the ledger's
+// estimate of the pool's spend when Jira counted more (an estimate was
+// low). They never lower it: Jira does not count points leased but not yet
+// spent, so lowering would grant them twice.
+func (m *MemoryLedger) Observe(_ context.Context, window time.Time, quota, remaining int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := m.window(window, quota)
+	w.quota = quota
+	w.spent = max(w.spent, quota-remaining)
+	return nil
+}
+
+// Spent returns the pool's spend in the window starting at start and each
+// tenant's.
+func (m *MemoryLedger) Spent(start time.Time) (int64, map[string]int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w, ok := m.windows[start.UnixNano()]
+	if !ok {
+		return 0, nil
+	}
+	out := make(map[string]int64, len(w.use))
+	for k, v := range w.use {
+		out[k] = v
+	}
+	return w.spent, out
+}

@@ -1,0 +1,190 @@
+package jira
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestFairGrant(t *testing.T) {
+	hour := time.Hour
+	tests := []struct {
+		name      string
+		pol       SharePolicy
+		budget    int64
+		poolSpent int64
+		me        TenantUse
+		others    []TenantUse
+		want      int64
+		elapsed   time.Duration
+		grant     int64
+	}{
+		{name: "within the equal share", budget: 1000, me: TenantUse{Spent: 100}, others: []TenantUse{{Spent: 100}}, poolSpent: 200, want: 50, elapsed: 30 * time.Minute, grant: 50},
+		{name: "pool exhausted", budget: 1000, poolSpent: 1000, want: 10, grant: 0},
+		{name: "first come takes the pool", pol: SharePolicy{FirstCome: true}, budget: 1000, poolSpent: 900, me: TenantUse{Spent: 900}, others: []TenantUse{{}}, want: 500, grant: 100},
+		{name: "no borrowing caps at the share", pol: SharePolicy{NoBorrow: true}, budget: 1000, poolSpent: 480, me: TenantUse{Spent: 480}, others: []TenantUse{{}}, want: 100, elapsed: 30 * time.Minute, grant: 20},
+		// Half the hour gone, the other tenant spent 50 (100/h): it keeps
+		// 50 × 1.5 = 75 of its unspent 450; the borrower gets 1000-500-75-0.
+		{name: "borrows what a light tenant will not need", budget: 1000, poolSpent: 500, me: TenantUse{Spent: 450}, others: []TenantUse{{Spent: 50}}, want: 1000, elapsed: 30 * time.Minute, grant: 425},
+		// A busy other tenant (spent 400 in half the hour) keeps its whole
+		// unspent share (100).
+		{name: "cannot borrow a busy tenant's share", budget: 1000, poolSpent: 900, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 400}}, want: 1000, elapsed: 30 * time.Minute, grant: 0},
+		// A tenant idle so far this hour but busy in the last one keeps
+		// its projected need.
+		{name: "last hour's spend reserves for a tenant not yet seen this hour", budget: 1000, poolSpent: 500, me: TenantUse{Spent: 500}, others: []TenantUse{{PrevSpent: 1000}}, want: 1000, elapsed: 30 * time.Minute, grant: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			elapsed := tc.elapsed
+			got := FairGrant(tc.pol, tc.budget, tc.poolSpent, tc.me, tc.others, tc.want, elapsed, hour)
+			if got != tc.grant {
+				t.Errorf("grant %d, want %d", got, tc.grant)
+			}
+		})
+	}
+}
+
+// TestBudgetNoisyTenant: a tenant asking for far more than the pool cannot
+// take the share of a tenant active at the same time.
+func TestBudgetNoisyTenant(t *testing.T) {
+	var clock sync.Mutex
+	now := fixedNow
+	read := func() time.Time { clock.Lock(); defer clock.Unlock(); return now }
+	ledger := NewMemoryLedger()
+	b := NewBudget(BudgetOptions{Store: ledger, Points: 1000, Window: time.Hour, Now: read})
+	if err := b.Take(t.Context(), "quiet", 2); err != nil {
+		t.Fatal(err)
+	}
+	// The quiet tenant spends steadily, 2 points every 10 s (360 in the
+	// half hour, within its 500 share); the noisy one asks up to 1000
+	// times per step.
+	var quietRefused, noisyOK int
+	for step := range 180 { // 30 minutes
+		clock.Lock()
+		now = fixedNow.Add(time.Duration(step) * 10 * time.Second)
+		clock.Unlock()
+		if err := b.Take(t.Context(), "quiet", 2); err != nil {
+			quietRefused++
+		}
+		for range 1000 {
+			if b.Take(t.Context(), "noisy", 2) == nil {
+				noisyOK++
+			} else {
+				break
+			}
+		}
+	}
+	if quietRefused > 0 {
+		t.Errorf("quiet tenant refused %d of 180 times (it needed 360 of its 500 share)", quietRefused)
+	}
+	spent, per := ledger.Spent(fixedNow.Truncate(time.Hour))
+	if spent > 1000 {
+		t.Errorf("ledger granted %d of a 1000 pool", spent)
+	}
+	if per["noisy"] < 500 {
+		t.Errorf("noisy tenant got %d: it should borrow the idle capacity beyond its 500 share", per["noisy"])
+	}
+	err := b.Take(t.Context(), "noisy", 1000)
+	if le, ok := errors.AsType[*LimitedError](err); !ok || le.Reason != ReasonBudget || le.Scope != ScopeTenant {
+		t.Errorf("over-budget take: %v, want a ReasonBudget LimitedError", err)
+	}
+}
+
+func TestBudgetObserveCorrects(t *testing.T) {
+	now := fixedNow
+	ledger := NewMemoryLedger()
+	b := NewBudget(BudgetOptions{Store: ledger, Points: 1000, Now: func() time.Time { return now }})
+	l := NewLimiter(LimiterOptions{Now: func() time.Time { return now }, Budget: b})
+	resp := &http.Response{StatusCode: 200, Header: http.Header{}}
+	resp.Header.Add("Beta-RateLimit-Policy", `"global-app-quota";q=65000;w=3600`)
+	resp.Header.Add("Beta-RateLimit", `"global-app-quota";r=11000;t=600`)
+	l.Done(&Call{Tenant: "a"}, resp)
+	if err := b.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if spent, _ := ledger.Spent(fixedNow.Truncate(time.Hour)); spent != 54000 {
+		t.Errorf("pool spent %d after Jira said r=11000 of q=65000, want 54000", spent)
+	}
+	// A later, lower count does not lower the ledger (leases Jira has not
+	// seen yet would be granted twice).
+	resp.Header.Set("Beta-RateLimit", `"global-app-quota";r=30000;t=500`)
+	l.Done(&Call{Tenant: "a"}, resp)
+	if err := b.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if spent, _ := ledger.Spent(fixedNow.Truncate(time.Hour)); spent != 54000 {
+		t.Errorf("pool spent %d after a lower count, want 54000 kept", spent)
+	}
+}
+
+func TestEstimatePoints(t *testing.T) {
+	tests := []struct {
+		name, method, path, query string
+		want                      int64
+	}{
+		{"one issue (documented: 2)", "GET", "/rest/api/3/issue/ABC-123", "", 2},
+		{"create (documented: 1)", "POST", "/rest/api/3/issue", "", 1},
+		{"group members, 8 users (documented: 17)", "GET", "/rest/api/3/group/member", "maxResults=8", 17},
+		{"one user", "GET", "/rest/api/3/user", "accountId=5b10", 3},
+		{"search default page", "GET", "/rest/api/3/search/jql", "jql=x", 51},
+		{"POST search reads", "POST", "/rest/api/3/search/jql", "", 51},
+		{"delete", "DELETE", "/rest/api/3/issue/ABC-1", "", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := EstimatePoints(tc.method, tc.path, tc.query); got != tc.want {
+				t.Errorf("EstimatePoints = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEndpointTemplateAndIssue(t *testing.T) {
+	tests := []struct{ method, path, endpoint, issue string }{
+		{"POST", "/rest/api/3/issue/ABC-1/comment", "/rest/api/3/issue/{id}/comment", "ABC-1"},
+		{"GET", "/rest/api/3/issue/10001", "/rest/api/3/issue/{id}", ""},
+		{"POST", "/rest/api/3/issue/bulk", "/rest/api/3/issue/bulk", ""},
+		{"GET", "/rest/agile/1.0/board/7", "/rest/agile/1.0/board/{id}", ""},
+	}
+	for _, tc := range tests {
+		if got := EndpointTemplate(tc.method, tc.path); got != tc.endpoint {
+			t.Errorf("EndpointTemplate(%s) = %s, want %s", tc.path, got, tc.endpoint)
+		}
+		if got := IssueOf(tc.method, tc.path); got != tc.issue {
+			t.Errorf("IssueOf(%s %s) = %q, want %q", tc.method, tc.path, got, tc.issue)
+		}
+	}
+}
+
+// BenchmarkGateAdmit is the hot path: no pause, budget lease in hand.
+func BenchmarkGateAdmit(b *testing.B) {
+	bud := NewBudget(BudgetOptions{Points: 1 << 60, LeaseMax: 1 << 40})
+	l := NewLimiter(LimiterOptions{Budget: bud})
+	c := &Call{Tenant: "jira:0f3b8c1e-5f0a-4c38-9a57-5d0c2b4a7e11", Method: "GET", Path: "/rest/api/3/issue/ABC-123"}
+	ctx := b.Context()
+	_, _ = l.Admit(ctx, c)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := l.Admit(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkGateAdmitSerial is BenchmarkGateAdmit on one goroutine.
+func BenchmarkGateAdmitSerial(b *testing.B) {
+	bud := NewBudget(BudgetOptions{Points: 1 << 60, LeaseMax: 1 << 40})
+	l := NewLimiter(LimiterOptions{Budget: bud})
+	c := &Call{Tenant: "jira:0f3b8c1e-5f0a-4c38-9a57-5d0c2b4a7e11", Method: "GET", Path: "/rest/api/3/issue/ABC-123"}
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := l.Admit(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/connect-doctor/connect-doctor/jira"
+	"github.com/connect-doctor/connect-doctor/storage"
+	"github.com/connect-doctor/connect-doctor/storage/storagetest"
+)
+
+// instances returns n RateStores on one database: separate connection
+// pools on PostgreSQL (as separate processes would have), the same file on
+// SQLite.
+func instances(t *testing.T, dialect string, n int) []*storage.RateStore {
+	t.Helper()
+	var out []*storage.RateStore
+	if dialect == "sqlite" {
+		db := storagetest.SQLite(t)
+		for range n {
+			out = append(out, storage.NewRateStore(db, nil))
+		}
+		return out
+	}
+	url := storagetest.PostgresURL(t)
+	for i := range n {
+		db, err := storage.Open(t.Context(), storage.OpenOptions{DatabaseURL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if i == 0 {
+			if _, err := db.Migrate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out = append(out, storage.NewRateStore(db, nil))
+	}
+	return out
+}
+
+func eachDialect(t *testing.T, f func(t *testing.T, dialect string)) {
+	for _, d := range []string{"sqlite", "postgres"} {
+		t.Run(d, func(t *testing.T) { f(t, d) })
+	}
+}
+
+// TestRateStoreSharedBudget: three instances lease concurrently from one
+// pool; the ledger never grants more than the pool, the noisy tenant
+// borrows the idle rest, and a quiet tenant keeps its share.
+func TestRateStoreSharedBudget(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string) {
+		stores := instances(t, dialect, 3)
+		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		clock := func() time.Time { return now }
+		const pool = 3000
+		var budgets []*jira.Budget
+		for _, s := range stores {
+			budgets = append(budgets, jira.NewBudget(jira.BudgetOptions{Store: s, Points: pool, Now: clock, LeaseMax: 50}))
+		}
+		// The quiet tenant arrives first, with a little spend.
+		for _, b := range budgets {
+			if err := b.Take(t.Context(), "quiet", 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		noisy := 0
+		for _, b := range budgets {
+			wg.Go(func() {
+				for range 2000 {
+					if err := b.Take(context.Background(), "noisy", 2); err != nil {
+						if !errors.Is(err, jira.ErrRateLimited) {
+							t.Error(err)
+						}
+						return
+					}
+					mu.Lock()
+					noisy += 2
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		spent, per, err := stores[0].Spent(t.Context(), now.Truncate(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spent > pool {
+			t.Errorf("pool over-granted: %d of %d", spent, pool)
+		}
+		if per["noisy"] < pool/2 || per["noisy"] > pool-per["quiet"] {
+			t.Errorf("noisy leased %d (used %d), quiet %d of %d", per["noisy"], noisy, per["quiet"], pool)
+		}
+		// The quiet tenant still gets its calls through on every instance.
+		for i, b := range budgets {
+			if err := b.Take(t.Context(), "quiet", 1); err != nil {
+				t.Errorf("instance %d: quiet tenant refused after the noisy one: %v", i, err)
+			}
+		}
+	})
+}
+
+// TestRateStorePauses: a pause one instance publishes is seen by another
+// at its next Sync and refuses calls there; an ended pause is not.
+func TestRateStorePauses(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string) {
+		stores := instances(t, dialect, 2)
+		a := jira.NewLimiter(jira.LimiterOptions{Store: stores[0]})
+		b := jira.NewLimiter(jira.LimiterOptions{Store: stores[1]})
+		resp := &http.Response{StatusCode: 429, Header: http.Header{}}
+		resp.Header.Set("RateLimit-Reason", jira.ReasonJiraGlobalQuota)
+		resp.Header.Set("Retry-After", "120")
+		call := &jira.Call{Tenant: "t1", Method: "GET", Path: "/rest/api/3/myself"}
+		a.Done(call, resp)
+		if _, err := b.Admit(t.Context(), &jira.Call{Tenant: "t2", Method: "GET", Path: "/rest/api/3/myself"}); err != nil {
+			t.Fatalf("b refused before syncing: %v", err)
+		}
+		if err := b.Sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		_, err := b.Admit(t.Context(), &jira.Call{Tenant: "t2", Method: "GET", Path: "/rest/api/3/myself"})
+		le, ok := errors.AsType[*jira.LimitedError](err)
+		if !ok || le.Scope != jira.ScopeGlobal || le.Reason != jira.ReasonJiraGlobalQuota || time.Until(le.Until) < 100*time.Second {
+			t.Errorf("b after sync: %v, want the global pause for about 120 s", err)
+		}
+		// A tenant pause from b reaches a, and only for that tenant.
+		resp.Header.Set("RateLimit-Reason", jira.ReasonJiraTenantQuota)
+		c := jira.NewLimiter(jira.LimiterOptions{Store: stores[1]})
+		c.Done(&jira.Call{Tenant: "t3"}, resp)
+		if err := a.Sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		ps := a.Pauses("t3")
+		if len(ps) != 2 {
+			t.Errorf("a sees pauses %+v for t3, want global and tenant", ps)
+		}
+	})
+}
