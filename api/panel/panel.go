@@ -101,7 +101,7 @@ const (
 	MaxAPIBody       = 256 << 10 // any /api request
 	MaxCheckBody     = 64 << 10  // the JSON body a check sends to Jira
 	MaxResponseShown = 16 << 10  // response body bytes returned and stored
-	MaxPathLength    = 2048
+	MaxPathLength    = jira.MaxPathLength
 	MaxAdviceOps     = 500
 	DefaultPageSize  = 50
 	MaxPageSize      = 200
