@@ -197,7 +197,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	pn, err := panel.New(panel.Deps{
 		Catalog: cat, Engine: explain.New(cat), Jira: caller, Admin: admin, History: checks,
 		Verified: verified, AppKey: cfg.AppKey, Version: o.Version, APJSURL: cfg.APJSURL, Logger: log, Now: o.Now,
-		ChecksPerMinute: cfg.ChecksPerMinute, OnDiagnosis: om.diagnosis, ForgeExplain: forgeExplain,
+		ChecksPerMinute: cfg.ChecksPerMinute, AccountChecksPerMinute: cfg.AccountChecksPerMinute, OnDiagnosis: om.diagnosis, ForgeExplain: forgeExplain,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("admin panel: %w", err))

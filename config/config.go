@@ -40,8 +40,9 @@ type Config struct {
 	CheckHistoryLimit int // per-tenant history rows kept
 	// UninstalledRetention: check history of tenants uninstalled for
 	// longer than this is purged.
-	UninstalledRetention time.Duration
-	ChecksPerMinute      int // per-tenant rate limit on /api/checks
+	UninstalledRetention   time.Duration
+	ChecksPerMinute        int // per-site ceiling on /api/checks (per identity: app, user)
+	AccountChecksPerMinute int // per-user limit on /api/checks, under the ceiling
 	// Forge Remote (issue 8): ForgeEnabled is false when FORGE_APP_ID is
 	// unset, and the /forge routes are then not mounted. Forge holds the
 	// validated FORGE_* settings.
@@ -208,6 +209,12 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.ChecksPerMinute, err = strconv.Atoi(get("CHECKS_PER_MINUTE", "60"))
 	if err != nil || c.ChecksPerMinute < 1 {
 		bad("CHECKS_PER_MINUTE", getenv("CHECKS_PER_MINUTE"), "must be a positive integer")
+	}
+	if c.ChecksPerMinute > 0 {
+		c.AccountChecksPerMinute, err = strconv.Atoi(get("ACCOUNT_CHECKS_PER_MINUTE", strconv.Itoa(max(1, c.ChecksPerMinute/3))))
+		if err != nil || c.AccountChecksPerMinute < 1 || c.AccountChecksPerMinute > c.ChecksPerMinute {
+			bad("ACCOUNT_CHECKS_PER_MINUTE", getenv("ACCOUNT_CHECKS_PER_MINUTE"), "must be a positive integer no larger than CHECKS_PER_MINUTE")
+		}
 	}
 	var ferr error
 	if c.Forge, c.ForgeEnabled, ferr = forge.ConfigFromEnv(getenv); ferr != nil {

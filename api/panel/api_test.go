@@ -268,20 +268,37 @@ func TestCheckInputValidation(t *testing.T) {
 	}
 }
 
-func TestCheckRateLimitPerTenant(t *testing.T) {
-	e := newEnv(t, envOptions{settings: map[string]string{"CHECKS_PER_MINUTE": "2"}})
+// TestCheckRateLimitPerAccount (issue 16 item 5): one user spending their
+// budget neither blocks another user nor the administrator's checks as the
+// app; each refusal is 429 rate_limited with Retry-After.
+func TestCheckRateLimitPerAccount(t *testing.T) {
+	e := newEnv(t, envOptions{settings: map[string]string{"CHECKS_PER_MINUTE": "3", "ACCOUNT_CHECKS_PER_MINUTE": "2"}})
 	check := map[string]any{"method": "GET", "path": "/rest/api/3/myself", "as": "user"}
 	for i := range 2 {
 		if r := e.call("user", "POST", "/api/checks", check); r.status != 200 {
 			t.Fatalf("check %d: %d %s", i, r.status, r.body)
 		}
 	}
-	r := e.call("admin", "POST", "/api/checks", check) // same tenant, another viewer
+	r := e.call("user", "POST", "/api/checks", check)
 	if r.status != 429 || r.code() != "rate_limited" {
-		t.Fatalf("third check: %d %s", r.status, r.body)
+		t.Fatalf("third check of the same user: %d %s", r.status, r.body)
 	}
 	if s := retryAfter(t, r); s < 1 || s > 30 {
 		t.Fatalf("Retry-After %d s, want the time until one check is allowed (30 s)", s)
+	}
+	// Another viewer on the same site still has their own budget, and the
+	// administrator's checks as the app have a ceiling of their own.
+	if r := e.call("admin", "POST", "/api/checks", check); r.status != 200 {
+		t.Fatalf("another user after the first one's budget: %d %s", r.status, r.body)
+	}
+	for i := range 2 {
+		if r := e.call("admin", "POST", "/api/checks", map[string]any{"method": "GET", "path": "/rest/api/3/myself", "as": "app"}); r.status != 200 {
+			t.Fatalf("admin check as the app %d: %d %s", i, r.status, r.body)
+		}
+	}
+	// The site's ceiling for checks as users (3) is now spent.
+	if r := e.call("admin", "POST", "/api/checks", check); r.status != 429 || !strings.Contains(string(r.body), "This site") {
+		t.Fatalf("site ceiling: %d %s", r.status, r.body)
 	}
 	// Invalid input does not use up the budget and is still answered 400.
 	if r := e.call("user", "POST", "/api/checks", map[string]any{"method": "GET", "path": "//x", "as": "user"}); r.status != 400 {

@@ -138,11 +138,16 @@ func (p *Panel) runCheck(c *gin.Context) {
 	} else {
 		perms = p.viewerPermissions(c.Request.Context(), v)
 	}
-	if ok, wait := p.limiter.allow(v.Tenant.ClientKey, p.Now()); !ok {
-		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
-		abort(c, http.StatusTooManyRequests, CodeRateLimited,
-			fmt.Sprintf("This site ran more than %d checks in a minute.", p.ChecksPerMinute),
-			"Wait "+strconv.Itoa(retryAfterSeconds(wait))+" s and retry (CHECKS_PER_MINUTE sets the limit).")
+	if ok, scope, wait := p.limiter.allow(v.Tenant.ClientKey, as, acc, p.Now()); !ok {
+		secs := strconv.Itoa(retryAfterSeconds(wait))
+		c.Header("Retry-After", secs)
+		msg := fmt.Sprintf("You ran more than %d checks as %s in a minute.", p.AccountChecksPerMinute, as)
+		hint := "Wait " + secs + " s and retry (ACCOUNT_CHECKS_PER_MINUTE sets the limit per user)."
+		if scope == budgetTenant {
+			msg = fmt.Sprintf("This site ran more than %d checks as %s in a minute.", p.ChecksPerMinute, as)
+			hint = "Wait " + secs + " s and retry (CHECKS_PER_MINUTE sets the limit per site)."
+		}
+		abort(c, http.StatusTooManyRequests, CodeRateLimited, msg, hint)
 		return
 	}
 	res, status, errDetail := p.perform(c.Request.Context(), v, method, in.Path, preflight.Identity(as), acc, body, perms)

@@ -68,8 +68,13 @@ type Deps struct {
 	APJSURL  string // all.js: Atlassian's CDN or the simulator's bridge
 	Logger   *slog.Logger
 	Now      func() time.Time
-	// ChecksPerMinute is the per-tenant rate limit on POST /api/checks.
+	// ChecksPerMinute is the ceiling on POST /api/checks per (tenant,
+	// identity), over all accounts.
 	ChecksPerMinute int
+	// AccountChecksPerMinute is the limit per (tenant, identity, account),
+	// under the ceiling (default: a third of ChecksPerMinute, at least 1),
+	// so that one user cannot spend a site's budget.
+	AccountChecksPerMinute int
 	// CheckTimeout bounds one check (default 30 s).
 	CheckTimeout time.Duration
 	// AdminTimeout bounds the admin permission probe (default 10 s).
@@ -87,7 +92,7 @@ type Deps struct {
 type Panel struct {
 	Deps
 	assets  *assets
-	limiter *limiter
+	limiter *checkBudget
 	counts  scopeCounts
 	pages   *ttlcache.Cache[pageKey, *renderedPage] // rendered pages by base path, view and site
 	// installations holds encoded GET /api/installation answers by tenant
@@ -127,6 +132,9 @@ func New(d Deps) (*Panel, error) {
 	if d.ChecksPerMinute < 1 {
 		d.ChecksPerMinute = 60
 	}
+	if d.AccountChecksPerMinute < 1 {
+		d.AccountChecksPerMinute = max(1, d.ChecksPerMinute/3)
+	}
 	if d.CheckTimeout <= 0 {
 		d.CheckTimeout = 30 * time.Second
 	}
@@ -140,7 +148,7 @@ func New(d Deps) (*Panel, error) {
 	pages := ttlcache.New[pageKey, *renderedPage](ttlcache.Options{Size: 4096})
 	installations := ttlcache.New[installationKey, []byte](ttlcache.Options{Size: 4096})
 	return &Panel{pages: pages, installations: installations, gzip: newCompressor(), Deps: d, assets: a,
-		limiter: newLimiter(d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
+		limiter: newCheckBudget(d.AccountChecksPerMinute, d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
 }
 
 // Register mounts the page, the static assets and the API on r.
