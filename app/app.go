@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -170,6 +171,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		InstallVerifier: connect.NewInstallVerifier(keys, connect.InstallVerifierOptions{BaseURL: cfg.BaseURL, Now: o.Now}),
 		RequestVerifier: connect.NewRequestVerifier(cache, connect.RequestVerifierOptions{AppKey: cfg.AppKey, BasePath: connect.BasePath(cfg.BaseURL), Now: o.Now}),
 		AllowedHosts:    cfg.AllowedHosts, Logger: log, Now: o.Now, Version: o.Version, APJSURL: cfg.APJSURL,
+		MetricsToken: cfg.MetricsToken,
 	})
 	var caller panel.Caller = panel.JiraCaller{Client: checker}
 	var admin panel.AdminChecker = jc
@@ -255,6 +257,20 @@ func purgeLoop(ctx context.Context, db *storage.DB, retention time.Duration, now
 func (a *App) Close() error {
 	a.stop()
 	return a.DB.Close()
+}
+
+// Listener wraps the public listener as `connect-doctor serve` does:
+// requests with ambiguous framing (Content-Length with Transfer-Encoding,
+// obs-fold…) are refused with 400 and their connection closed.
+func (a *App) Listener(ln net.Listener) net.Listener { return api.FramingGuard(ln) }
+
+// MetricsServer returns the *http.Server of the separate metrics listener
+// (METRICS_ADDR): GET /metrics only, behind METRICS_TOKEN when it is set.
+func (a *App) MetricsServer(addr string) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Server.MetricsHandler())
+	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 8 << 10}
 }
 
 // HTTPServer returns an *http.Server for the app with production timeouts.
