@@ -131,6 +131,26 @@ func transportCases() []transportCase {
 		{"obs-fold other header", "any folded header line", func(t *testing.T, h *harness) string {
 			return refusedAndClosed(t, h, smuggle(h, "Content-Length: {len}\r\nX-Note: a\r\n b\r\n"))
 		}},
+		{"leak: no network detail in refusals", "checks whose Jira calls fail at the network: the answers name the dependency, never a resolver, address or dial detail (issue 16 item 12)", func(t *testing.T, h *harness) string {
+			if r := h.signedLifecycle("/installed", payload(ckA, secretA, "installed"), nil); r.StatusCode != 204 {
+				return fmt.Sprintf("install: %d", r.StatusCode)
+			}
+			leak := regexp.MustCompile(`dial tcp|lookup \S+ on |\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b|\]:\d+`)
+			for _, as := range []string{"app", "user"} {
+				body := mustJSON(map[string]any{"method": "GET", "path": "/rest/api/3/myself?expand=groups", "as": as})
+				req, _ := http.NewRequest("POST", h.addr+"/api/checks", strings.NewReader(string(body)))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "JWT "+mintHS(hsHeader, ctxClaims(ckA), []byte(secretA)))
+				a := send(t, req)
+				if m := leak.FindString(a.body); m != "" {
+					return fmt.Sprintf("as %s: the answer (%d %s) carries %q: %.400s", as, a.StatusCode, a.code, m, a.body)
+				}
+				if !strings.Contains(a.body, "Jira") && !strings.Contains(a.body, "authorization server") {
+					return fmt.Sprintf("as %s: the answer does not name the dependency: %.300s", as, a.body)
+				}
+			}
+			return ""
+		}},
 		{"metrics not public by default", "GET /metrics on the public listener without METRICS_TOKEN", func(t *testing.T, h *harness) string {
 			if code, body := scrape(t, h, ""); code != http.StatusNotFound || strings.Contains(body, "go_goroutines") {
 				return fmt.Sprintf("/metrics answered %d on the public listener", code)

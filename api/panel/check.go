@@ -203,11 +203,17 @@ func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path s
 	case errors.Is(err, jira.ErrConfig):
 		return nil, http.StatusInternalServerError, &ErrorDetail{Code: CodeClientConfig, Message: err.Error(), Hint: "Check the app's configuration."}
 	case errors.Is(err, jira.ErrToken):
+		if isTransport(err) {
+			p.Logger.Debug("check: token exchange transport error", "client_key", t.ClientKey, "error", withoutQuery(err.Error()))
+			err = describeNetErr("Atlassian's authorization server (token exchange)", err)
+		}
 		ectx.ExchangeErr = err
 		res.Failure = &ErrorDetail{Code: "token_exchange_failed", Message: truncate(err.Error(), 500), Hint: oauthHint(err)}
 	case err != nil:
+		p.Logger.Debug("check: transport error", "client_key", t.ClientKey, "error", withoutQuery(err.Error()))
+		err = describeNetErr("Jira", err)
 		ectx.NetworkErr = err
-		res.Failure = &ErrorDetail{Code: "network_error", Message: truncate(err.Error(), 500)}
+		res.Failure = &ErrorDetail{Code: "network_error", Message: err.Error()}
 	}
 	res.Response.DurationMs = max(res.Response.DurationMs, p.Now().Sub(now).Milliseconds())
 	if t.Forge() {
