@@ -20,6 +20,7 @@ import (
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/forge"
+	"github.com/connect-doctor/connect-doctor/internal/redact"
 	"github.com/connect-doctor/connect-doctor/jira"
 	"github.com/connect-doctor/connect-doctor/jira/catalog"
 	"github.com/connect-doctor/connect-doctor/oauth"
@@ -220,6 +221,18 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		go storage.ListenTenantChanges(bg, cfg.DatabaseURL, tenantInvalidator{invalidate, cache.Purge}, log)
 	}
 	go purgeLoop(bg, db, cfg.UninstalledRetention, o.Now, log)
+	// Rows stored by older versions held Jira's answers with personal
+	// fields: bring them to the current rule (idempotent, once per start).
+	go func() {
+		rd := redact.New()
+		n, err := checks.Rewrite(bg, func(r *storage.CheckRow) bool { return panel.RedactRow(rd, r) })
+		switch {
+		case err != nil && bg.Err() == nil:
+			log.Warn("redacting stored checks failed", slog.String("error", err.Error()))
+		case n > 0:
+			log.Info("redacted personal data in stored checks", slog.Int("rows", n))
+		}
+	}()
 	return app, nil
 }
 

@@ -287,6 +287,7 @@ func (p *Panel) store(ctx context.Context, v *connect.Verified, res *CheckResult
 	raw, err := json.Marshal(res)
 	if err == nil {
 		row.Result = string(raw)
+		RedactRow(p.redactor, row)
 		err = p.History.Add(ctx, row)
 	}
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
+	"github.com/connect-doctor/connect-doctor/internal/redact"
 	"github.com/connect-doctor/connect-doctor/internal/ttlcache"
 	"github.com/connect-doctor/connect-doctor/jira"
 	"github.com/connect-doctor/connect-doctor/jira/catalog"
@@ -99,6 +100,7 @@ type Panel struct {
 	// record and viewer: the answer is a pure function of both.
 	installations *ttlcache.Cache[installationKey, []byte]
 	gzip          *compressor
+	redactor      *redact.Redactor // personal data out of stored checks
 }
 
 // Limits of the API.
@@ -147,7 +149,7 @@ func New(d Deps) (*Panel, error) {
 	}
 	pages := ttlcache.New[pageKey, *renderedPage](ttlcache.Options{Size: 4096})
 	installations := ttlcache.New[installationKey, []byte](ttlcache.Options{Size: 4096})
-	return &Panel{pages: pages, installations: installations, gzip: newCompressor(), Deps: d, assets: a,
+	return &Panel{redactor: redact.New(), pages: pages, installations: installations, gzip: newCompressor(), Deps: d, assets: a,
 		limiter: newCheckBudget(d.AccountChecksPerMinute, d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
 }
 
