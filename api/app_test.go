@@ -82,6 +82,12 @@ func newHarness(t testing.TB, databaseURL string) *harness {
 // while it listens on its own loopback port.
 func newHarnessWith(t testing.TB, databaseURL string, fake *fakeAtlassian, publicBase string) *harness {
 	t.Helper()
+	return newHarnessEnv(t, databaseURL, fake, publicBase, nil)
+}
+
+// newHarnessEnv is newHarnessWith with extra settings.
+func newHarnessEnv(t testing.TB, databaseURL string, fake *fakeAtlassian, publicBase string, extra map[string]string) *harness {
+	t.Helper()
 	logs := &bytes.Buffer{}
 	var mu sync.Mutex
 	logger := slog.New(slog.NewJSONHandler(lockedWriter{&mu, logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -98,6 +104,9 @@ func newHarnessWith(t testing.TB, databaseURL string, fake *fakeAtlassian, publi
 		"ALLOWED_HOSTS": "*.atlassian.net,127.0.0.1:9", "DATABASE_URL": databaseURL,
 		"ENCRYPTION_KEY": strings.Repeat("ab", 32),
 	}
+	for k, v := range extra {
+		env[k] = v
+	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -109,6 +118,7 @@ func newHarnessWith(t testing.TB, databaseURL string, fake *fakeAtlassian, publi
 	t.Cleanup(func() { app.Close() })
 	h.app = app
 	h.srv.Config.Handler = app.Server.Handler()
+	h.srv.Listener = app.Listener(h.srv.Listener) // as `connect-doctor serve` wraps it
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)
 	return h

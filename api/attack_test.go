@@ -590,6 +590,23 @@ func attackCases() []attackCase {
 		{"ssrf outside rest", "a relative path outside /rest/", ssrf(fixed("/secure/admin/ViewApplicationProperties.jspa")), 400, "path_not_allowed"},
 		{"ssrf CRLF", "header injection via CR LF in the path", ssrf(fixed("/rest/api/3/myself\r\nHost: evil")), 400, "path_not_allowed"},
 		{"ssrf encoded CRLF", "encoded CR LF in the path", ssrf(fixed("/rest/api/3/myself%0d%0aHost:%20evil")), 400, "path_not_allowed"},
+
+		// Tomcat-normalised paths (issue 16 item 4): Jira's servlet container
+		// drops ";…" path parameters before resolving dot segments, so
+		// "..;" is "..". Neighbours: every other spelling a server or proxy
+		// on the way may decode into a separator or a dot segment.
+		{"tomcat ..; segments", "..; walks out of /rest/ on Tomcat", ssrf(fixed("/rest/api/3/..;/..;/..;/secure/admin/ViewApplicationProperties.jspa")), 400, "path_not_allowed"},
+		{"tomcat ..%3b", "encoded ; after ..", ssrf(fixed("/rest/api/3/..%3b/..%3b/..%3b/secure/admin/ViewApplicationProperties.jspa")), 400, "path_not_allowed"},
+		{"tomcat %2e%2e;", "encoded dots with a path parameter", ssrf(fixed("/rest/api/3/%2e%2e;/%2e%2e;/%2e%2e;/secure/admin/ViewApplicationProperties.jspa")), 400, "path_not_allowed"},
+		{"tomcat ..;jsessionid", "..;jsessionid=x", ssrf(fixed("/rest/api/3/..;jsessionid=x/..;jsessionid=x/..;jsessionid=x/secure/admin")), 400, "path_not_allowed"},
+		{"tomcat path parameter", "a ;param on an ordinary segment", ssrf(fixed("/rest/api/3/myself;x=1")), 400, "path_not_allowed"},
+		{"tomcat double-encoded ;", "%253b decoded twice", ssrf(fixed("/rest/api/3/..%253b/..%253b/..%253b/secure/admin")), 400, "path_not_allowed"},
+		{"encoded slash", "%2f, which Tomcat refuses and a decoding proxy turns into a separator", ssrf(fixed("/rest/api/3/issue%2fDOC-1")), 400, "path_not_allowed"},
+		{"overlong UTF-8 dots", "%c0%ae%c0%ae: overlong '.' that lenient decoders read as ..", ssrf(fixed("/rest/api/3/%c0%ae%c0%ae/%c0%ae%c0%ae/secure/admin")), 400, "path_not_allowed"},
+		{"overlong UTF-8 slash", "%c0%af: overlong '/'", ssrf(fixed("/rest/api/3/..%c0%af..%c0%afsecure")), 400, "path_not_allowed"},
+		{"fullwidth dots", "U+FF0E twice: NFKC folds it to ..", ssrf(fixed("/rest/api/3/%EF%BC%8E%EF%BC%8E/%EF%BC%8E%EF%BC%8E/secure")), 400, "path_not_allowed"},
+		{"encoded NUL", "%00 truncation", ssrf(fixed("/rest/api/3/myself%00.json")), 400, "path_not_allowed"},
+		{"encoded fragment", "%23 that a decoding proxy reads as a fragment", ssrf(fixed("/rest/api/3/issue/DOC-1%23/comment")), 400, "path_not_allowed"},
 	}
 }
 

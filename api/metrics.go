@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"strconv"
 	"time"
@@ -47,7 +49,7 @@ func newMetrics() *metrics {
 func (m *metrics) Registry() *prometheus.Registry { return m.reg }
 
 func (m *metrics) observe(route, method string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.requests.WithLabelValues(route, metricMethod(method), strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route).Observe(d.Seconds())
 }
 
@@ -57,6 +59,35 @@ func (m *metrics) lifecycleEvent(event, outcome string) {
 	m.lifecycle.WithLabelValues(event, outcome).Inc()
 }
 
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+// metricMethod bounds the method label: the methods of RFC 9110 keep
+// their name, anything else a client makes up is "OTHER".
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
+// MetricsHandler serves the Prometheus exposition. With a token, a scrape
+// must carry "Authorization: Bearer <token>" (compared in constant time);
+// anything else gets 401.
+func (s *Server) MetricsHandler() http.Handler {
+	h := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	if s.MetricsToken == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte("Bearer " + s.MetricsToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":{"code":"metrics_token_required","message":"/metrics needs the METRICS_TOKEN bearer token.","hint":"Send Authorization: Bearer <METRICS_TOKEN>."}}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

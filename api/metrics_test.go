@@ -13,7 +13,7 @@ import (
 // app and as a user through the panel against the simulator, and reads the
 // Prometheus exposition.
 func TestMetricsForOperators(t *testing.T) {
-	s := startWithSim(t, "")
+	s := startWithSimEnv(t, "", map[string]string{"METRICS_TOKEN": testMetricsToken})
 	ctx := context.Background()
 	if _, err := s.sim.InstallApp(ctx, s.base+"/atlassian-connect.json"); err != nil {
 		t.Fatal(err)
@@ -47,7 +47,9 @@ func TestMetricsForOperators(t *testing.T) {
 	if resp, _ := http.DefaultClient.Do(req); resp.StatusCode != 401 {
 		t.Fatalf("bearer on the API: %d", resp.StatusCode)
 	}
-	resp, err := http.Get(s.base + "/metrics")
+	mreq, _ := http.NewRequest("GET", s.base+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer "+testMetricsToken)
+	resp, err := http.DefaultClient.Do(mreq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +74,8 @@ func TestMetricsForOperators(t *testing.T) {
 		t.Logf("exposition:\n%s", grepLines(string(body), "connect_doctor_"))
 	}
 }
+
+const testMetricsToken = "metrics-token-0123456789abcdef"
 
 func grepLines(s, sub string) string {
 	var out []string

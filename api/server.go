@@ -57,6 +57,11 @@ type Deps struct {
 	Now             func() time.Time
 	Version         string
 	APJSURL         string
+	// MetricsToken, when set, serves /metrics on the public router behind
+	// "Authorization: Bearer <token>". Unset, the public router has no
+	// /metrics: the operator serves MetricsHandler on a separate listener
+	// (METRICS_ADDR).
+	MetricsToken string
 }
 
 // Server holds the router and its dependencies.
@@ -95,7 +100,9 @@ func New(d Deps) *Server {
 	g := e.Group(s.basePath)
 	g.GET("/healthz", s.healthz)
 	g.GET("/readyz", s.readyz)
-	g.GET("/metrics", gin.WrapH(s.metrics.handler()))
+	if d.MetricsToken != "" {
+		g.GET("/metrics", gin.WrapH(s.MetricsHandler()))
+	}
 	g.GET("/atlassian-connect.json", s.descriptor)
 
 	// Lifecycle callbacks limit and log their bodies themselves, so that an

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/forge"
+	"github.com/connect-doctor/connect-doctor/internal/redact"
 	"github.com/connect-doctor/connect-doctor/jira"
 	"github.com/connect-doctor/connect-doctor/jira/catalog"
 	"github.com/connect-doctor/connect-doctor/oauth"
@@ -178,6 +180,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		InstallVerifier: connect.NewInstallVerifier(keys, connect.InstallVerifierOptions{BaseURL: cfg.BaseURL, Now: o.Now}),
 		RequestVerifier: connect.NewRequestVerifier(cache, connect.RequestVerifierOptions{AppKey: cfg.AppKey, BasePath: connect.BasePath(cfg.BaseURL), Now: o.Now}),
 		AllowedHosts:    cfg.AllowedHosts, Logger: log, Now: o.Now, Version: o.Version, APJSURL: cfg.APJSURL,
+		MetricsToken: cfg.MetricsToken,
 	})
 	var caller panel.Caller = panel.JiraCaller{Client: checker}
 	var admin panel.AdminChecker = jc
@@ -205,7 +208,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	pn, err := panel.New(panel.Deps{
 		Catalog: cat, Engine: explain.New(cat), Jira: caller, Admin: admin, History: checks,
 		Verified: verified, AppKey: cfg.AppKey, Version: o.Version, APJSURL: cfg.APJSURL, Logger: log, Now: o.Now,
-		ChecksPerMinute: cfg.ChecksPerMinute, OnDiagnosis: om.diagnosis, ForgeExplain: forgeExplain, Quota: limiter,
+		ChecksPerMinute: cfg.ChecksPerMinute, AccountChecksPerMinute: cfg.AccountChecksPerMinute, OnDiagnosis: om.diagnosis, ForgeExplain: forgeExplain, Quota: limiter,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("admin panel: %w", err))
@@ -230,6 +233,18 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	// Pauses other instances set reach this one within the poll interval.
 	go limiter.Run(bg, 250*time.Millisecond)
 	app.RateLimits = limiter
+	// Rows stored by older versions held Jira's answers with personal
+	// fields: bring them to the current rule (idempotent, once per start).
+	go func() {
+		rd := redact.New()
+		n, err := checks.Rewrite(bg, func(r *storage.CheckRow) bool { return panel.RedactRow(rd, r) })
+		switch {
+		case err != nil && bg.Err() == nil:
+			log.Warn("redacting stored checks failed", slog.String("error", err.Error()))
+		case n > 0:
+			log.Info("redacted personal data in stored checks", slog.Int("rows", n))
+		}
+	}()
 	return app, nil
 }
 
@@ -267,6 +282,20 @@ func purgeLoop(ctx context.Context, db *storage.DB, retention time.Duration, now
 func (a *App) Close() error {
 	a.stop()
 	return a.DB.Close()
+}
+
+// Listener wraps the public listener as `connect-doctor serve` does:
+// requests with ambiguous framing (Content-Length with Transfer-Encoding,
+// obs-fold…) are refused with 400 and their connection closed.
+func (a *App) Listener(ln net.Listener) net.Listener { return api.FramingGuard(ln) }
+
+// MetricsServer returns the *http.Server of the separate metrics listener
+// (METRICS_ADDR): GET /metrics only, behind METRICS_TOKEN when it is set.
+func (a *App) MetricsServer(addr string) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Server.MetricsHandler())
+	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 8 << 10}
 }
 
 // HTTPServer returns an *http.Server for the app with production timeouts.

@@ -40,8 +40,14 @@ type Config struct {
 	CheckHistoryLimit int // per-tenant history rows kept
 	// UninstalledRetention: check history of tenants uninstalled for
 	// longer than this is purged.
-	UninstalledRetention time.Duration
-	ChecksPerMinute      int // per-tenant rate limit on /api/checks
+	UninstalledRetention   time.Duration
+	ChecksPerMinute        int // per-site ceiling on /api/checks (per identity: app, user)
+	AccountChecksPerMinute int // per-user limit on /api/checks, under the ceiling
+	// MetricsAddr is a separate listener for /metrics (e.g. 127.0.0.1:9090);
+	// MetricsToken, when set, puts /metrics on the public listener behind a
+	// bearer token. With neither, /metrics is not served at all.
+	MetricsAddr  string
+	MetricsToken string
 	// Forge Remote (issue 8): ForgeEnabled is false when FORGE_APP_ID is
 	// unset, and the /forge routes are then not mounted. Forge holds the
 	// validated FORGE_* settings.
@@ -111,7 +117,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.DatabaseURL != "" {
 		u, err := url.Parse(c.DatabaseURL)
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			bad("DATABASE_URL", redactDSN(c.DatabaseURL), "must be a postgres:// URL (leave it unset for the embedded SQLite database)")
+			bad("DATABASE_URL", RedactDSN(c.DatabaseURL), "must be a postgres:// URL (leave it unset for the embedded SQLite database)")
 		}
 	}
 	c.DataDir = get("DATA_DIR", "./data")
@@ -209,6 +215,22 @@ func Load(getenv func(string) string) (*Config, error) {
 	if err != nil || c.ChecksPerMinute < 1 {
 		bad("CHECKS_PER_MINUTE", getenv("CHECKS_PER_MINUTE"), "must be a positive integer")
 	}
+	if c.ChecksPerMinute > 0 {
+		c.AccountChecksPerMinute, err = strconv.Atoi(get("ACCOUNT_CHECKS_PER_MINUTE", strconv.Itoa(max(1, c.ChecksPerMinute/3))))
+		if err != nil || c.AccountChecksPerMinute < 1 || c.AccountChecksPerMinute > c.ChecksPerMinute {
+			bad("ACCOUNT_CHECKS_PER_MINUTE", getenv("ACCOUNT_CHECKS_PER_MINUTE"), "must be a positive integer no larger than CHECKS_PER_MINUTE")
+		}
+	}
+	c.MetricsAddr = get("METRICS_ADDR", "")
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			bad("METRICS_ADDR", c.MetricsAddr, "must be host:port, e.g. 127.0.0.1:9090 (a listener of its own for /metrics)")
+		}
+	}
+	c.MetricsToken = getenv("METRICS_TOKEN")
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		bad("METRICS_TOKEN", "", "must be at least 16 characters (generate one with: openssl rand -hex 16)")
+	}
 	var ferr error
 	if c.Forge, c.ForgeEnabled, ferr = forge.ConfigFromEnv(getenv); ferr != nil {
 		v := "FORGE_APP_ID"
@@ -264,13 +286,50 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func redactDSN(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
+// RedactDSN hides the password of a database URL, also when the URL does
+// not parse: everything between "scheme://" and the last "@" of the
+// authority is hidden then, and so is any password=… parameter.
+func RedactDSN(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		if u.User == nil {
+			return redactParams(s)
+		}
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		return redactParams(u.String())
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return redactParams(s)
 	}
-	return u.String()
+	authority, path := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		authority, path = rest[:i], rest[i:]
+	}
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		authority = "xxxxx" + authority[at:]
+	}
+	return redactParams(scheme + "://" + authority + path)
+}
+
+// redactParams hides the value of password=… parameters (URL query or
+// key=value DSN).
+func redactParams(s string) string {
+	lower := strings.ToLower(s)
+	var b strings.Builder
+	for {
+		i := strings.Index(lower, "password=")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := i + len("password=")
+		end := strings.IndexAny(s[j:], "& ")
+		if end < 0 {
+			end = len(s) - j
+		}
+		b.WriteString(s[:j] + "xxxxx")
+		s, lower = s[j+end:], lower[j+end:]
+	}
 }

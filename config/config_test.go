@@ -99,3 +99,32 @@ func TestCheckBaseURL(t *testing.T) {
 		})
 	}
 }
+
+// TestRedactDSN (issue 16 item 12): a DATABASE_URL is printed without its
+// password, also when it does not parse (the configuration error quotes
+// it).
+func TestRedactDSN(t *testing.T) {
+	cases := []struct{ name, in, secret string }{
+		{"parsable", "postgres://app:s3cret-pw@db:5432/cd", "s3cret-pw"},
+		{"bad port", "postgres://app:s3cret-pw@db:54x32/cd", "s3cret-pw"},
+		{"bad escape in password", "postgres://app:s3cret%zz@db/cd", "s3cret"},
+		{"@ in password", "postgres://app:p@ss@db:5x/cd", "p@ss"},
+		{"password parameter", "postgres://db/cd?user=app&password=s3cret-pw", "s3cret-pw"},
+		{"key value DSN", "host=db user=app password=s3cret-pw dbname=cd", "s3cret-pw"},
+		{"control character", "postgres://app:s3cret-pw@db/\x7f", "s3cret-pw"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RedactDSN(tc.in); strings.Contains(got, tc.secret) {
+				t.Fatalf("RedactDSN(%q) = %q", tc.in, got)
+			}
+		})
+	}
+	_, err := Load(func(k string) string {
+		return map[string]string{"BASE_URL": "https://cd.example.com", "DATABASE_URL": "postgres://app:s3cret-pw@db:54x32/cd",
+			"ENCRYPTION_KEY": strings.Repeat("ab", 32)}[k]
+	})
+	if err == nil || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Fatalf("configuration error: %v", err)
+	}
+}

@@ -263,8 +263,17 @@ func (d *Doer) logFailure(ctx context.Context, req *http.Request, ae *APIError) 
 		"clientKey", ae.ClientKey, "attempts", ae.Attempts, "cause", ae.Cause}
 	if ae.StatusCode == http.StatusUnauthorized && d.identity == IdentityApp {
 		// Our own canonical request and qsh: what to compare with Jira's.
+		// The qsh covers the query, but the log never carries it (a JQL
+		// query names people): the canonical request is logged with its
+		// query part elided, the qsh over the whole of it.
 		canonical := connect.CanonicalRequest(req.Method, req.URL.RequestURI(), d.base.EscapedPath())
-		attrs = append(attrs, "canonicalRequest", canonical, "qsh", connect.QSH(canonical))
+		shown := canonical
+		if m, rest, ok := strings.Cut(canonical, "&"); ok {
+			if p, q, ok := strings.Cut(rest, "&"); ok && q != "" {
+				shown = m + "&" + p + "&(query omitted)"
+			}
+		}
+		attrs = append(attrs, "canonicalRequest", shown, "qsh", connect.QSH(canonical))
 	}
 	level := slog.LevelDebug // 404, 409, 400…: often expected by the caller
 	if s := ae.StatusCode; s == http.StatusUnauthorized || s == http.StatusForbidden || s == http.StatusTooManyRequests || s >= 500 {

@@ -5,9 +5,58 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/connect-doctor/connect-doctor/tenant"
 )
+
+// MaxPathLength bounds a caller's path and query, in bytes.
+const MaxPathLength = 2048
+
+// maxDecodeRounds bounds how many times a path is percent-decoded while
+// looking for what a server on the way could make of it; a path still
+// changing after that many rounds is refused.
+const maxDecodeRounds = 8
+
+// ValidatePath checks a path (with an optional query) given by a user or a
+// caller before anything is sent: it must be relative to the site and stay
+// under /rest/ however Jira's servlet container (Tomcat) or a proxy on the
+// way normalises it. The error wraps ErrAbsoluteURL (a scheme, a host,
+// "//host", user info, or one of those once decoded) or ErrPathNotAllowed
+// (anything else), with a message that says what was refused.
+//
+// Tomcat removes ";…" path parameters from every segment before resolving
+// dot segments ("..;" is ".."), percent-decodes, and may treat backslashes
+// and encoded slashes as separators; other servers fold overlong UTF-8 and
+// compatibility characters (U+FF0E "．") into ASCII. Rather than predict one
+// of them, the path is refused when any of those readings, at any depth of
+// percent-decoding, has a path parameter, a dot or empty segment, a
+// separator that was not written as "/", a control character, a fragment,
+// invalid UTF-8, or leaves /rest/.
+func ValidatePath(p string) error {
+	if p == "" {
+		return fmt.Errorf("%w: empty path", ErrPathNotAllowed)
+	}
+	if len(p) > MaxPathLength {
+		return fmt.Errorf("%w: longer than %d bytes", ErrPathNotAllowed, MaxPathLength)
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] <= 0x20 || p[i] == 0x7f {
+			return fmt.Errorf("%w: contains a space or control character", ErrPathNotAllowed)
+		}
+	}
+	if strings.HasPrefix(p, "//") || strings.HasPrefix(p, `\`) || strings.HasPrefix(p, `/\`) {
+		return fmt.Errorf("%w: %q names a host (\"//host\")", ErrAbsoluteURL, shorten(p))
+	}
+	u, err := url.Parse(p)
+	if err != nil {
+		return fmt.Errorf("%w: not a valid URL path", ErrPathNotAllowed)
+	}
+	_, _, err = checkRelative(u)
+	return err
+}
 
 // checkRelative validates a request URL given by a caller and returns its
 // escaped path and a cleaned raw query (bytes that are not legal in a query
@@ -17,57 +66,100 @@ func checkRelative(u *url.URL) (path, query string, err error) {
 		return "", "", fmt.Errorf("%w: no URL", ErrPathNotAllowed)
 	}
 	if u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
-		return "", "", fmt.Errorf("%w: got %q", ErrAbsoluteURL, u.Redacted())
+		return "", "", fmt.Errorf("%w: got %q", ErrAbsoluteURL, shorten(u.Redacted()))
 	}
 	if u.Fragment != "" || u.RawFragment != "" {
-		return "", "", fmt.Errorf("%w: %q has a fragment", ErrPathNotAllowed, u.Path)
+		return "", "", fmt.Errorf("%w: %q has a fragment (#…), which is never sent to Jira", ErrPathNotAllowed, shorten(u.Path))
 	}
 	path = u.EscapedPath()
-	if err := checkPath(u.Path, path); err != nil {
+	if err := checkPath(path); err != nil {
 		return "", "", err
 	}
 	return path, cleanQuery(u.RawQuery), nil
 }
 
-func checkPath(decoded, escaped string) error {
-	if !strings.HasPrefix(escaped, "/rest/") || !strings.HasPrefix(decoded, "/rest/") {
-		return fmt.Errorf("%w: %q does not start with /rest/ (hint: pass a path relative to the site, e.g. /rest/api/3/myself)", ErrPathNotAllowed, escaped)
-	}
-	lower := strings.ToLower(escaped)
-	if strings.ContainsAny(decoded, "\\") || strings.Contains(lower, "%5c") {
-		return fmt.Errorf("%w: %q contains a backslash", ErrPathNotAllowed, escaped)
-	}
-	if strings.Contains(escaped, "//") {
-		return fmt.Errorf("%w: %q contains an empty segment", ErrPathNotAllowed, escaped)
-	}
-	// Decode until stable so that "%2e%2e", "%252e%252e", … are seen as the
-	// dot segments some server on the way might make of them; a path still
-	// changing after eight rounds is refused outright.
-	s := decoded
+// checkPath checks an escaped path at every depth of percent-decoding.
+func checkPath(escaped string) error {
+	s, slashes := escaped, strings.Count(escaped, "/")
 	for round := 0; ; round++ {
-		if round == 8 {
-			return fmt.Errorf("%w: %q is percent-encoded too many times", ErrPathNotAllowed, escaped)
+		if round == maxDecodeRounds {
+			return fmt.Errorf("%w: %q is percent-encoded too many times", ErrPathNotAllowed, shorten(escaped))
 		}
-		for _, seg := range strings.Split(s, "/") {
-			if seg == "." || seg == ".." {
-				return fmt.Errorf("%w: %q contains a dot segment", ErrPathNotAllowed, escaped)
+		if err := checkReading(s, escaped, round); err != nil {
+			return err
+		}
+		// Compatibility characters ("．" U+FF0E, "／" U+FF0F, "﹔"…) that
+		// NFKC folds into ASCII separators or dots.
+		if folded := norm.NFKC.String(s); folded != s {
+			if err := checkReading(folded, escaped, round); err != nil {
+				return err
 			}
 		}
-		for i := 0; i < len(s); i++ {
-			if s[i] < 0x20 || s[i] == 0x7f {
-				return fmt.Errorf("%w: %q contains a control character", ErrPathNotAllowed, escaped)
-			}
-		}
-		if strings.Contains(s, "\\") {
-			return fmt.Errorf("%w: %q contains an encoded backslash", ErrPathNotAllowed, escaped)
+		// An encoded "/" becomes a separator on Tomcat (or a 400) and on
+		// any decoding proxy, never part of a name.
+		if n := strings.Count(s, "/"); n != slashes {
+			return fmt.Errorf("%w: %q contains an encoded slash (%%2F)", ErrPathNotAllowed, shorten(escaped))
 		}
 		next, err := url.PathUnescape(s)
-		if err != nil || next == s {
-			break
+		if err != nil {
+			return fmt.Errorf("%w: %q has a malformed percent-encoding", ErrPathNotAllowed, shorten(escaped))
+		}
+		if next == s {
+			return nil
 		}
 		s = next
 	}
+}
+
+// checkReading checks one reading of the path (round: how many times it
+// was decoded).
+func checkReading(s, escaped string, round int) error {
+	if !strings.HasPrefix(s, "/rest/") {
+		if round > 0 && (strings.HasPrefix(s, "//") || strings.Contains(s, "://")) {
+			return fmt.Errorf("%w: %q names a host once decoded", ErrAbsoluteURL, shorten(escaped))
+		}
+		return fmt.Errorf("%w: %q does not start with /rest/ (pass a path relative to the site, e.g. /rest/api/3/myself)", ErrPathNotAllowed, shorten(escaped))
+	}
+	if strings.Contains(s, "://") {
+		return fmt.Errorf("%w: %q embeds a URL", ErrAbsoluteURL, shorten(escaped))
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %q decodes to invalid UTF-8 (e.g. an overlong \".\" or \"/\")", ErrPathNotAllowed, shorten(escaped))
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c == 0x7f:
+			return fmt.Errorf("%w: %q contains a control character", ErrPathNotAllowed, shorten(escaped))
+		case c == '\\':
+			return fmt.Errorf("%w: %q contains a backslash", ErrPathNotAllowed, shorten(escaped))
+		case c == ';':
+			return fmt.Errorf("%w: %q contains a path parameter (\";…\"), which Tomcat strips before resolving \"..\"", ErrPathNotAllowed, shorten(escaped))
+		case c == '#' && round > 0:
+			return fmt.Errorf("%w: %q contains an encoded fragment (%%23)", ErrPathNotAllowed, shorten(escaped))
+		case c == '?' && round > 0:
+			return fmt.Errorf("%w: %q contains an encoded \"?\" in the path", ErrPathNotAllowed, shorten(escaped))
+		}
+	}
+	if strings.Contains(s, "//") {
+		if round > 0 {
+			return fmt.Errorf("%w: %q contains an encoded \"//\"", ErrAbsoluteURL, shorten(escaped))
+		}
+		return fmt.Errorf("%w: %q contains an empty segment (\"//\")", ErrPathNotAllowed, shorten(escaped))
+	}
+	for _, seg := range strings.Split(s, "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Errorf("%w: %q contains a dot segment (\".\" or \"..\")", ErrPathNotAllowed, shorten(escaped))
+		}
+	}
 	return nil
+}
+
+// shorten keeps error messages bounded.
+func shorten(s string) string {
+	if len(s) <= 120 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:120], "") + "…"
 }
 
 // cleanQuery percent-encodes bytes that may not appear in a request

@@ -62,6 +62,145 @@ func TestRefusedBeforeSending(t *testing.T) {
 	}
 }
 
+// TestValidatePath: the one validator of user-given paths (the panel's
+// checks and every Jira client call). Sources for the Tomcat readings:
+// Tomcat strips ";" path parameters before normalising dot segments
+// (https://tomcat.apache.org/tomcat-9.0-doc/config/http.html, "allowBackslash",
+// "encodedSolidusHandling"; the "..;" traversal class, CVE-2020-1938 era
+// write-ups), and refuses %2F by default.
+func TestValidatePath(t *testing.T) {
+	errRawOnly := errors.New("refused as text only")
+	cases := []struct {
+		name, path string
+		want       error // nil: accepted
+	}{
+		{"plain", "/rest/api/3/myself", nil},
+		{"query", "/rest/api/3/search/jql?jql=project%3DDOC&fields=summary", nil},
+		{"query with semicolon and dots", "/rest/api/3/search?jql=summary~%22a;..%22", nil},
+		{"agile", "/rest/agile/1.0/board/1", nil},
+		{"encoded key", "/rest/api/3/issue/DOC%2D1", nil},
+		{"non-ASCII segment", "/rest/api/3/issue/DOC-1/properties/caf%C3%A9", nil},
+		{"query with slashes", "/rest/api/3/search?jql=a//b", nil},
+		{"absolute", "https://evil.example/rest/api/3/myself", ErrAbsoluteURL},
+		{"scheme relative", "//evil.example/rest/", ErrAbsoluteURL},
+		{"backslashes", `\\evil.example\rest`, ErrAbsoluteURL},
+		{"slash backslash", `/\evil.example`, ErrAbsoluteURL},
+		{"mailto", "mailto:x@y", ErrAbsoluteURL},
+		{"encoded slashes in rest", "/rest/%2f%2fevil.example/", ErrAbsoluteURL},
+		{"double encoded slashes", "/rest/%252f%252fevil.example/", ErrAbsoluteURL},
+		{"embedded scheme", "/rest/https%3A%2F%2Fevil.example", ErrAbsoluteURL},
+		{"dot dot", "/rest/api/../../x", ErrPathNotAllowed},
+		{"dot", "/rest/./api", ErrPathNotAllowed},
+		{"encoded dots", "/rest/%2E%2E/x", ErrPathNotAllowed},
+		{"triple encoded dots", "/rest/%25252e%25252e/x", ErrPathNotAllowed},
+		{"empty segment", "/rest//api", ErrPathNotAllowed},
+		{"backslash", `/rest/api\..\x`, ErrPathNotAllowed},
+		{"encoded backslash", "/rest/api%5c..%5cx", ErrPathNotAllowed},
+		{"encoded backslash alone", "/rest/api/3/a%5Cb", ErrPathNotAllowed},
+		{"no rest", "/secure/admin", ErrPathNotAllowed},
+		{"rest prefix only", "/restricted/x", ErrPathNotAllowed},
+		{"space", "/rest/api/3/my self", errRawOnly},
+		{"encoded newline", "/rest/api%0a", ErrPathNotAllowed},
+		{"encoded NUL", "/rest/api/3/myself%00.json", ErrPathNotAllowed},
+		{"fragment", "/rest/api/3/myself#frag", ErrPathNotAllowed},
+		{"encoded fragment", "/rest/api/3/issue/DOC-1%23/comment", ErrPathNotAllowed},
+		{"encoded question mark", "/rest/api/3/issue/DOC-1%3F/x", ErrPathNotAllowed},
+		{"malformed escape", "/rest/api/%zz", ErrPathNotAllowed},
+		{"too long", "/rest/" + strings.Repeat("a", MaxPathLength), errRawOnly},
+		{"empty", "", ErrPathNotAllowed},
+		{"tomcat ..;", "/rest/api/3/..;/..;/..;/secure/admin/ViewApplicationProperties.jspa", ErrPathNotAllowed},
+		{"tomcat ..%3b", "/rest/api/3/..%3b/..%3b/secure", ErrPathNotAllowed},
+		{"tomcat ..%3B upper", "/rest/api/3/..%3B/secure", ErrPathNotAllowed},
+		{"tomcat %2e%2e;", "/rest/api/3/%2e%2e;/secure", ErrPathNotAllowed},
+		{"tomcat ..;jsessionid", "/rest/api/3/..;jsessionid=x/secure", ErrPathNotAllowed},
+		{"tomcat .;", "/rest/api/3/.;/myself", ErrPathNotAllowed},
+		{"path parameter on a name", "/rest/api/3/myself;x=1", ErrPathNotAllowed},
+		{"double-encoded ;", "/rest/api/3/..%253b/secure", ErrPathNotAllowed},
+		{"encoded slash", "/rest/api/3/issue%2fDOC-1", ErrPathNotAllowed},
+		{"double-encoded slash", "/rest/api/3/issue%252fDOC-1", ErrPathNotAllowed},
+		{"overlong dot", "/rest/api/3/%c0%ae%c0%ae/secure", ErrPathNotAllowed},
+		{"overlong slash", "/rest/api/3/..%c0%af..%c0%afsecure", ErrPathNotAllowed},
+		{"raw invalid UTF-8", "/rest/api/3/\xc0\xae\xc0\xae/x", ErrPathNotAllowed},
+		{"fullwidth dots", "/rest/api/3/%EF%BC%8E%EF%BC%8E/secure", ErrPathNotAllowed},
+		{"fullwidth dots raw", "/rest/api/3/．．/secure", ErrPathNotAllowed},
+		{"fullwidth slash", "/rest/api/3/..%EF%BC%8F..%EF%BC%8Fsecure", ErrPathNotAllowed},
+		{"small semicolon", "/rest/api/3/..%EF%B9%94/secure", ErrPathNotAllowed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidatePath(tc.path)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("ValidatePath(%q) = %v; want accepted", tc.path, err)
+				}
+				return
+			}
+			if tc.want == errRawOnly {
+				// A user's text: a space or an excessive length; a URL a
+				// caller builds has its path escaped and is not bounded.
+				if !errors.Is(err, ErrPathNotAllowed) {
+					t.Fatalf("ValidatePath(%q) = %v; want %v", tc.path, err, ErrPathNotAllowed)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("ValidatePath(%q) = %v; want %v", tc.path, err, tc.want)
+			}
+			// The client refuses the same path before sending.
+			f := newFakeJira(t, "")
+			c, _ := newTestClient(f, nil, RetryPolicy{})
+			if _, err := c.AsApp(f.tenant).Call(t.Context(), "GET", tc.path, nil); err == nil {
+				t.Fatalf("the client sent %q", tc.path)
+			}
+			if len(f.seen()) != 0 {
+				t.Fatalf("%q reached Jira", tc.path)
+			}
+		})
+	}
+}
+
+// FuzzValidatePath: whatever is accepted, resolved against the site's
+// baseUrl the way the client does, stays on the site and under /rest/,
+// and no reading of it (decoded, ";" parameters stripped as Tomcat does)
+// has a dot segment.
+func FuzzValidatePath(f *testing.F) {
+	for _, s := range []string{"/rest/api/3/myself", "//evil", "/rest/%2e%2e/", "/rest/api?x=//y", `/\x`, "/rest/a%2fb",
+		"/rest/%252f%252fh/", "/rest/..;/x", "/rest/..%3b/x", "/rest/%c0%ae%c0%ae/", "/rest/．．/x"} {
+		f.Add(s)
+	}
+	base, _ := url.Parse("https://acme.atlassian.net")
+	f.Fuzz(func(t *testing.T, p string) {
+		if err := ValidatePath(p); err != nil {
+			if !errors.Is(err, ErrPathNotAllowed) && !errors.Is(err, ErrAbsoluteURL) {
+				t.Fatalf("refusal without a sentinel: %v", err)
+			}
+			return
+		}
+		ref, err := url.Parse(p)
+		if err != nil {
+			t.Fatalf("accepted an unparsable path %q", p)
+		}
+		u := base.ResolveReference(ref)
+		if u.Host != base.Host || u.Scheme != base.Scheme || !strings.HasPrefix(u.EscapedPath(), "/rest/") {
+			t.Fatalf("accepted %q escapes to %s", p, u)
+		}
+		s := u.EscapedPath()
+		for range maxDecodeRounds {
+			for _, seg := range strings.Split(s, "/") {
+				seg, _, _ = strings.Cut(seg, ";") // Tomcat's reading
+				if seg == "." || seg == ".." {
+					t.Fatalf("accepted %q has a dot segment when read as %q", p, s)
+				}
+			}
+			next, err := url.PathUnescape(s)
+			if err != nil || next == s {
+				break
+			}
+			s = next
+		}
+	})
+}
+
 func TestCallRefusesMalformedPath(t *testing.T) {
 	f := newFakeJira(t, "")
 	c, _ := newTestClient(f, nil, RetryPolicy{})

@@ -185,3 +185,35 @@ func clip(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// Rewrite passes every stored check, oldest first in batches, through fn
+// and saves the rows fn reports changed (result, path, summary). It
+// returns how many rows changed. fn must be idempotent: Rewrite runs at
+// every start to bring rows written by older versions to the current
+// storage rules.
+func (s *CheckStore) Rewrite(ctx context.Context, fn func(*CheckRow) bool) (int, error) {
+	changed, last := 0, ""
+	for {
+		var rows []CheckRow
+		if err := s.db.WithContext(ctx).Where("id > ?", last).Order("id").Limit(200).Find(&rows).Error; err != nil {
+			return changed, storeErr("rewrite checks", err)
+		}
+		if len(rows) == 0 {
+			return changed, nil
+		}
+		for i := range rows {
+			r := &rows[i]
+			last = r.ID
+			if !fn(r) {
+				continue
+			}
+			r.Path, r.Summary = clip(r.Path, 2048), clip(r.Summary, 512)
+			err := s.db.WithContext(ctx).Model(&CheckRow{}).Where("id = ?", r.ID).
+				Updates(map[string]any{"result": r.Result, "path": r.Path, "summary": r.Summary}).Error
+			if err != nil {
+				return changed, storeErr("rewrite check", err)
+			}
+			changed++
+		}
+	}
+}

@@ -10,7 +10,9 @@ import (
 
 	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/api/panel"
+	"github.com/connect-doctor/connect-doctor/internal/redact"
 	"github.com/connect-doctor/connect-doctor/sim/jirasim"
+	"github.com/connect-doctor/connect-doctor/storage"
 )
 
 type diagnosis struct {
@@ -269,20 +271,37 @@ func TestCheckInputValidation(t *testing.T) {
 	}
 }
 
-func TestCheckRateLimitPerTenant(t *testing.T) {
-	e := newEnv(t, envOptions{settings: map[string]string{"CHECKS_PER_MINUTE": "2"}})
+// TestCheckRateLimitPerAccount (issue 16 item 5): one user spending their
+// budget neither blocks another user nor the administrator's checks as the
+// app; each refusal is 429 rate_limited with Retry-After.
+func TestCheckRateLimitPerAccount(t *testing.T) {
+	e := newEnv(t, envOptions{settings: map[string]string{"CHECKS_PER_MINUTE": "3", "ACCOUNT_CHECKS_PER_MINUTE": "2"}})
 	check := map[string]any{"method": "GET", "path": "/rest/api/3/myself", "as": "user"}
 	for i := range 2 {
 		if r := e.call("user", "POST", "/api/checks", check); r.status != 200 {
 			t.Fatalf("check %d: %d %s", i, r.status, r.body)
 		}
 	}
-	r := e.call("admin", "POST", "/api/checks", check) // same tenant, another viewer
+	r := e.call("user", "POST", "/api/checks", check)
 	if r.status != 429 || r.code() != "rate_limited" {
-		t.Fatalf("third check: %d %s", r.status, r.body)
+		t.Fatalf("third check of the same user: %d %s", r.status, r.body)
 	}
 	if s := retryAfter(t, r); s < 1 || s > 30 {
 		t.Fatalf("Retry-After %d s, want the time until one check is allowed (30 s)", s)
+	}
+	// Another viewer on the same site still has their own budget, and the
+	// administrator's checks as the app have a ceiling of their own.
+	if r := e.call("admin", "POST", "/api/checks", check); r.status != 200 {
+		t.Fatalf("another user after the first one's budget: %d %s", r.status, r.body)
+	}
+	for i := range 2 {
+		if r := e.call("admin", "POST", "/api/checks", map[string]any{"method": "GET", "path": "/rest/api/3/myself", "as": "app"}); r.status != 200 {
+			t.Fatalf("admin check as the app %d: %d %s", i, r.status, r.body)
+		}
+	}
+	// The site's ceiling for checks as users (3) is now spent.
+	if r := e.call("admin", "POST", "/api/checks", check); r.status != 429 || !strings.Contains(string(r.body), "This site") {
+		t.Fatalf("site ceiling: %d %s", r.status, r.body)
 	}
 	// Invalid input does not use up the budget and is still answered 400.
 	if r := e.call("user", "POST", "/api/checks", map[string]any{"method": "GET", "path": "//x", "as": "user"}); r.status != 400 {
@@ -560,5 +579,61 @@ func TestInstallationAnswerFollowsTheTenantRecord(t *testing.T) {
 	e.app.Tenants.Invalidate(ten.ClientKey)
 	if got := get("admin"); got.Details == nil || got.Details.Description != ten.Description {
 		t.Fatalf("the answer did not follow the new record: %+v", got.Details)
+	}
+}
+
+// TestHistoryStoresNoPersonalData (issue 16 item 13): the live answer
+// shows Jira's body as it came; the history (API and database row) keeps
+// it with personal fields and e-mail addresses redacted, and rows written
+// by older versions are redacted by Rewrite.
+func TestHistoryStoresNoPersonalData(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := e.call("user", "POST", "/api/checks", map[string]any{"method": "GET", "path": "/rest/api/3/myself", "as": "user"})
+	var live panel.CheckResult
+	r.decode(t, &live)
+	if !strings.Contains(live.Response.Body, "emailAddress") || !strings.Contains(live.Response.Body, "@") {
+		t.Fatalf("control: the live answer lacks the user's e-mail: %s", live.Response.Body)
+	}
+	email := e.sim.User("user").Email
+	personal := []string{email, e.sim.User("user").DisplayName, "avatar-management"}
+	h := e.call("admin", "GET", "/api/checks/"+live.ID, nil)
+	if h.status != 200 || !strings.Contains(string(h.body), redact.Mark) {
+		t.Fatalf("history item: %d %s", h.status, h.body)
+	}
+	var row storage.CheckRow
+	if err := e.app.DB.Gorm.First(&row, "id = ?", live.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range personal {
+		if strings.Contains(string(h.body), p) || strings.Contains(row.Result, p) {
+			t.Errorf("the history keeps %q", p)
+		}
+	}
+	if !strings.Contains(row.Result, live.Request.AccountID) {
+		t.Error("the viewer's accountId is not kept")
+	}
+	// A row as an older version stored it: Jira's body in clear.
+	old := &storage.CheckRow{ClientKey: row.ClientKey, AccountID: row.AccountID, Identity: "user", Method: "GET",
+		Path: "/rest/api/3/user/search?query=" + strings.ReplaceAll(email, "@", "%40"), Result: strings.Replace(row.Result, redact.Mark, email, 1)}
+	old.Result = `{"request":{"path":"/rest/api/3/user/search"},"response":{"status":200,"body":"[{\"accountId\":\"a1\",\"emailAddress\":\"` + email + `\",\"displayName\":\"Ann Lee\"}]"}}`
+	if err := e.app.Checks.Add(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	rd := redact.New()
+	n, err := e.app.Checks.Rewrite(t.Context(), func(r *storage.CheckRow) bool { return panel.RedactRow(rd, r) })
+	if err != nil || n != 1 {
+		t.Fatalf("Rewrite: %d rows, %v; want exactly the old row", n, err)
+	}
+	var got storage.CheckRow
+	if err := e.app.DB.Gorm.First(&got, "id = ?", old.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{email, "Ann Lee", strings.ReplaceAll(email, "@", "%40")} {
+		if strings.Contains(got.Result, p) || strings.Contains(got.Path, p) {
+			t.Errorf("the rewritten row keeps %q: %s %s", p, got.Path, got.Result)
+		}
+	}
+	if n, _ := e.app.Checks.Rewrite(t.Context(), func(r *storage.CheckRow) bool { return panel.RedactRow(rd, r) }); n != 0 {
+		t.Errorf("a second Rewrite changed %d rows", n)
 	}
 }

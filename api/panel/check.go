@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -80,82 +79,13 @@ var shownHeaders = []string{"Content-Type", "WWW-Authenticate", "X-Seraph-LoginR
 	"X-RateLimit-Remaining", "X-RateLimit-Reset", "X-Cache", "Age", "Server", "Via", "CF-Ray", "X-Request-Id",
 	"X-Arequestid", "Atl-Traceid", "Date", "Location"}
 
-// ErrPath is wrapped by every path the panel refuses before sending.
-var ErrPath = errors.New("path refused")
-
-// ValidatePath accepts only relative Jira REST paths with an optional
-// query: "/rest/…", no scheme, host ("//host"), user info, fragment,
-// backslash, control character, empty segment or dot segment, also when
-// percent-encoded any number of times. It returns the error code to send.
-func ValidatePath(p string) (code string, err error) {
-	if p == "" {
-		return CodePathNotAllowed, fmt.Errorf("%w: empty path", ErrPath)
+// pathCode maps a path refused by jira.ValidatePath (the one validator the
+// panel and the Jira client share) to the panel's error code.
+func pathCode(err error) string {
+	if errors.Is(err, jira.ErrAbsoluteURL) {
+		return CodeAbsoluteURL
 	}
-	if len(p) > MaxPathLength {
-		return CodePathNotAllowed, fmt.Errorf("%w: longer than %d bytes", ErrPath, MaxPathLength)
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] <= 0x20 || p[i] == 0x7f {
-			return CodePathNotAllowed, fmt.Errorf("%w: contains a space or control character", ErrPath)
-		}
-	}
-	if strings.HasPrefix(p, "//") || strings.HasPrefix(p, `\\`) || strings.HasPrefix(p, `/\`) {
-		return CodeAbsoluteURL, fmt.Errorf("%w: %q names a host (\"//host\")", ErrPath, truncate(p, 80))
-	}
-	u, err := url.Parse(p)
-	if err != nil {
-		return CodePathNotAllowed, fmt.Errorf("%w: not a valid URL path", ErrPath)
-	}
-	if u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
-		return CodeAbsoluteURL, fmt.Errorf("%w: %q is an absolute URL", ErrPath, truncate(p, 80))
-	}
-	if u.Fragment != "" || strings.Contains(p, "#") {
-		return CodePathNotAllowed, fmt.Errorf("%w: a fragment (#…) is never sent to Jira", ErrPath)
-	}
-	path, _, _ := strings.Cut(p, "?")
-	s := path
-	for round := 0; ; round++ {
-		if round == 8 {
-			return CodePathNotAllowed, fmt.Errorf("%w: percent-encoded too many times", ErrPath)
-		}
-		if !strings.HasPrefix(s, "/rest/") {
-			if round > 0 && (strings.HasPrefix(s, "//") || strings.Contains(s, "://")) {
-				return CodeAbsoluteURL, fmt.Errorf("%w: the encoded path names a host", ErrPath)
-			}
-			return CodePathNotAllowed, fmt.Errorf("%w: %q does not start with /rest/", ErrPath, truncate(p, 80))
-		}
-		if strings.Contains(s, "//") {
-			if round > 0 {
-				return CodeAbsoluteURL, fmt.Errorf("%w: the encoded path contains \"//\"", ErrPath)
-			}
-			return CodePathNotAllowed, fmt.Errorf("%w: empty path segment (\"//\")", ErrPath)
-		}
-		if strings.Contains(s, `\`) {
-			return CodePathNotAllowed, fmt.Errorf("%w: contains a backslash", ErrPath)
-		}
-		if strings.Contains(s, "://") {
-			return CodeAbsoluteURL, fmt.Errorf("%w: the path embeds a URL", ErrPath)
-		}
-		for _, seg := range strings.Split(s, "/") {
-			if seg == "." || seg == ".." {
-				return CodePathNotAllowed, fmt.Errorf("%w: dot segments (\"..\") are not allowed", ErrPath)
-			}
-		}
-		for i := 0; i < len(s); i++ {
-			if s[i] < 0x20 || s[i] == 0x7f {
-				return CodePathNotAllowed, fmt.Errorf("%w: contains an encoded control character", ErrPath)
-			}
-		}
-		next, err := url.PathUnescape(s)
-		if err != nil {
-			return CodePathNotAllowed, fmt.Errorf("%w: malformed percent-encoding", ErrPath)
-		}
-		if next == s {
-			break
-		}
-		s = next
-	}
-	return "", nil
+	return CodePathNotAllowed
 }
 
 const pathHint = "Give a path relative to the Jira site, starting with /rest/, e.g. /rest/api/3/myself?expand=groups. " +
@@ -172,8 +102,8 @@ func (p *Panel) runCheck(c *gin.Context) {
 		httperr.Abort(c, http.StatusBadRequest, CodeBadMethod, fmt.Sprintf("Method %q cannot be used for a check.", truncate(in.Method, 20)), "Use one of "+strings.Join(checkMethods, ", ")+".")
 		return
 	}
-	if code, err := ValidatePath(in.Path); err != nil {
-		httperr.Abort(c, http.StatusBadRequest, code, err.Error(), pathHint)
+	if err := jira.ValidatePath(in.Path); err != nil {
+		httperr.Abort(c, http.StatusBadRequest, pathCode(err), err.Error(), pathHint)
 		return
 	}
 	as := in.As
@@ -209,11 +139,16 @@ func (p *Panel) runCheck(c *gin.Context) {
 	} else {
 		perms = p.viewerPermissions(c.Request.Context(), v)
 	}
-	if ok, wait := p.limiter.allow(v.Tenant.ClientKey, p.Now()); !ok {
-		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
-		httperr.Abort(c, http.StatusTooManyRequests, CodeRateLimited,
-			fmt.Sprintf("This site ran more than %d checks in a minute.", p.ChecksPerMinute),
-			"Wait "+strconv.Itoa(retryAfterSeconds(wait))+" s and retry (CHECKS_PER_MINUTE sets the limit).")
+	if ok, scope, wait := p.limiter.allow(v.Tenant.ClientKey, as, acc, p.Now()); !ok {
+		secs := strconv.Itoa(retryAfterSeconds(wait))
+		c.Header("Retry-After", secs)
+		msg := fmt.Sprintf("You ran more than %d checks as %s in a minute.", p.AccountChecksPerMinute, as)
+		hint := "Wait " + secs + " s and retry (ACCOUNT_CHECKS_PER_MINUTE sets the limit per user)."
+		if scope == budgetTenant {
+			msg = fmt.Sprintf("This site ran more than %d checks as %s in a minute.", p.ChecksPerMinute, as)
+			hint = "Wait " + secs + " s and retry (CHECKS_PER_MINUTE sets the limit per site)."
+		}
+		httperr.Abort(c, http.StatusTooManyRequests, CodeRateLimited, msg, hint)
 		return
 	}
 	res, status, errDetail := p.perform(c.Request.Context(), v, method, in.Path, preflight.Identity(as), acc, body, perms)
@@ -260,10 +195,8 @@ func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path s
 		res.Response = CheckedResponse{Status: resp.Status, Headers: pickHeaders(resp.Header), Body: shown,
 			BodyTruncated: truncated || errors.Is(err, jira.ErrResponseTooLarge), DurationMs: resp.Duration.Milliseconds(), Attempts: resp.Attempts}
 		eresp = explain.Response{Status: resp.Status, Header: resp.Header, Body: resp.Body}
-	case errors.Is(err, jira.ErrAbsoluteURL):
-		return nil, http.StatusBadRequest, &httperr.Detail{Code: CodeAbsoluteURL, Message: err.Error(), Hint: pathHint}
-	case errors.Is(err, jira.ErrPathNotAllowed):
-		return nil, http.StatusBadRequest, &httperr.Detail{Code: CodePathNotAllowed, Message: err.Error(), Hint: pathHint}
+	case errors.Is(err, jira.ErrAbsoluteURL), errors.Is(err, jira.ErrPathNotAllowed):
+		return nil, http.StatusBadRequest, &httperr.Detail{Code: pathCode(err), Message: err.Error(), Hint: pathHint}
 	case errors.Is(err, jira.ErrGetWithBody):
 		return nil, http.StatusBadRequest, &httperr.Detail{Code: CodeGetWithBody, Message: err.Error(), Hint: "Remove the body."}
 	case errors.Is(err, jira.ErrTenant):
@@ -271,11 +204,17 @@ func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path s
 	case errors.Is(err, jira.ErrConfig):
 		return nil, http.StatusInternalServerError, &httperr.Detail{Code: CodeClientConfig, Message: err.Error(), Hint: "Check the app's configuration."}
 	case errors.Is(err, jira.ErrToken):
+		if isTransport(err) {
+			p.Logger.Debug("check: token exchange transport error", "client_key", t.ClientKey, "error", withoutQuery(err.Error()))
+			err = describeNetErr("Atlassian's authorization server (token exchange)", err)
+		}
 		ectx.ExchangeErr = err
 		res.Failure = &httperr.Detail{Code: "token_exchange_failed", Message: truncate(err.Error(), 500), Hint: httperr.HintOf(err)}
 	case err != nil:
+		p.Logger.Debug("check: transport error", "client_key", t.ClientKey, "error", withoutQuery(err.Error()))
+		err = describeNetErr("Jira", err)
 		ectx.NetworkErr = err
-		res.Failure = &httperr.Detail{Code: "network_error", Message: truncate(err.Error(), 500)}
+		res.Failure = &httperr.Detail{Code: "network_error", Message: err.Error()}
 	}
 	res.Response.DurationMs = max(res.Response.DurationMs, p.Now().Sub(now).Milliseconds())
 	if t.Forge() {
@@ -340,6 +279,7 @@ func (p *Panel) store(ctx context.Context, v *connect.Verified, res *CheckResult
 	raw, err := json.Marshal(res)
 	if err == nil {
 		row.Result = string(raw)
+		RedactRow(p.redactor, row)
 		err = p.History.Add(ctx, row)
 	}
 	if err != nil {

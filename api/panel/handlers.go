@@ -14,6 +14,7 @@ import (
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
+	"github.com/connect-doctor/connect-doctor/jira"
 	"github.com/connect-doctor/connect-doctor/jira/catalog"
 	"github.com/connect-doctor/connect-doctor/scope"
 	"github.com/connect-doctor/connect-doctor/storage"
@@ -37,7 +38,10 @@ func (p *Panel) checkAdmin(ctx context.Context, v *connect.Verified) adminStatus
 	defer cancel()
 	perms, err := p.Admin.CheckPermissions(ctx, v.Tenant, acc, preflight.KeyAdminister)
 	if err != nil {
-		p.Logger.Warn("admin check failed", "client_key", v.Tenant.ClientKey, "error", err.Error())
+		p.Logger.Warn("admin check failed", "client_key", v.Tenant.ClientKey, "error", withoutQuery(err.Error()))
+		if _, isAPI := errors.AsType[*jira.APIError](err); !isAPI && !errors.Is(err, jira.ErrTenant) && !errors.Is(err, jira.ErrConfig) {
+			err = describeNetErr("Jira", err)
+		}
 		return adminStatus{Err: err}
 	}
 	return adminStatus{Admin: perms[preflight.KeyAdminister]}

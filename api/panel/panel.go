@@ -22,6 +22,7 @@ import (
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
+	"github.com/connect-doctor/connect-doctor/internal/redact"
 	"github.com/connect-doctor/connect-doctor/internal/ttlcache"
 	"github.com/connect-doctor/connect-doctor/jira"
 	"github.com/connect-doctor/connect-doctor/jira/catalog"
@@ -69,8 +70,13 @@ type Deps struct {
 	APJSURL  string // all.js: Atlassian's CDN or the simulator's bridge
 	Logger   *slog.Logger
 	Now      func() time.Time
-	// ChecksPerMinute is the per-tenant rate limit on POST /api/checks.
+	// ChecksPerMinute is the ceiling on POST /api/checks per (tenant,
+	// identity), over all accounts.
 	ChecksPerMinute int
+	// AccountChecksPerMinute is the limit per (tenant, identity, account),
+	// under the ceiling (default: a third of ChecksPerMinute, at least 1),
+	// so that one user cannot spend a site's budget.
+	AccountChecksPerMinute int
 	// CheckTimeout bounds one check (default 30 s).
 	CheckTimeout time.Duration
 	// AdminTimeout bounds the admin permission probe (default 10 s).
@@ -90,13 +96,14 @@ type Deps struct {
 type Panel struct {
 	Deps
 	assets  *assets
-	limiter *limiter
+	limiter *checkBudget
 	counts  scopeCounts
 	pages   *ttlcache.Cache[pageKey, *renderedPage] // rendered pages by base path, view and site
 	// installations holds encoded GET /api/installation answers by tenant
 	// record and viewer: the answer is a pure function of both.
 	installations *ttlcache.Cache[installationKey, []byte]
 	gzip          *compressor
+	redactor      *redact.Redactor // personal data out of stored checks
 }
 
 // Limits of the API.
@@ -104,7 +111,7 @@ const (
 	MaxAPIBody       = 256 << 10 // any /api request
 	MaxCheckBody     = 64 << 10  // the JSON body a check sends to Jira
 	MaxResponseShown = 16 << 10  // response body bytes returned and stored
-	MaxPathLength    = 2048
+	MaxPathLength    = jira.MaxPathLength
 	MaxAdviceOps     = 500
 	DefaultPageSize  = 50
 	MaxPageSize      = 200
@@ -130,6 +137,9 @@ func New(d Deps) (*Panel, error) {
 	if d.ChecksPerMinute < 1 {
 		d.ChecksPerMinute = 60
 	}
+	if d.AccountChecksPerMinute < 1 {
+		d.AccountChecksPerMinute = max(1, d.ChecksPerMinute/3)
+	}
 	if d.CheckTimeout <= 0 {
 		d.CheckTimeout = 30 * time.Second
 	}
@@ -142,8 +152,8 @@ func New(d Deps) (*Panel, error) {
 	}
 	pages := ttlcache.New[pageKey, *renderedPage](ttlcache.Options{Size: 4096})
 	installations := ttlcache.New[installationKey, []byte](ttlcache.Options{Size: 4096})
-	return &Panel{pages: pages, installations: installations, gzip: newCompressor(), Deps: d, assets: a,
-		limiter: newLimiter(d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
+	return &Panel{redactor: redact.New(), pages: pages, installations: installations, gzip: newCompressor(), Deps: d, assets: a,
+		limiter: newCheckBudget(d.AccountChecksPerMinute, d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
 }
 
 // Register mounts the page, the static assets and the API on r.

@@ -72,13 +72,29 @@ func serveApp(ctx context.Context, app *app.App, addr string, log *slog.Logger, 
 		return 1
 	}
 	srv := app.HTTPServer(addr)
+	if maddr := app.Config.MetricsAddr; maddr != "" {
+		mln, err := net.Listen("tcp", maddr)
+		if err != nil {
+			ln.Close()
+			log.Error("metrics listen failed", slog.String("addr", maddr), slog.String("error", err.Error()))
+			return 1
+		}
+		msrv := app.MetricsServer(maddr)
+		log.Info("metrics listening", slog.String("addr", mln.Addr().String()))
+		go func() {
+			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server failed", slog.String("error", err.Error()))
+			}
+		}()
+		defer msrv.Close()
+	}
 	log.Info("connect-doctor listening", slog.String("addr", ln.Addr().String()), slog.String("base_url", app.Config.BaseURL),
 		slog.String("database", string(app.DB.Dialect)), slog.String("version", version))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(app.Listener(ln)) }()
 	select {
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {

@@ -69,7 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		keysListen  = fs.String("keys-listen", "127.0.0.1:9777", "address of the install key server (the app's CONNECT_INSTALL_KEYS_URL is http://<this>)")
 		timeout     = fs.Duration("timeout", 10*time.Second, "wait for response headers before counting a timeout")
 		sampleEvery = fs.Duration("sample-every", 0, "also sample the app's /metrics at this interval during each timed phase")
-		metricsURL  = fs.String("metrics-url", "", "the app's Prometheus endpoint (default <target>/metrics; \"-\": none)")
+		metricsURL  = fs.String("metrics-url", "", "the app's Prometheus endpoint (default <target>/metrics, which the app serves only with METRICS_TOKEN; or its METRICS_ADDR listener; \"-\": none)")
+		metricsTok  = fs.String("metrics-token", os.Getenv("METRICS_TOKEN"), "bearer token for /metrics (default $METRICS_TOKEN)")
 		settle      = fs.Duration("settle", time.Second, "pause after each timed phase, connections closed, before the idle-after /metrics sample")
 		appPID      = fs.Int("app-pid", 0, "the app's process id, to read its peak RSS (VmHWM) from /proc")
 		asJSON      = fs.Bool("json", false, "print the report as JSON")
@@ -130,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Target: loadtest.Target{URL: strings.TrimSuffix(*target, "/"), AppBaseURL: strings.TrimSuffix(*baseURL, "/")},
 		Mode:   *mode, AppKey: *appKey, Tenants: *tenants, Concurrency: *conc, InstallConcurrency: *instConc,
 		Duration: *duration, Warmup: *warmup, ContextShare: *ctxShare, TokensPerTenant: *perTenant, TokenTTL: *tokenTTL,
-		ContextUser: *ctxUser, Timeout: *timeout, SampleEvery: *sampleEvery, MetricsURL: *metricsURL, AppPID: *appPID,
+		ContextUser: *ctxUser, Timeout: *timeout, SampleEvery: *sampleEvery, MetricsURL: *metricsURL, MetricsToken: *metricsTok, AppPID: *appPID,
 		Settle: *settle, PagePath: *pagePath, ContextPath: *ctxPath, Slot: *slot,
 	}
 	if *seedHex != "" {

@@ -34,6 +34,8 @@ type testApp struct {
 	app  *app.App
 }
 
+const testMetricsToken = "loadgen-metrics-token-0123456789"
+
 func startApp(t testing.TB, keysAddr string) *httptest.Server { return startAppB(t, keysAddr).http }
 
 // startAppB builds the real app (app.Build) on SQLite, trusting install
@@ -44,6 +46,7 @@ func startAppB(t testing.TB, keysAddr string) *testApp {
 	base := "http://" + srv.Listener.Addr().String()
 	env := map[string]string{
 		"BASE_URL": base, "DATA_DIR": t.TempDir(), "CONNECT_INSTALL_KEYS_URL": "http://" + keysAddr, "LOG_LEVEL": "warn",
+		"METRICS_TOKEN": testMetricsToken,
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -78,7 +81,7 @@ func runJSON(t *testing.T, args ...string) (*loadtest.Report, int, string) {
 func TestSmokeAgainstInProcessApp(t *testing.T) {
 	keys := freeAddr(t)
 	app := startApp(t, keys)
-	common := []string{"--target", app.URL, "--tenants", "6", "--concurrency", "4", "--warmup", "50ms", "--settle", "20ms"}
+	common := []string{"--metrics-token", testMetricsToken, "--target", app.URL, "--tenants", "6", "--concurrency", "4", "--warmup", "50ms", "--settle", "20ms"}
 
 	inst, code, logs := runJSON(t, append(common, "--mode", "install", "--keys-listen", keys)...)
 	if code != 0 || inst.Install == nil || inst.Install.Installed != 6 || inst.Install.Errors() != 0 {

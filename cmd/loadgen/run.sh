@@ -69,6 +69,9 @@ export ENCRYPTION_KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export BASE_URL="http://127.0.0.1:$APP_PORT" PORT="$APP_PORT"
 export CONNECT_INSTALL_KEYS_URL="http://127.0.0.1:$KEYS_PORT"
 export LOG_LEVEL=warn DATA_DIR="$OUT/data"
+# /metrics is served on the public listener only behind a bearer token;
+# loadgen reads the same variable.
+export METRICS_TOKEN="${METRICS_TOKEN:-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 
 "$BIN/connect-doctor" migrate >&2
 if [ "$HARNESS" = 1 ]; then

@@ -28,6 +28,7 @@ type AppSample struct {
 // Sampler reads /metrics with its own client (not the load's transport).
 type Sampler struct {
 	URL    string // e.g. http://127.0.0.1:8080/metrics
+	Token  string // the app's METRICS_TOKEN, sent as a bearer token when set
 	Client *http.Client
 	start  time.Time
 }
@@ -52,6 +53,9 @@ func (s *Sampler) Sample(ctx context.Context, label string) AppSample {
 	if err != nil {
 		out.Err = err.Error()
 		return out
+	}
+	if s.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.Token)
 	}
 	resp, err := s.Client.Do(req)
 	if err != nil {

@@ -55,6 +55,8 @@ type Config struct {
 	SampleEvery time.Duration
 	// MetricsURL of the app ("" : <target>/metrics; "-": none).
 	MetricsURL string
+	// MetricsToken is the app's METRICS_TOKEN ("": none).
+	MetricsToken string
 	// AppPID, if set, is the app's process id on this machine: its peak
 	// RSS (VmHWM) is read from /proc.
 	AppPID int
@@ -186,6 +188,9 @@ func Run(ctx context.Context, c Config, progress io.Writer) (*Report, error) {
 		sampler = NewSampler(c.Target.url(c.Target.BasePath() + "/metrics"))
 	default:
 		sampler = NewSampler(c.MetricsURL)
+	}
+	if sampler != nil {
+		sampler.Token = c.MetricsToken
 	}
 	doInstall := c.Mode == ModeInstall || c.Mode == ModeAll
 	doRun := c.Mode == ModeRun || c.Mode == ModeAll
