@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,6 +158,35 @@ func forgeAttacks() []forgeAttack {
 					return fmt.Errorf("candidate %q, link %q", in.LinkCandidate, in.ClientKey)
 				}
 				return nil
+			}},
+		{"link by an admin of the Forge site only", "item 3: a Forge-site administrator who does not administer the Connect tenant's site confirms the link",
+			func(t *testing.T, e *forgeEnv) error {
+				var asked atomic.Int64
+				connectJira := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					asked.Add(1)
+					w.Header().Set("Content-Type", "application/json")
+					w.Write([]byte(`{"globalPermissions":[]}`)) // not an administrator there
+				}))
+				t.Cleanup(connectJira.Close)
+				err := e.f.app.Store.SaveInstall(context.Background(), &tenant.Tenant{ClientKey: "ck-same-cloud", AppKey: "connect-doctor",
+					BaseURL: connectJira.URL, CloudID: e.site.CloudID(), SharedSecret: "same-cloud-shared-secret-0123456789ab"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.site.Gateway().SetAdmin(attackUser, true)
+				h := http.Header{"Authorization": {"Bearer " + e.uiFIT()}}
+				if lv := decode[forgeapi.LinkView](t, e.f.do(t, "GET", "/forge/api/link", h, nil)); lv.LinkCandidate != "ck-same-cloud" {
+					t.Fatalf("control: candidate %+v", lv)
+				}
+				h = http.Header{"Authorization": {"Bearer " + e.uiFIT()}}
+				err = refused(e.f.do(t, "POST", "/forge/api/link", h, mustJSON(map[string]string{"clientKey": "ck-same-cloud"})), 403)
+				if in, _ := e.f.app.ForgeStore.Get(context.Background(), e.site.InstallationID()); in.ClientKey != "" {
+					err = errors.Join(err, errors.New("linked"))
+				}
+				if err == nil && asked.Load() == 0 {
+					err = errors.New("refused without asking the Connect site")
+				}
+				return err
 			}},
 	}
 }

@@ -92,6 +92,11 @@ type Deps struct {
 	// EventTimeout bounds the work of one event; Forge gives a remote 5 s.
 	// Default 3 s.
 	EventTimeout time.Duration
+	// ConnectAdmin and ConnectTenant ask the Connect tenant's own site
+	// whether the user linking it is a Jira administrator there too (issue
+	// 16 item 3). Without them no link can be confirmed.
+	ConnectAdmin  panel.AdminChecker
+	ConnectTenant func(ctx context.Context, clientKey string) (*tenant.Tenant, error)
 	// EventModules are the endpoint module keys the manifest routes to
 	// each event route (default DefaultEventModules).
 	EventModules EventModules
