@@ -128,7 +128,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 func payload(clientKey, secret, event string) map[string]any {
 	return map[string]any{
 		"key": "connect-doctor", "clientKey": clientKey, "sharedSecret": secret, "serverVersion": "1",
-		"pluginsVersion": "1.0", "baseUrl": "https://acme.atlassian.net", "displayUrl": "https://jira.acme.com",
+		"pluginsVersion": "1.0", "baseUrl": "https://acme.atlassian.net", "displayUrl": "https://acme.atlassian.net",
 		"productType": "jira", "description": "Acme Jira", "serviceEntitlementNumber": "SEN-1", "eventType": event,
 		"oauthClientId": "oauth-1", "cloudId": "cloud-1", "installationId": "ari:cloud:ecosystem::installation/1",
 	}

@@ -66,6 +66,14 @@ func (s *Server) readPayload(c *gin.Context, event string) (*connect.Payload, *l
 		return nil, &lifecycleRejection{http.StatusForbidden, "host_not_allowed", err.Error(),
 			"Add the site's host to ALLOWED_HOSTS if it is a genuine Atlassian site."}
 	}
+	// displayUrl ends up in the panel's frame-ancestors: the same host
+	// rules as baseUrl (issue 16 item 10). Empty means "same as baseUrl".
+	if p.DisplayURL != "" {
+		if err := config.CheckBaseURL(p.DisplayURL, s.AllowedHosts); err != nil {
+			return nil, &lifecycleRejection{http.StatusForbidden, "display_url_not_allowed", "displayUrl: " + err.Error(),
+				"A site with a custom domain needs that domain in ALLOWED_HOSTS."}
+		}
+	}
 	return p, nil
 }
 
