@@ -41,7 +41,10 @@ type Config struct {
 	// UninstalledRetention: check history of tenants uninstalled for
 	// longer than this is purged.
 	UninstalledRetention time.Duration
-	ChecksPerMinute      int // per-tenant rate limit on /api/checks
+	// LifecycleLogRetention: lifecycle_events rows older than this are
+	// pruned hourly (LIFECYCLE_LOG_RETENTION, default 2160h = 90 days).
+	LifecycleLogRetention time.Duration
+	ChecksPerMinute       int // per-tenant rate limit on /api/checks
 	// Forge Remote (issue 8): ForgeEnabled is false when FORGE_APP_ID is
 	// unset, and the /forge routes are then not mounted. Forge holds the
 	// validated FORGE_* settings.
@@ -200,6 +203,10 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.CheckHistoryLimit, err = strconv.Atoi(get("CHECK_HISTORY_LIMIT", "500"))
 	if err != nil || c.CheckHistoryLimit < 1 {
 		bad("CHECK_HISTORY_LIMIT", getenv("CHECK_HISTORY_LIMIT"), "must be a positive integer")
+	}
+	c.LifecycleLogRetention, err = time.ParseDuration(get("LIFECYCLE_LOG_RETENTION", "2160h"))
+	if err != nil || c.LifecycleLogRetention <= 0 {
+		bad("LIFECYCLE_LOG_RETENTION", getenv("LIFECYCLE_LOG_RETENTION"), "must be a positive duration such as 2160h (90 days)")
 	}
 	c.UninstalledRetention, err = time.ParseDuration(get("UNINSTALLED_RETENTION", "720h"))
 	if err != nil || c.UninstalledRetention <= 0 {
