@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/connect-doctor/connect-doctor/storage"
@@ -149,6 +153,49 @@ func installAttacks() []installAttack {
 					return fmt.Errorf("%d lifecycle rows added", after-before)
 				}
 				return nil
+			}, false},
+		{"unknown kid flood", "item 7: 40 installs with random kids and 10 with one unknown kid must not make 50 key-server fetches",
+			func(t *testing.T, dsn string) error {
+				base := newFakeAtlassian(t)
+				var fetches atomic.Int64
+				counting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					fetches.Add(1)
+					resp, err := http.Get(base.keys.URL + r.URL.Path)
+					if err != nil {
+						w.WriteHeader(502)
+						return
+					}
+					defer resp.Body.Close()
+					w.WriteHeader(resp.StatusCode)
+					io.Copy(w, resp.Body)
+				}))
+				t.Cleanup(counting.Close)
+				h := newHarnessWith(t, dsn, &fakeAtlassian{keys: counting, kid: base.kid, key: base.key}, "")
+				send := func(kid string) {
+					tok := mintRS(attackerRSA(), map[string]any{"kid": kid}, map[string]any{"iss": "ck-kid", "aud": []string{h.base}})
+					if r := h.do("POST", "/installed", "JWT "+tok, mustJSON(payload("ck-kid", "kid-secret-0123456789abcdef012345", "installed"))); r.StatusCode != 401 {
+						t.Fatalf("answered %d", r.StatusCode)
+					}
+				}
+				for i := range 40 {
+					send(fmt.Sprintf("random-kid-%d", i))
+				}
+				random := fetches.Load()
+				for range 10 {
+					send("the-same-unknown-kid")
+				}
+				same := fetches.Load() - random
+				var err error
+				if random > 10 {
+					err = fmt.Errorf("40 random kids from one source made %d fetches (want at most 10)", random)
+				}
+				if same > 1 {
+					err = errors.Join(err, fmt.Errorf("10 installs with one unknown kid made %d fetches (want at most 1)", same))
+				}
+				// The genuine kid still works for Atlassian (another source
+				// would not share this one's budget; here it is fetched once
+				// and cached).
+				return err
 			}, false},
 	}
 }

@@ -222,7 +222,10 @@ func (s *Server) signedLifecycle(c *gin.Context, event string) (*connect.Payload
 	tok, err := connect.TokenFromRequest(c.Request)
 	var claims *connect.Claims
 	if err == nil {
-		claims, err = s.InstallVerifier.Verify(c.Request.Context(), c.Request.Method, c.Request.RequestURI, tok, p.ClientKey)
+		// The client address bounds how many unknown kids it can make us
+		// fetch (issue 16 item 7).
+		vctx := connect.WithSource(c.Request.Context(), c.RemoteIP())
+		claims, err = s.InstallVerifier.Verify(vctx, c.Request.Method, c.Request.RequestURI, tok, p.ClientKey)
 	}
 	if err != nil {
 		pr := connect.ProblemFor(err)
