@@ -216,7 +216,7 @@ func (s *Server) signedLifecycle(c *gin.Context, event string) (*connect.Payload
 		}
 		s.refuseUnauthenticated(c, event, ck, rej.code)
 		c.Set(ctxAuthError, rej.code)
-		abort(c, rej.status, rej.code, rej.msg, rej.hi)
+		httperr.Abort(c, rej.status, rej.code, rej.msg, rej.hi)
 		return nil, "", false
 	}
 	c.Set(ctxClientKey, p.ClientKey)
@@ -250,14 +250,14 @@ func (s *Server) signedLifecycle(c *gin.Context, event string) (*connect.Payload
 		s.recordLifecycle(c, event, p.ClientKey, storage.OutcomeRejected, "token_replayed", "install token used a second time")
 		c.Set(ctxAuthError, "token_replayed")
 		c.Header("WWW-Authenticate", `JWT realm="connect-doctor"`)
-		abort(c, http.StatusUnauthorized, "token_replayed", "This install token was already used; each lifecycle token is accepted once.",
+		httperr.Abort(c, http.StatusUnauthorized, "token_replayed", "This install token was already used; each lifecycle token is accepted once.",
 			"Jira signs a new token for every callback; a replayed capture is refused.")
 		return nil, "", false
 	case err != nil:
 		s.Logger.Error("install token ledger unavailable", slog.String("error", err.Error()))
 		s.recordLifecycle(c, event, p.ClientKey, storage.OutcomeFailed, "store_unavailable", "token ledger write failed")
 		c.Header("Retry-After", "5")
-		abort(c, http.StatusServiceUnavailable, "store_unavailable", "The callback could not be recorded; nothing was saved.", "Jira retries the callback.")
+		httperr.Abort(c, http.StatusServiceUnavailable, "store_unavailable", "The callback could not be recorded; nothing was saved.", "Jira retries the callback.")
 		return nil, "", false
 	}
 	return p, key, true

@@ -260,7 +260,7 @@ func (s *Server) fromForge(keys []string) gin.HandlerFunc {
 			s.Logger.Warn("forge: event route refused a FIT not minted for it", slog.String("route", c.FullPath()),
 				slog.String("installation_id", cl.InstallationID()), slog.String("module", cl.App.Module.Type+"/"+cl.App.Module.Key),
 				slog.Bool("principal", cl.UserAccountID() != ""))
-			abort(c, http.StatusForbidden, "fit_not_event_invocation", "This route accepts only the invocation tokens Forge mints for its trigger: "+why+".",
+			httperr.Abort(c, http.StatusForbidden, "fit_not_event_invocation", "This route accepts only the invocation tokens Forge mints for its trigger: "+why+".",
 				"Point the lifecycle trigger, scheduledTrigger and preUninstall at endpoints whose keys are in FORGE_EVENT_MODULES.")
 			return
 		}
