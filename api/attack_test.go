@@ -265,6 +265,14 @@ func attackCases() []attackCase {
 			return e.request("POST", "/installed", b, "Authorization", auth)
 		}
 	}
+	badDisplay := func(display string) func(e *attackEnv) *http.Request {
+		return func(e *attackEnv) *http.Request {
+			p := payload("ck-new", "new-tenant-secret-0123456789abcdef", "installed")
+			p["displayUrl"] = display
+			b, auth := e.h.signLifecycle("/installed", p, nil)
+			return e.request("POST", "/installed", b, "Authorization", auth)
+		}
+	}
 	// genuine signs an install callback for clientKey ck-new as Atlassian
 	// would, after changing the payload and the claims.
 	genuine := func(path string, body func(map[string]any), claims func(e *attackEnv, c map[string]any)) func(e *attackEnv) *http.Request {
@@ -364,6 +372,27 @@ func attackCases() []attackCase {
 		{"install baseUrl query", "allowed host inside a query", badBase("https://evil.example?.atlassian.net"), 403, "host_not_allowed"},
 		{"install baseUrl backslash", "backslash userinfo trick", badBase(`https://evil.example\@acme.atlassian.net`), 403, "host_not_allowed"},
 		{"install baseUrl scheme", "javascript: scheme", badBase("javascript://acme.atlassian.net/%0aalert(1)"), 403, "host_not_allowed"},
+		// issue 16 item 11: look-alike hosts (IDNA/UTS-46 maps them onto
+		// another, allowed, spelling) are refused, not matched.
+		{"install baseUrl fullwidth dot", "U+FF0E between labels: dialled as evil.acme.atlassian.net (two labels under *.atlassian.net)",
+			badBase("https://evil\uff0eacme.atlassian.net"), 403, "host_not_allowed"},
+		{"install baseUrl ideographic dot", "U+3002 between labels", badBase("https://evil\u3002acme.atlassian.net"), 403, "host_not_allowed"},
+		{"install baseUrl halfwidth ideographic dot", "U+FF61 between labels", badBase("https://evil\uff61acme.atlassian.net"), 403, "host_not_allowed"},
+		{"install baseUrl zero-width space", "U+200B: a second spelling of acme.atlassian.net", badBase("https://acme\u200b.atlassian.net"), 403, "host_not_allowed"},
+		{"install baseUrl zero-width joiner", "U+200D inside a label", badBase("https://ac\u200dme.atlassian.net"), 403, "host_not_allowed"},
+		{"install baseUrl soft hyphen", "U+00AD, ignored by UTS-46", badBase("https://ac\u00adme.atlassian.net"), 403, "host_not_allowed"},
+		{"install baseUrl fullwidth letters", "fullwidth Latin letters that map to ASCII", badBase("https://\uff41cme.atlassian.net"), 403, "host_not_allowed"},
+		{"install baseUrl unicode suffix", "Cyrillic a in the allowed suffix", badBase("https://acme.\u0430tlassian.net"), 403, "host_not_allowed"},
+		{"install baseUrl trailing dot", "FQDN trailing dot: another spelling of the site", badBase("https://acme.atlassian.net."), 403, "host_not_allowed"},
+		// issue 16 item 10: displayUrl reaches frame-ancestors, so it
+		// passes the same host rules as baseUrl.
+		{"install displayUrl wildcard", "displayUrl https://* (frame-ancestors any https origin)", badDisplay("https://*"), 403, "display_url_not_allowed"},
+		{"install displayUrl wildcard TLD", "displayUrl https://*.com", badDisplay("https://*.com"), 403, "display_url_not_allowed"},
+		{"install displayUrl attacker origin", "displayUrl on the attacker's origin", badDisplay("https://evil.example"), 403, "display_url_not_allowed"},
+		{"install displayUrl CSP injection", "displayUrl carrying a CSP directive", badDisplay("https://acme.atlassian.net; script-src *"), 403, "display_url_not_allowed"},
+		{"install displayUrl http", "displayUrl over plain http", badDisplay("http://acme.atlassian.net"), 403, "display_url_not_allowed"},
+		{"install displayUrl scheme", "displayUrl with a javascript: scheme", badDisplay("javascript:alert(1)"), 403, "display_url_not_allowed"},
+		{"install displayUrl look-alike", "displayUrl with a fullwidth dot", badDisplay("https://evil\uff0eacme.atlassian.net"), 403, "display_url_not_allowed"},
 		{"install clientKey mismatch", "attacker's own site's genuine install token, body claiming another clientKey",
 			genuine("/installed", nil, func(_ *attackEnv, c map[string]any) { c["iss"] = "ck-attackers-site" }), 401, "client_key_mismatch"},
 		{"install wrong audience", "genuine install token minted for another vendor's app (aud)",

@@ -2,11 +2,16 @@ package api
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -45,6 +50,7 @@ func (s *Server) readPayload(c *gin.Context, event string) (*connect.Payload, *l
 	if err != nil {
 		return nil, &lifecycleRejection{http.StatusBadRequest, "payload_unreadable", "The request body could not be read.", ""}
 	}
+	c.Set(ctxBodyHash, hashHex(body))
 	p, err := connect.DecodePayload(bytes.NewReader(body), event)
 	if err != nil {
 		code := "payload_invalid"
@@ -67,6 +73,14 @@ func (s *Server) readPayload(c *gin.Context, event string) (*connect.Payload, *l
 		return nil, &lifecycleRejection{http.StatusForbidden, "host_not_allowed", err.Error(),
 			"Add the site's host to ALLOWED_HOSTS if it is a genuine Atlassian site."}
 	}
+	// displayUrl ends up in the panel's frame-ancestors: the same host
+	// rules as baseUrl (issue 16 item 10). Empty means "same as baseUrl".
+	if p.DisplayURL != "" {
+		if err := config.CheckBaseURL(p.DisplayURL, s.AllowedHosts); err != nil {
+			return nil, &lifecycleRejection{http.StatusForbidden, "display_url_not_allowed", "displayUrl: " + err.Error(),
+				"A site with a custom domain needs that domain in ALLOWED_HOSTS."}
+		}
+	}
 	return p, nil
 }
 
@@ -76,38 +90,181 @@ func (s *Server) reject(c *gin.Context, event, clientKey string, r *lifecycleRej
 	httperr.Abort(c, r.status, r.code, r.msg, r.hi)
 }
 
+// refuseUnauthenticated answers a lifecycle attempt refused before its
+// token was verified. Anyone can send those, so they are counted in
+// metrics and sampled in the log, never stored row by row (issue 16 item
+// 8): a flood must not grow the database.
+func (s *Server) refuseUnauthenticated(c *gin.Context, event, clientKey, code string) {
+	s.metrics.lifecycleEvent(event, outcomeRefusedUnauthenticated)
+	if n, ok := s.refusals.allow(); ok {
+		s.Logger.Warn("lifecycle: unauthenticated attempt refused", slog.String("event", event), slog.String("code", code),
+			slog.String("client_key", truncate(clientKey, 64)), slog.String("remote", c.ClientIP()), slog.Int64("suppressed_before", n))
+	}
+}
+
+// outcomeRefusedUnauthenticated labels refused unauthenticated attempts in
+// the lifecycle metric (never in the lifecycle log).
+const outcomeRefusedUnauthenticated = "refused_unauthenticated"
+
+// refusalLogsPerMinute bounds the sampled refusal logs.
+const refusalLogsPerMinute = 10
+
+// sampler lets through at most perMinute events a minute and counts the
+// ones it suppressed.
+type sampler struct {
+	mu         sync.Mutex
+	now        func() time.Time
+	perMinute  int
+	window     time.Time
+	n          int
+	suppressed int64
+}
+
+func newSampler(now func() time.Time, perMinute int) *sampler {
+	return &sampler{now: now, perMinute: perMinute}
+}
+
+// allow reports whether to log this event, with the number suppressed
+// since the last one logged.
+func (s *sampler) allow() (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now := s.now(); now.Sub(s.window) >= time.Minute {
+		s.window, s.n = now, 0
+	}
+	if s.n >= s.perMinute {
+		s.suppressed++
+		return 0, false
+	}
+	s.n++
+	n := s.suppressed
+	s.suppressed = 0
+	return n, true
+}
+
+// installTokenKey identifies an install token for single use: the SHA-256
+// of its signed part (header.claims), so re-encodings of the signature do
+// not make it new.
+func installTokenKey(tok string) string {
+	if i := strings.LastIndexByte(tok, '.'); i > 0 {
+		tok = tok[:i]
+	}
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+// ctxBodyHash holds the SHA-256 of a lifecycle callback's body.
+const ctxBodyHash = "lifecycle_body_hash"
+
+func hashHex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// memoryLedger is the single-instance TokenLedger used when none is given.
+type memoryLedger struct {
+	mu   sync.Mutex
+	now  func() time.Time
+	used map[string]usedToken
+}
+
+type usedToken struct {
+	exp  time.Time
+	body string
+}
+
+func newMemoryLedger(now func() time.Time) *memoryLedger {
+	return &memoryLedger{now: now, used: map[string]usedToken{}}
+}
+
+func (m *memoryLedger) Use(_ context.Context, _, hash, bodyHash string, exp time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	for k, e := range m.used {
+		if e.exp.Before(now) {
+			delete(m.used, k)
+		}
+	}
+	if prev, ok := m.used[hash]; ok {
+		if prev.body != bodyHash {
+			return storage.ErrTokenUsed
+		}
+		return nil
+	}
+	m.used[hash] = usedToken{exp: exp, body: bodyHash}
+	return nil
+}
+
+func (m *memoryLedger) Release(_ context.Context, hash string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.used, hash)
+	return nil
+}
+
 // signedLifecycle handles the RS256-signed installed and uninstalled
-// callbacks: payload, host, signature and claims, in that order.
-func (s *Server) signedLifecycle(c *gin.Context, event string) (*connect.Payload, bool) {
+// callbacks: payload, host, signature and claims, in that order, then the
+// token's single use. It returns the token's ledger key (release it when
+// the callback cannot be completed).
+func (s *Server) signedLifecycle(c *gin.Context, event string) (*connect.Payload, string, bool) {
 	p, rej := s.readPayload(c, event)
 	if rej != nil {
 		ck := ""
 		if p != nil {
 			ck = p.ClientKey
 		}
-		s.reject(c, event, ck, rej)
-		return nil, false
+		s.refuseUnauthenticated(c, event, ck, rej.code)
+		c.Set(ctxAuthError, rej.code)
+		httperr.Abort(c, rej.status, rej.code, rej.msg, rej.hi)
+		return nil, "", false
 	}
 	c.Set(ctxClientKey, p.ClientKey)
 	tok, err := connect.TokenFromRequest(c.Request)
+	var claims *connect.Claims
 	if err == nil {
-		_, err = s.InstallVerifier.Verify(c.Request.Context(), c.Request.Method, c.Request.RequestURI, tok, p.ClientKey)
+		// The client address bounds how many unknown kids it can make us
+		// fetch (issue 16 item 7).
+		vctx := connect.WithSource(c.Request.Context(), c.RemoteIP())
+		claims, err = s.InstallVerifier.Verify(vctx, c.Request.Method, c.Request.RequestURI, tok, p.ClientKey)
 	}
 	if err != nil {
 		pr := connect.ProblemFor(err)
-		outcome := storage.OutcomeRejected
 		if connect.IsUnavailable(err) {
-			outcome = storage.OutcomeFailed
+			s.recordLifecycle(c, event, p.ClientKey, storage.OutcomeFailed, pr.Code, pr.Message)
+		} else {
+			s.refuseUnauthenticated(c, event, p.ClientKey, pr.Code)
 		}
-		s.recordLifecycle(c, event, p.ClientKey, outcome, pr.Code, pr.Message)
 		s.abortAuth(c, err)
-		return nil, false
+		return nil, "", false
 	}
-	return p, true
+	// Single use (issue 16 item 6): the signature does not cover the body,
+	// so the same token must not carry a second body.
+	key := installTokenKey(tok)
+	exp := s.Now().Add(time.Hour) // exp is required by the verifier; this is a guard
+	if claims != nil && claims.ExpiresAt != nil {
+		exp = claims.ExpiresAt.Time.Add(connect.DefaultLeeway)
+	}
+	switch err := s.UsedTokens.Use(c.Request.Context(), "install", key, c.GetString(ctxBodyHash), exp); {
+	case errors.Is(err, storage.ErrTokenUsed):
+		s.recordLifecycle(c, event, p.ClientKey, storage.OutcomeRejected, "token_replayed", "install token used a second time")
+		c.Set(ctxAuthError, "token_replayed")
+		c.Header("WWW-Authenticate", `JWT realm="connect-doctor"`)
+		httperr.Abort(c, http.StatusUnauthorized, "token_replayed", "This install token was already used; each lifecycle token is accepted once.",
+			"Jira signs a new token for every callback; a replayed capture is refused.")
+		return nil, "", false
+	case err != nil:
+		s.Logger.Error("install token ledger unavailable", slog.String("error", err.Error()))
+		s.recordLifecycle(c, event, p.ClientKey, storage.OutcomeFailed, "store_unavailable", "token ledger write failed")
+		c.Header("Retry-After", "5")
+		httperr.Abort(c, http.StatusServiceUnavailable, "store_unavailable", "The callback could not be recorded; nothing was saved.", "Jira retries the callback.")
+		return nil, "", false
+	}
+	return p, key, true
 }
 
 func (s *Server) installed(c *gin.Context) {
-	p, ok := s.signedLifecycle(c, connect.EventInstalled)
+	p, key, ok := s.signedLifecycle(c, connect.EventInstalled)
 	if !ok {
 		return
 	}
@@ -119,6 +276,7 @@ func (s *Server) installed(c *gin.Context) {
 		Scopes: s.declaredScopes(),
 	}
 	if err := s.Store.SaveInstall(c.Request.Context(), t); err != nil {
+		_ = s.UsedTokens.Release(context.WithoutCancel(c.Request.Context()), key)
 		s.Invalidate(p.ClientKey)
 		s.Logger.Error("install not stored", slog.String("client_key", p.ClientKey), slog.String("error", err.Error()))
 		s.recordLifecycle(c, connect.EventInstalled, p.ClientKey, storage.OutcomeFailed, "store_unavailable", "database write failed")
@@ -133,7 +291,7 @@ func (s *Server) installed(c *gin.Context) {
 }
 
 func (s *Server) uninstalled(c *gin.Context) {
-	p, ok := s.signedLifecycle(c, connect.EventUninstalled)
+	p, key, ok := s.signedLifecycle(c, connect.EventUninstalled)
 	if !ok {
 		return
 	}
@@ -144,6 +302,7 @@ func (s *Server) uninstalled(c *gin.Context) {
 		// Signed by Atlassian, but we never stored the install: nothing to do.
 		s.recordLifecycle(c, connect.EventUninstalled, p.ClientKey, storage.OutcomeAccepted, "unknown_tenant", "no stored installation")
 	case err != nil:
+		_ = s.UsedTokens.Release(context.WithoutCancel(c.Request.Context()), key)
 		s.recordLifecycle(c, connect.EventUninstalled, p.ClientKey, storage.OutcomeFailed, "store_unavailable", "database write failed")
 		c.Header("Retry-After", "5")
 		httperr.Abort(c, http.StatusServiceUnavailable, "store_unavailable", "The uninstall could not be recorded.", "Jira retries; make sure the database is reachable.")
@@ -162,11 +321,11 @@ func (s *Server) lifecycleToken(event string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		verify(c)
 		if c.IsAborted() {
-			outcome := storage.OutcomeRejected
 			if c.Writer.Status() == http.StatusServiceUnavailable {
-				outcome = storage.OutcomeFailed
+				s.recordLifecycle(c, event, c.GetString(ctxClientKey), storage.OutcomeFailed, c.GetString(ctxAuthError), "token refused")
+				return
 			}
-			s.recordLifecycle(c, event, c.GetString(ctxClientKey), outcome, c.GetString(ctxAuthError), "token refused")
+			s.refuseUnauthenticated(c, event, c.GetString(ctxClientKey), c.GetString(ctxAuthError))
 		}
 	}
 }

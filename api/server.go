@@ -28,6 +28,13 @@ type TenantStore interface {
 	LogEvent(ctx context.Context, ev storage.LifecycleEvent) error
 }
 
+// TokenLedger remembers single-use tokens until they expire (shared by
+// every instance). *storage.TokenLedger implements it.
+type TokenLedger interface {
+	Use(ctx context.Context, kind, hash, bodyHash string, exp time.Time) error
+	Release(ctx context.Context, hash string) error
+}
+
 // Pinger checks the database for /readyz.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -51,6 +58,9 @@ type Deps struct {
 	Invalidate      func(clientKey string) // drops a tenant from caches after a write
 	DB              Pinger
 	InstallVerifier InstallVerifier
+	// UsedTokens makes install tokens single use (default: a ledger in
+	// memory, for one instance only).
+	UsedTokens      TokenLedger
 	RequestVerifier RequestVerifier
 	AllowedHosts    []config.HostPattern
 	Logger          *slog.Logger
@@ -71,6 +81,7 @@ type Server struct {
 	basePath string
 	engine   *gin.Engine
 	metrics  *metrics
+	refusals *sampler
 }
 
 // New builds the server and its routes.
@@ -84,7 +95,11 @@ func New(d Deps) *Server {
 	if d.Invalidate == nil {
 		d.Invalidate = func(string) {}
 	}
-	s := &Server{Deps: d, appKey: d.DescriptorInfo.Key, basePath: connect.BasePath(d.DescriptorInfo.BaseURL), metrics: newMetrics()}
+	s := &Server{Deps: d, appKey: d.DescriptorInfo.Key, basePath: connect.BasePath(d.DescriptorInfo.BaseURL), metrics: newMetrics(),
+		refusals: newSampler(d.Now, refusalLogsPerMinute)}
+	if s.UsedTokens == nil {
+		s.UsedTokens = newMemoryLedger(d.Now)
+	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true

@@ -175,9 +175,11 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		jc.ForgetPermissions(clientKey)
 	}
 	checks := storage.NewCheckStore(db, cfg.CheckHistoryLimit, o.Now)
+	ledger := storage.NewTokenLedger(db, o.Now)
 	srv := api.New(api.Deps{
 		Descriptor: raw, DescriptorInfo: desc, Store: store, Invalidate: invalidate, DB: db,
 		InstallVerifier: connect.NewInstallVerifier(keys, connect.InstallVerifierOptions{BaseURL: cfg.BaseURL, Now: o.Now}),
+		UsedTokens:      ledger,
 		RequestVerifier: connect.NewRequestVerifier(cache, connect.RequestVerifierOptions{AppKey: cfg.AppKey, BasePath: connect.BasePath(cfg.BaseURL), Now: o.Now}),
 		AllowedHosts:    cfg.AllowedHosts, Logger: log, Now: o.Now, Version: o.Version, APJSURL: cfg.APJSURL,
 		MetricsToken: cfg.MetricsToken,
@@ -192,7 +194,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		fstore = storage.NewForgeStore(db, sealer, o.Now)
 		fapi = forgeapi.New(forgeapi.Deps{Verifier: fitAPI, EventVerifier: fitEvents, Store: fstore, Events: store, Admin: jc,
 			Offline:    forge.NewOfflineTokens(forge.OfflineOptions{HTTPClient: o.HTTPClient, Now: o.Now}),
-			Invalidate: invalidate, Logger: log, Now: o.Now})
+			Invalidate: invalidate, Logger: log, Now: o.Now, ConnectAdmin: jc, ConnectTenant: store.Get})
 		// The panel's handlers serve both protocols: on /forge/api the
 		// tenant comes from the FIT and Jira is called through the gateway.
 		caller = forgeapi.Caller{Connect: caller, Forge: fapi, Client: checker}
@@ -229,7 +231,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		// they do.
 		go storage.ListenTenantChanges(bg, cfg.DatabaseURL, tenantInvalidator{invalidate, cache.Purge}, log)
 	}
-	go purgeLoop(bg, db, cfg.UninstalledRetention, o.Now, log)
+	go purgeLoop(bg, db, ledger, cfg.UninstalledRetention, cfg.LifecycleLogRetention, o.Now, log)
 	// Pauses other instances set reach this one within the poll interval.
 	go limiter.Run(bg, 250*time.Millisecond)
 	app.RateLimits = limiter
@@ -258,11 +260,20 @@ func (t tenantInvalidator) Invalidate(clientKey string) { t.one(clientKey) }
 func (t tenantInvalidator) Purge()                      { t.all() }
 
 // purgeLoop deletes, hourly, the check history (personal data) of tenants
-// uninstalled for longer than the retention period.
-func purgeLoop(ctx context.Context, db *storage.DB, retention time.Duration, now func() time.Time, log *slog.Logger) {
+// uninstalled for longer than the retention period, lifecycle log rows
+// older than theirs, and expired single-use tokens.
+func purgeLoop(ctx context.Context, db *storage.DB, ledger *storage.TokenLedger, retention, logRetention time.Duration, now func() time.Time, log *slog.Logger) {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
+		if n, err := storage.PruneLifecycleEvents(ctx, db, now().Add(-logRetention)); err != nil && ctx.Err() == nil {
+			log.Warn("pruning the lifecycle log failed", slog.String("error", err.Error()))
+		} else if n > 0 {
+			log.Info("pruned the lifecycle log", slog.Int64("rows", n))
+		}
+		if _, err := ledger.Prune(ctx, now()); err != nil && ctx.Err() == nil {
+			log.Warn("pruning used install tokens failed", slog.String("error", err.Error()))
+		}
 		n, err := storage.PurgeUninstalled(ctx, db, now().Add(-retention))
 		switch {
 		case err != nil && ctx.Err() == nil:

@@ -40,7 +40,10 @@ type Config struct {
 	CheckHistoryLimit int // per-tenant history rows kept
 	// UninstalledRetention: check history of tenants uninstalled for
 	// longer than this is purged.
-	UninstalledRetention   time.Duration
+	UninstalledRetention time.Duration
+	// LifecycleLogRetention: lifecycle_events rows older than this are
+	// pruned hourly (LIFECYCLE_LOG_RETENTION, default 2160h = 90 days).
+	LifecycleLogRetention  time.Duration
 	ChecksPerMinute        int // per-site ceiling on /api/checks (per identity: app, user)
 	AccountChecksPerMinute int // per-user limit on /api/checks, under the ceiling
 	// MetricsAddr is a separate listener for /metrics (e.g. 127.0.0.1:9090);
@@ -206,6 +209,10 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.CheckHistoryLimit, err = strconv.Atoi(get("CHECK_HISTORY_LIMIT", "500"))
 	if err != nil || c.CheckHistoryLimit < 1 {
 		bad("CHECK_HISTORY_LIMIT", getenv("CHECK_HISTORY_LIMIT"), "must be a positive integer")
+	}
+	c.LifecycleLogRetention, err = time.ParseDuration(get("LIFECYCLE_LOG_RETENTION", "2160h"))
+	if err != nil || c.LifecycleLogRetention <= 0 {
+		bad("LIFECYCLE_LOG_RETENTION", getenv("LIFECYCLE_LOG_RETENTION"), "must be a positive duration such as 2160h (90 days)")
 	}
 	c.UninstalledRetention, err = time.ParseDuration(get("UNINSTALLED_RETENTION", "720h"))
 	if err != nil || c.UninstalledRetention <= 0 {

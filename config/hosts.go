@@ -6,7 +6,38 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"golang.org/x/net/idna"
 )
+
+// hostProfile is UTS-46 for lookup (non-transitional, STD3 rules, bidi
+// rule) that also verifies DNS lengths, so empty labels are refused. It is
+// immutable.
+var hostProfile = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.BidiRule(), idna.VerifyDNSLength(true))
+
+// ASCIIHost returns host (without port) in its ASCII form under IDNA
+// UTS-46 (the lookup profile, golang.org/x/net/idna), lower-cased. A host
+// that the mapping changes other than by ASCII case is refused: fullwidth
+// or ideographic dots (U+FF0E, U+3002, U+FF61) that become label
+// separators, zero-width and ignored characters (U+200B, U+200D, U+00AD),
+// fullwidth letters, and any non-ASCII label. Resolvers and dialers apply
+// that mapping, so such a host is another spelling of an ASCII host that
+// string matching would not see (issue 16 item 11). IP literals are
+// returned as they are.
+func ASCIIHost(host string) (string, error) {
+	if net.ParseIP(host) != nil {
+		return host, nil
+	}
+	lower := strings.ToLower(host)
+	a, err := hostProfile.ToASCII(host)
+	if err != nil {
+		return "", fmt.Errorf("%w: host %q is not a valid IDNA host name: %v", ErrHostNotAllowed, host, err)
+	}
+	if a != lower {
+		return "", fmt.Errorf("%w: host %q changes under IDNA/UTS-46 mapping (to %q); only its ASCII spelling is accepted", ErrHostNotAllowed, host, a)
+	}
+	return a, nil
+}
 
 // HostPattern is one entry of ALLOWED_HOSTS: an exact host ("x.atlassian.net",
 // "127.0.0.1:8081" with an optional port) or "*.suffix", where "*" matches
@@ -44,6 +75,9 @@ func ParseHostPatterns(s string) ([]HostPattern, error) {
 			if strings.ContainsAny(f, "*:/@") || !strings.Contains(f, ".") {
 				return nil, fmt.Errorf("pattern %q: a wildcard must look like *.example.com", "*."+f)
 			}
+			if _, err := ASCIIHost(f); err != nil {
+				return nil, fmt.Errorf("pattern %q: %w", "*."+f, err)
+			}
 			p.Host = f
 		} else {
 			if strings.ContainsAny(f, "*/@") {
@@ -54,6 +88,9 @@ func ParseHostPatterns(s string) ([]HostPattern, error) {
 				host, port = f, ""
 			}
 			p.Host, p.Port = strings.Trim(host, "[]"), port
+			if _, err := ASCIIHost(p.Host); err != nil {
+				return nil, fmt.Errorf("pattern %q: %w", f, err)
+			}
 		}
 		out = append(out, p)
 	}
@@ -80,7 +117,10 @@ func CheckBaseURL(raw string, patterns []HostPattern) error {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("%w: %q contains a query or fragment", ErrHostNotAllowed, raw)
 	}
-	host := strings.ToLower(u.Hostname())
+	host, err := ASCIIHost(u.Hostname())
+	if err != nil {
+		return err
+	}
 	port := u.Port()
 	switch u.Scheme {
 	case "https":

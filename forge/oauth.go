@@ -1,7 +1,6 @@
 package forge
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -11,12 +10,19 @@ import (
 )
 
 // The Forge OAuth headers (forge.md §1.2). Their values are raw tokens, no
-// scheme. Forge documents no separate expiry header: a token's expiry is the
-// exp of its JWT payload (§1.4).
+// scheme, and opaque: "need to be treated as Opaque" (remote/essentials).
+// Nothing is read out of them (issue 16 item 1): whoever can set the header
+// could write any exp into a payload. Forge sends no expiry header; what it
+// states is a guarantee: a delivered system token is valid for at least
+// MinDeliveredValidity (forge.md §1.2, remote/essentials).
 const (
 	HeaderSystemToken = "x-forge-oauth-system"
 	HeaderUserToken   = "x-forge-oauth-user"
 	maxOAuthTokenLen  = 16 << 10
+	// MinDeliveredValidity is how long Forge guarantees a delivered
+	// x-forge-oauth-system token stays valid ("at least 2 h",
+	// https://developer.atlassian.com/platform/forge/remote/essentials/).
+	MinDeliveredValidity = 2 * time.Hour
 )
 
 // Token is a Forge OAuth access token. It never prints its value: String,
@@ -24,15 +30,23 @@ const (
 // the Authorization header of a product call.
 type Token struct {
 	value string
-	// Expiry is the exp of the token's JWT payload, read without
-	// verification (the token is opaque to us; this is only a caching
-	// hint). Zero when the token is not a JWT or has no exp.
+	// Expiry is the expiry Forge stated for the token (a GraphQL ttl, or
+	// MinDeliveredValidity after a trusted delivery); zero when unknown.
+	// It is never read out of the token.
 	Expiry time.Time
 }
 
-// NewToken wraps a raw token value, reading its expiry hint.
+// NewToken wraps a raw token value; its expiry is unknown until the caller
+// sets the one Forge stated.
 func NewToken(value string) Token {
-	return Token{value: value, Expiry: jwtExpiry(value)}
+	return Token{value: value}
+}
+
+// DeliveredToken is a token Forge itself delivered at receivedAt (a
+// lifecycle, scheduled or pre-uninstall call): its expiry is the documented
+// minimum validity from receipt.
+func DeliveredToken(value string, receivedAt time.Time) Token {
+	return Token{value: value, Expiry: receivedAt.Add(MinDeliveredValidity)}
 }
 
 // Value returns the secret token. Never log it.
@@ -134,27 +148,4 @@ func oauthHeader(h http.Header, name string) (Token, error) {
 		return Token{}, fmt.Errorf("%w: %s contains whitespace (a scheme such as \"Bearer\" must not be included)", ErrForgeTokenMalformed, name)
 	}
 	return NewToken(v), nil
-}
-
-// jwtExpiry decodes the exp of a JWT payload without verifying anything.
-func jwtExpiry(tok string) time.Time {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 || len(parts[1]) > maxOAuthTokenLen {
-		return time.Time{}
-	}
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return time.Time{}
-	}
-	var p struct {
-		Exp json.Number `json:"exp"`
-	}
-	if json.Unmarshal(b, &p) != nil || p.Exp == "" {
-		return time.Time{}
-	}
-	f, err := p.Exp.Float64()
-	if err != nil || f <= 0 || f > 1e11 {
-		return time.Time{}
-	}
-	return time.Unix(int64(f), 0)
 }

@@ -26,8 +26,10 @@ func TestParseOAuthHeaders(t *testing.T) {
 		sysExp   time.Time
 		err      error
 	}{
-		{"both", forgesim.Invocation{FIT: "x", SystemToken: sys, UserToken: usr}.Header(), sys, usr, exp, nil},
-		{"system only (trigger)", forgesim.Invocation{FIT: "x", SystemToken: sys}.Header(), sys, "", exp, nil},
+		// The JWT payload's exp is never read (issue 16 item 1): the header
+		// may come from a browser.
+		{"both", forgesim.Invocation{FIT: "x", SystemToken: sys, UserToken: usr}.Header(), sys, usr, time.Time{}, nil},
+		{"system only (trigger)", forgesim.Invocation{FIT: "x", SystemToken: sys}.Header(), sys, "", time.Time{}, nil},
 		{"none (requestRemote)", forgesim.RequestRemote("x").Header(), "", "", time.Time{}, nil},
 		{"opaque token has no expiry", http.Header{"X-Forge-Oauth-System": {"opaque-token"}}, "opaque-token", "", time.Time{}, nil},
 		{"empty header", http.Header{"X-Forge-Oauth-User": {" "}}, "", "", time.Time{}, forge.ErrForgeTokenMalformed},
@@ -59,7 +61,11 @@ func TestParseOAuthHeaders(t *testing.T) {
 
 func TestTokenExpired(t *testing.T) {
 	exp := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
-	tok := forge.NewToken(forgesim.OAuthToken("system", exp))
+	received := exp.Add(-forge.MinDeliveredValidity)
+	tok := forge.DeliveredToken(forgesim.OAuthToken("system", exp.Add(1000*time.Hour)), received)
+	if !tok.Expiry.Equal(exp) {
+		t.Errorf("delivered token expiry %v, want receipt + %v = %v (never the payload's exp)", tok.Expiry, forge.MinDeliveredValidity, exp)
+	}
 	if tok.Expired(exp.Add(-time.Second)) || !tok.Expired(exp) {
 		t.Error("Expired is wrong around exp")
 	}

@@ -218,10 +218,9 @@ func (o *OfflineTokens) fetch(ctx context.Context, r OfflineRequest) (Token, err
 	if res == nil || !res.Success || res.AuthToken == nil || res.AuthToken.Token == "" || res.AuthToken.TTL <= 0 {
 		return Token{}, fmt.Errorf("%w: %s", ErrOfflineToken, excerpt([]byte(strings.Join(msgs, "; "))))
 	}
+	// The expiry is the ttl Forge states, never the token's own payload.
 	t := NewToken(res.AuthToken.Token)
-	if exp := o.now().Add(time.Duration(res.AuthToken.TTL) * time.Second); t.Expiry.IsZero() || exp.Before(t.Expiry) {
-		t.Expiry = exp
-	}
+	t.Expiry = o.now().Add(time.Duration(res.AuthToken.TTL) * time.Second)
 	return t, nil
 }
 

@@ -132,7 +132,7 @@ func TestOfflineTokenFailures(t *testing.T) {
 	}{
 		{"no system token", forge.OfflineRequest{InstallationID: "i", APIBaseURL: base, CloudID: "cloud-1", AccountID: "a"}, "", forge.ErrForgeTokenAbsent, ""},
 		{"expired system token", forge.OfflineRequest{InstallationID: "i", APIBaseURL: base, CloudID: "cloud-1", AccountID: "a",
-			SystemToken: forge.NewToken(forgesim.OAuthToken("system", now.Add(-time.Minute)))}, "", forge.ErrForgeTokenExpired, ""},
+			SystemToken: forge.DeliveredToken(forgesim.OAuthToken("system", now.Add(time.Hour)), now.Add(-forge.MinDeliveredValidity-time.Minute))}, "", forge.ErrForgeTokenExpired, ""},
 		{"no user", forge.OfflineRequest{InstallationID: "i", APIBaseURL: base, CloudID: "cloud-1", SystemToken: forge.NewToken(system)}, "", forge.ErrOfflineToken, "no user"},
 		{"gateway refuses the token", forge.OfflineRequest{InstallationID: "i", APIBaseURL: base, CloudID: "cloud-1", AccountID: "a",
 			SystemToken: forge.NewToken(forgesim.OAuthToken("system", now.Add(time.Hour)))}, "", forge.ErrOfflineToken, "401"},
@@ -164,7 +164,7 @@ func TestStaticBearer(t *testing.T) {
 	if _, err := (forge.StaticBearer{Now: clock}).Bearer(context.Background()); forge.Code(err) != "forge_token_absent" {
 		t.Fatalf("absent: %v", err)
 	}
-	old := forge.NewToken(forgesim.OAuthToken("user", now.Add(-time.Second)))
+	old := forge.DeliveredToken(forgesim.OAuthToken("user", now.Add(time.Hour)), now.Add(-forge.MinDeliveredValidity-time.Second))
 	if _, err := (forge.StaticBearer{Token: old, Now: clock}).Bearer(context.Background()); forge.Code(err) != "forge_token_expired" {
 		t.Fatalf("expired: %v", err)
 	}

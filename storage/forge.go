@@ -216,9 +216,12 @@ func (s *ForgeStore) link(tx *gorm.DB, id string) (*ForgeInstallation, error) {
 		// Fallback: same cloudId or site URL. Only a candidate: a site URL
 		// can be reused by a re-created site, so an administrator decides.
 		q := tx.Model(&TenantRow{}).Where("state <> ?", string(tenant.StateUninstalled))
+		// A site URL is only a fallback for a Connect tenant whose cloudId
+		// is unknown: when both cloudIds are known and differ, the sites
+		// differ, whatever their URLs say (issue 16 item 3).
 		switch {
 		case row.CloudID != "" && row.SiteURL != "":
-			q = q.Where("(cloud_id = ? OR base_url = ? OR base_url = ?)", row.CloudID, row.SiteURL, row.SiteURL+"/")
+			q = q.Where("(cloud_id = ? OR (cloud_id = '' AND (base_url = ? OR base_url = ?)))", row.CloudID, row.SiteURL, row.SiteURL+"/")
 		case row.CloudID != "":
 			q = q.Where("cloud_id = ?", row.CloudID)
 		default:
@@ -309,6 +312,18 @@ func (s *ForgeStore) ConfirmLink(ctx context.Context, installationID, clientKey 
 		}
 		if row.LinkCandidate == nil || *row.LinkCandidate != clientKey || clientKey == "" {
 			return "", ErrNotLinkCandidate
+		}
+		// Re-checked at confirmation: a candidate recorded before the
+		// cloudId rule, or a tenant whose cloudId became known since.
+		var ct TenantRow
+		if err := tx.Select("client_key, cloud_id").Where("client_key = ?", clientKey).Take(&ct).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return "", ErrNotLinkCandidate
+			}
+			return "", err
+		}
+		if ct.CloudID != "" && row.CloudID != "" && ct.CloudID != row.CloudID {
+			return "", fmt.Errorf("%w: the Connect tenant belongs to another cloudId", ErrNotLinkCandidate)
 		}
 		if err := s.setLink(tx, installationID, clientKey); err != nil {
 			return "", err

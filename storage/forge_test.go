@@ -74,7 +74,7 @@ func TestForgeMigrationKeepsConnectTenants(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Later migrations go too, so that goose applies them in order again.
-	for _, stmt := range []string{"DROP TABLE rate_pauses", "DROP TABLE rate_seq", "DROP TABLE rate_spend", "DROP TABLE rate_windows",
+	for _, stmt := range []string{"DROP TABLE used_tokens", "DROP TABLE rate_pauses", "DROP TABLE rate_seq", "DROP TABLE rate_spend", "DROP TABLE rate_windows",
 		"DELETE FROM goose_db_version WHERE version_id >= 3"} {
 		if err := db.Gorm.Exec(stmt).Error; err != nil {
 			t.Fatal(err)
@@ -283,5 +283,45 @@ func TestForgeTokensReencrypted(t *testing.T) {
 	onlyNew, _ := storage.NewSealer(storagetest.Key("new"))
 	if tok, _, err := storage.NewForgeStore(db, onlyNew, nil).SystemToken(ctx, forgeInst); err != nil || tok != "tok" {
 		t.Fatalf("after rotation: %q %v", tok, err)
+	}
+}
+
+// TestTokenLedger: a token is used once until it expires; Release lets a
+// failed callback's retry through; Prune drops expired tokens (issue 16
+// item 6), and PruneLifecycleEvents applies the log's retention (item 8).
+func TestTokenLedger(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	db := storagetest.SQLite(t)
+	l := storage.NewTokenLedger(db, func() time.Time { return now })
+	h, body, other := strings.Repeat("ab", 32), strings.Repeat("01", 32), strings.Repeat("02", 32)
+	if err := l.Use(ctx, "install", h, body, now.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Use(ctx, "install", h, body, now.Add(3*time.Minute)); err != nil {
+		t.Fatalf("the same token with the same body (a redelivery): %v", err)
+	}
+	if err := l.Use(ctx, "install", h, other, now.Add(3*time.Minute)); !errors.Is(err, storage.ErrTokenUsed) {
+		t.Fatalf("second use with another body: %v", err)
+	}
+	if err := l.Release(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Use(ctx, "install", h, other, now.Add(3*time.Minute)); err != nil {
+		t.Fatalf("use after release: %v", err)
+	}
+	if n, err := l.Prune(ctx, now.Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("prune: %d %v", n, err)
+	}
+	if err := l.Use(ctx, "install", "short", body, now); err == nil {
+		t.Fatal("a malformed hash was accepted")
+	}
+	old := storage.LifecycleEvent{ID: "old", Event: "installed", Outcome: storage.OutcomeAccepted, CreatedAt: now.Add(-100 * 24 * time.Hour)}
+	recent := storage.LifecycleEvent{ID: "recent", Event: "installed", Outcome: storage.OutcomeAccepted, CreatedAt: now.Add(-time.Hour)}
+	if err := db.Gorm.Create([]storage.LifecycleEvent{old, recent}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if n, err := storage.PruneLifecycleEvents(ctx, db, now.Add(-90*24*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("prune lifecycle log: %d %v", n, err)
 	}
 }

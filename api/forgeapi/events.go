@@ -354,6 +354,33 @@ func (s *Server) postLink(c *gin.Context) {
 		httperr.Abort(c, http.StatusForbidden, panel.CodeNotJiraAdmin, "Linking a Connect installation needs the Administer Jira global permission.", "")
 		return
 	}
+	if in.ClientKey != inv.Installation.LinkCandidate {
+		httperr.Abort(c, http.StatusConflict, "not_link_candidate", "That Connect installation is not this Forge installation's link candidate.",
+			"GET /forge/api/link shows the candidate.")
+		return
+	}
+	// The link merges the Connect tenant's history into this installation:
+	// the user must administer that site too, asked of the Connect
+	// tenant's own Jira as the Connect app (issue 16 item 3).
+	if s.ConnectAdmin == nil || s.ConnectTenant == nil {
+		httperr.Abort(c, http.StatusForbidden, panel.CodeNotJiraAdmin, "The Connect tenant's site cannot be asked whether you administer it, so no link can be confirmed.", "")
+		return
+	}
+	ct, err := s.ConnectTenant(ctx, in.ClientKey)
+	if err != nil {
+		httperr.Abort(c, http.StatusConflict, "not_link_candidate", "The candidate Connect installation could not be loaded.", "")
+		return
+	}
+	cperms, err := s.ConnectAdmin.CheckPermissions(ctx, ct, acc, preflight.KeyAdminister)
+	switch {
+	case err != nil:
+		c.Header("Retry-After", "5")
+		httperr.Abort(c, http.StatusBadGateway, panel.CodeAdminCheckFailed, "The Connect installation's site could not be asked whether you administer it.", "")
+		return
+	case !cperms[preflight.KeyAdminister]:
+		httperr.Abort(c, http.StatusForbidden, panel.CodeNotJiraAdmin, "Linking needs the Administer Jira global permission on the Connect installation's site too.", "")
+		return
+	}
 	out, err := s.Store.ConfirmLink(ctx, inv.Claims.InstallationID(), in.ClientKey)
 	switch {
 	case errors.Is(err, storage.ErrNotLinkCandidate):

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -92,6 +93,34 @@ type Deps struct {
 	// EventTimeout bounds the work of one event; Forge gives a remote 5 s.
 	// Default 3 s.
 	EventTimeout time.Duration
+	// ConnectAdmin and ConnectTenant ask the Connect tenant's own site
+	// whether the user linking it is a Jira administrator there too (issue
+	// 16 item 3). Without them no link can be confirmed.
+	ConnectAdmin  panel.AdminChecker
+	ConnectTenant func(ctx context.Context, clientKey string) (*tenant.Tenant, error)
+	// EventModules are the endpoint module keys the manifest routes to
+	// each event route (default DefaultEventModules).
+	EventModules EventModules
+}
+
+// EventModules lists, per event route, the app.module.key values of the
+// FITs it accepts: the endpoint (and, since Atlassian does not document
+// which of the two the FIT names, the trigger) module keys the manifest
+// declares for that route.
+type EventModules struct {
+	Lifecycle, Scheduled, PreUninstall []string
+}
+
+// DefaultEventModules are the keys of the manifests Connect Doctor
+// generates (forge/manifest: doctor-lifecycle, doctor-scheduled,
+// doctor-uninstall and their triggers) and of forge.md §1.1's example
+// (doctor-events serves the lifecycle trigger and the scheduledTrigger).
+func DefaultEventModules() EventModules {
+	return EventModules{
+		Lifecycle:    []string{"doctor-lifecycle", "lifecycle-to-remote", "doctor-events"},
+		Scheduled:    []string{"doctor-scheduled", "token-refresh", "doctor-events"},
+		PreUninstall: []string{"doctor-uninstall", "pre-uninstall"},
+	}
 }
 
 // Server serves the Forge routes.
@@ -116,6 +145,16 @@ func New(d Deps) *Server {
 	if d.EventTimeout <= 0 {
 		d.EventTimeout = 3 * time.Second
 	}
+	def := DefaultEventModules()
+	if len(d.EventModules.Lifecycle) == 0 {
+		d.EventModules.Lifecycle = def.Lifecycle
+	}
+	if len(d.EventModules.Scheduled) == 0 {
+		d.EventModules.Scheduled = def.Scheduled
+	}
+	if len(d.EventModules.PreUninstall) == 0 {
+		d.EventModules.PreUninstall = def.PreUninstall
+	}
 	return &Server{Deps: d}
 }
 
@@ -129,9 +168,9 @@ const (
 // under /forge/api.
 func (s *Server) Register(r Router, api APIMounter) {
 	f := r.Group("/forge", panel.LimitBody(MaxEventBody))
-	f.POST("/lifecycle", s.fit(s.EventVerifier), s.lifecycle)
-	f.POST("/scheduled", s.fit(s.EventVerifier), s.scheduled)
-	f.POST("/pre-uninstall", s.fit(s.EventVerifier), s.preUninstall)
+	f.POST("/lifecycle", s.fit(s.EventVerifier), s.fromForge(s.EventModules.Lifecycle), s.lifecycle)
+	f.POST("/scheduled", s.fit(s.EventVerifier), s.fromForge(s.EventModules.Scheduled), s.scheduled)
+	f.POST("/pre-uninstall", s.fit(s.EventVerifier), s.fromForge(s.EventModules.PreUninstall), s.preUninstall)
 
 	// requestRemote calls come straight from the browser (the Forge
 	// iframe's origin): CORS preflights carry no token.
@@ -198,6 +237,37 @@ func (s *Server) fit(v *forge.Verifier) gin.HandlerFunc {
 	}
 }
 
+// fromForge admits only FITs Forge mints for a call it makes itself to
+// this route (issue 16 item 2): no user principal, app.module.type
+// core:endpoint (forge.md §1.3: UI calls carry the UI module's type) and a
+// module key the manifest routes here. A regular user's UI FIT — valid,
+// with a fresh jti — is refused, so it can neither uninstall nor rewrite
+// scopes, nor deliver a system token.
+func (s *Server) fromForge(keys []string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		inv, _ := FromContext(c.Request.Context())
+		cl := inv.Claims
+		why := ""
+		switch {
+		case cl.UserAccountID() != "":
+			why = "it names a user (principal): only UI invocations do"
+		case cl.App.Module.Type != "core:endpoint":
+			why = fmt.Sprintf("its module type is %.64q, not core:endpoint", cl.App.Module.Type)
+		case !slices.Contains(keys, cl.App.Module.Key):
+			why = fmt.Sprintf("its module key %.64q is not one this route serves %v", cl.App.Module.Key, keys)
+		}
+		if why != "" {
+			s.Logger.Warn("forge: event route refused a FIT not minted for it", slog.String("route", c.FullPath()),
+				slog.String("installation_id", cl.InstallationID()), slog.String("module", cl.App.Module.Type+"/"+cl.App.Module.Key),
+				slog.Bool("principal", cl.UserAccountID() != ""))
+			httperr.Abort(c, http.StatusForbidden, "fit_not_event_invocation", "This route accepts only the invocation tokens Forge mints for its trigger: "+why+".",
+				"Point the lifecycle trigger, scheduledTrigger and preUninstall at endpoints whose keys are in FORGE_EVENT_MODULES.")
+			return
+		}
+		c.Next()
+	}
+}
+
 // installationFromClaims describes the installation a verified FIT names.
 func installationFromClaims(cl *forge.Claims) storage.ForgeInstallation {
 	in := storage.ForgeInstallation{
@@ -238,7 +308,9 @@ func (s *Server) tenant() gin.HandlerFunc {
 				"Reinstall the app; a reinstall creates a new installation id.")
 			return
 		}
-		s.keepSystemToken(ctx, id, inv.Tokens.System)
+		// No system token is taken from a UI call (issue 16 item 1): a
+		// requestRemote comes straight from the browser, which can set
+		// x-forge-oauth-system to anything.
 		inv.Tenant, inv.Installation = t, inst
 		inv.verified = &connect.Verified{Tenant: t, Claims: &connect.Claims{RegisteredClaims: jwt.RegisteredClaims{
 			Subject: inv.Claims.UserAccountID(), Issuer: forge.Issuer, ID: inv.Claims.ID}}}
@@ -252,12 +324,15 @@ func stale(inst *storage.ForgeInstallation, f storage.ForgeInstallation) bool {
 		(f.CloudID != "" && inst.CloudID == "")
 }
 
-// keepSystemToken stores a delivered system token unless the stored one
-// is newer (best effort on API calls; events report failures).
+// keepSystemToken stores the system token of a call Forge made itself
+// (event routes, after fromForge). Its expiry is the validity Forge
+// guarantees from receipt, never an exp read out of the token, so the
+// newest delivery wins.
 func (s *Server) keepSystemToken(ctx context.Context, id string, tok forge.Token) string {
 	if !tok.Present() {
 		return "absent"
 	}
+	tok = forge.DeliveredToken(tok.Value(), s.Now())
 	stored, err := s.Store.StoreSystemToken(ctx, id, tok.Value(), tok.Expiry)
 	switch {
 	case err != nil:
@@ -275,12 +350,10 @@ func (s *Server) storeDown(c *gin.Context, err error) {
 	httperr.Abort(c, http.StatusServiceUnavailable, "store_unavailable", "The installation could not be read or stored.", "Retry in a moment.")
 }
 
-// systemToken returns the system token for a product call: the one this
-// request carried when still valid, else the stored one.
+// systemToken returns the stored system token for a product call: only
+// one Forge delivered on a call it made itself. A UI call's
+// x-forge-oauth-system is never used: the browser may have set it.
 func (s *Server) systemToken(ctx context.Context, inv *Invocation) (forge.Token, error) {
-	if t := inv.Tokens.System; t.Present() && !t.Expired(s.Now()) {
-		return t, nil
-	}
 	raw, exp, err := s.Store.SystemToken(ctx, inv.Claims.InstallationID())
 	switch {
 	case errors.Is(err, storage.ErrNoSystemToken):

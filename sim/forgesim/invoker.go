@@ -289,6 +289,11 @@ func (iv *Invoker) fit(in *Installation, spec InvocationSpec) (string, error) {
 	m.APIBaseURL = iv.o.Gateway.APIBaseURL(in.CloudID)
 	m.EnvironmentType = in.Environment
 	m.ModuleType, m.ModuleKey = "core:endpoint", "doctor-events"
+	if spec.Kind == KindPreUninstall {
+		// The preUninstall module's own endpoint, as forge/manifest
+		// generates it: a remote serves each event route to one endpoint.
+		m.ModuleKey = "doctor-uninstall"
+	}
 	opts := []Option{}
 	if spec.Kind == KindUI {
 		m.ModuleType, m.ModuleKey = "jira:adminPage", "doctor-admin"

@@ -3,6 +3,7 @@ package jirasim
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -445,7 +446,12 @@ func (s *Sim) sendLifecycle(ctx context.Context, in *install, event, adminID str
 	now := s.siteNow(in.AppKey)
 	claims := connect.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    in.ClientKey,
+			Issuer: in.ClientKey,
+			// A jti per callback: Connect Doctor accepts an install token
+			// once (issue 16 item 6). Whether Atlassian's tokens carry a
+			// jti is unconfirmed; without one, two callbacks signed in the
+			// same second with the same claims are one token.
+			ID:        rand.Text(),
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(3 * time.Minute)),
 		},
