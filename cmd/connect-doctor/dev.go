@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -29,14 +28,13 @@ import (
 // are linked into one tenant) and prints how to call the panel API the way
 // requestRemote and invokeRemote do.
 func runDev(args []string, io stdio) int {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(io.err)
+	fs := cmdFlags("dev")
 	port := fs.Int("port", 8080, "app port (0 picks a free one)")
 	simPort := fs.Int("sim-port", 0, "simulated Jira site port (0 picks a free one)")
 	seed := fs.Int64("seed", 1, "simulator seed (same ids and clientKey every run)")
 	withForge := fs.Bool("forge", false, "also run the Forge Remote path: simulated JWKS host, API gateway and Forge invoker")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if err := parseNoArgs(fs, args); err != nil {
+		return usageError(io, fs, err)
 	}
 	ctx := io.ctx
 	if ctx == nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,11 +40,10 @@ func loadConfig(io stdio) (*config.Config, bool) {
 }
 
 func runServe(args []string, io stdio) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(io.err)
+	fs := cmdFlags("serve")
 	migrate := fs.Bool("migrate", false, "apply pending database migrations before serving")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if err := parseNoArgs(fs, args); err != nil {
+		return usageError(io, fs, err)
 	}
 	cfg, ok := loadConfig(io)
 	if !ok {
@@ -99,10 +97,9 @@ func serveApp(ctx context.Context, app *app.App, addr string, log *slog.Logger, 
 }
 
 func runMigrate(args []string, io stdio) int {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(io.err)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := cmdFlags("migrate")
+	if err := parseNoArgs(fs, args); err != nil {
+		return usageError(io, fs, err)
 	}
 	cfg, ok := loadConfig(io)
 	if !ok {
@@ -129,7 +126,11 @@ func runMigrate(args []string, io stdio) int {
 	return 0
 }
 
-func runVersion(_ []string, io stdio) int {
+func runVersion(args []string, io stdio) int {
+	fs := cmdFlags("version")
+	if err := parseNoArgs(fs, args); err != nil {
+		return usageError(io, fs, err)
+	}
 	fmt.Fprintln(io.out, "connect-doctor", version)
 	return 0
 }
