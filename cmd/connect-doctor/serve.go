@@ -50,15 +50,19 @@ func runServe(args []string, io stdio) int {
 		return 2
 	}
 	log := newLogger(io.err, cfg)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := io.ctx
+	if ctx == nil {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+	}
 	app, err := app.Build(ctx, cfg, app.BuildOptions{Logger: log, Version: version, Migrate: *migrate})
 	if err != nil {
 		log.Error("start-up failed", slog.String("error", err.Error()))
 		return 1
 	}
 	defer app.Close()
-	return serveApp(ctx, app, net.JoinHostPort("", strconv.Itoa(cfg.Port)), log, nil)
+	return serveApp(ctx, app, net.JoinHostPort("", strconv.Itoa(cfg.Port)), log, io.ready)
 }
 
 // serveApp runs the HTTP server until ctx is cancelled, then shuts down
