@@ -64,8 +64,9 @@ type BuildOptions struct {
 	Migrate bool
 }
 
-// ErrSchemaOutdated means the database needs `connect-doctor migrate`.
-var ErrSchemaOutdated = errors.New("database schema is not up to date: run `connect-doctor migrate`")
+// ErrSchemaOutdated means the database has pending migrations; Build's
+// error wraps it with the versions and the two ways to apply them.
+var ErrSchemaOutdated = errors.New("database schema is not up to date")
 
 // Build wires an App from the configuration.
 func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error) {
@@ -94,10 +95,10 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 			log.Info("migrations applied", slog.Any("versions", applied))
 		}
 	}
-	if _, pending, err := db.SchemaVersion(ctx); err != nil {
+	if current, pending, err := db.SchemaVersion(ctx); err != nil {
 		return fail(fmt.Errorf("reading schema version: %w", err))
 	} else if pending {
-		return fail(ErrSchemaOutdated)
+		return fail(fmt.Errorf("%w (at version %d, migrations pending): apply them with `connect-doctor migrate`, or start with `connect-doctor serve --migrate`", ErrSchemaOutdated, current))
 	}
 	key := cfg.EncryptionKey
 	if key == nil {

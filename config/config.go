@@ -103,7 +103,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{}
 	port, err := strconv.Atoi(get("PORT", strconv.Itoa(DefaultPort)))
 	if err != nil || port < 1 || port > 65535 {
-		bad("PORT", getenv("PORT"), "must be a port number between 1 and 65535")
+		bad("PORT", getenv("PORT"), fmt.Sprintf("must be a port number between 1 and 65535 (unset it for %d)", DefaultPort))
+		port = DefaultPort // one error per cause: the BASE_URL default derived from PORT is not a second one
 	}
 	c.Port = port
 
@@ -161,8 +162,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 
 	if prev := getenv("ENCRYPTION_KEY_PREVIOUS"); prev != "" {
-		if c.EncryptionKey == nil {
-			bad("ENCRYPTION_KEY_PREVIOUS", "", "needs ENCRYPTION_KEY (the new key) to be set as well")
+		if getenv("ENCRYPTION_KEY") == "" && c.DatabaseURL == "" { // with DATABASE_URL, the missing key is reported above
+			bad("ENCRYPTION_KEY_PREVIOUS", "", "needs ENCRYPTION_KEY (the new key) to be set as well: a rotation reads old secrets under ENCRYPTION_KEY_PREVIOUS and writes them under ENCRYPTION_KEY")
 		}
 		for _, k := range strings.Split(prev, ",") {
 			key, err := ParseEncryptionKey(k)

@@ -69,6 +69,9 @@ func ParseHostPatterns(s string) ([]HostPattern, error) {
 			continue
 		}
 		var p HostPattern
+		if scheme, host, ok := strings.Cut(f, "://"); ok {
+			return nil, fmt.Errorf("pattern %q: remove the %s:// scheme and list the host alone (%s); tenants must use https, and plain http is accepted only for loopback hosts listed explicitly", f, scheme, host)
+		}
 		if strings.HasPrefix(f, "*.") {
 			p.Wildcard = true
 			f = f[2:]

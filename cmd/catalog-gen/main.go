@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"github.com/connect-doctor/connect-doctor/internal/cliflag"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,16 +22,20 @@ import (
 	"github.com/connect-doctor/connect-doctor/jira/catalog/openapi"
 )
 
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("catalog-gen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	out := fs.String("o", "", "output catalog file (required)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	prog := cliflag.Program{Name: "catalog-gen", Usage: "-o FILE SPEC.json[:api]|GLOB...", Version: version,
+		About: "Builds the endpoint catalog (jira/catalog) from Jira's OpenAPI specs."}
+	if code, done := cliflag.Parse(prog, fs, args, stdout, stderr); done {
+		return code
 	}
 	if *out == "" || fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "usage: catalog-gen -o FILE SPEC.json[:api]|GLOB...")

@@ -33,18 +33,14 @@ func writeJSON(w io.Writer, v any) error {
 // runEndpoints: endpoints [QUERY] [--scope S] [--permission P] [--json].
 // Exit 0 with results, 1 when nothing matches, 2 on bad input.
 func runEndpoints(args []string, std stdio) int {
-	fs := newFlags("endpoints", std)
+	fs := cmdFlags("endpoints")
 	scopeFlag := fs.String("scope", "", "only operations needing exactly this Connect scope (e.g. READ, ADMIN, INACCESSIBLE)")
 	permFlag := fs.String("permission", "", "only operations with this permission tag or detail (admin, admin-or-project-admin, project-browse, none, other, jira-access, …)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	catFile := fs.String("catalog", "", "catalog file (default: $CATALOG_FILE, else the embedded catalog)")
-	fs.Usage = func() {
-		fmt.Fprintln(std.err, "usage: connect-doctor endpoints [QUERY | METHOD PATH] [--scope S] [--permission P] [--json]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return 2
+		return usageError(std, fs, err)
 	}
 	if *scopeFlag != "" {
 		if _, err := scope.Parse(*scopeFlag); err != nil {
@@ -125,16 +121,12 @@ type endpointJSON struct {
 // runEndpoint: endpoint METHOD PATH [--json]. Exit 0 when the request maps
 // to an operation, 1 when it does not, 2 on bad input.
 func runEndpoint(args []string, std stdio) int {
-	fs := newFlags("endpoint", std)
+	fs := cmdFlags("endpoint")
 	asJSON := fs.Bool("json", false, "print JSON")
 	catFile := fs.String("catalog", "", "catalog file (default: $CATALOG_FILE, else the embedded catalog)")
-	fs.Usage = func() {
-		fmt.Fprintln(std.err, "usage: connect-doctor endpoint METHOD PATH [--json]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return 2
+		return usageError(std, fs, err)
 	}
 	req, err := catalog.ParseRequest(strings.Join(pos, " "))
 	if err != nil {
@@ -211,20 +203,16 @@ func listOrNone(l []string) string {
 	return strings.Join(l, ", ")
 }
 
-// runScopes: scopes advise [FILE...] [--json]; operations one per line
-// ("METHOD PATH", # comments and blank lines ignored) from the files or
+// runScopesAdvise: scopes advise [FILE...] [--json]; operations one per
+// line ("METHOD PATH", # comments and blank lines ignored) from the files or
 // stdin. Exit 0 when advice was produced, 2 on bad input.
-func runScopes(args []string, std stdio) int {
-	if len(args) == 0 || args[0] != "advise" {
-		fmt.Fprintln(std.err, "usage: connect-doctor scopes advise [FILE...] [--json]  (operations \"METHOD PATH\", one per line, on stdin)")
-		return 2
-	}
-	fs := newFlags("scopes advise", std)
+func runScopesAdvise(args []string, std stdio) int {
+	fs := cmdFlags("scopes advise")
 	asJSON := fs.Bool("json", false, "print JSON")
 	catFile := fs.String("catalog", "", "catalog file (default: $CATALOG_FILE, else the embedded catalog)")
-	files, err := parseArgs(fs, args[1:])
+	files, err := parseArgs(fs, args)
 	if err != nil {
-		return 2
+		return usageError(std, fs, err)
 	}
 	c, err := catalogFor(*catFile, std)
 	if err != nil {
@@ -291,30 +279,13 @@ func runScopes(args []string, std stdio) int {
 	return 0
 }
 
-// runCatalog: catalog import SPEC.json[:api]... -o FILE, and catalog info.
-func runCatalog(args []string, std stdio) int {
-	usage := func() int {
-		fmt.Fprintln(std.err, "usage: connect-doctor catalog import SPEC.json[:platform|:software]... -o FILE\n       connect-doctor catalog info [--json]")
-		return 2
-	}
-	if len(args) == 0 {
-		return usage()
-	}
-	switch args[0] {
-	case "import":
-		return catalogImport(args[1:], std)
-	case "info":
-		return catalogInfo(args[1:], std)
-	}
-	return usage()
-}
-
+// catalogImport: catalog import SPEC.json[:api]... -o FILE.
 func catalogImport(args []string, std stdio) int {
-	fs := newFlags("catalog import", std)
+	fs := cmdFlags("catalog import")
 	out := fs.String("o", "", "output catalog file (\"-\" for stdout)")
 	specs, err := parseArgs(fs, args)
 	if err != nil {
-		return 2
+		return usageError(std, fs, err)
 	}
 	if *out == "" || len(specs) == 0 {
 		return fail(std, "catalog import", 2, "need at least one SPEC.json and -o FILE")
@@ -346,11 +317,11 @@ func catalogImport(args []string, std stdio) int {
 }
 
 func catalogInfo(args []string, std stdio) int {
-	fs := newFlags("catalog info", std)
+	fs := cmdFlags("catalog info")
 	asJSON := fs.Bool("json", false, "print JSON")
 	catFile := fs.String("catalog", "", "catalog file (default: $CATALOG_FILE, else the embedded catalog)")
 	if _, err := parseArgs(fs, args); err != nil {
-		return 2
+		return usageError(std, fs, err)
 	}
 	c, err := catalogFor(*catFile, std)
 	if err != nil {

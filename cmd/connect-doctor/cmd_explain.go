@@ -42,19 +42,6 @@ func (f *headerFlag) Set(v string) error {
 	return nil
 }
 
-// usageError prints a one-line message (or the usage for -h) and returns
-// the exit code.
-func usageError(std stdio, cmd string, fs *flag.FlagSet, err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(std.out, "usage: connect-doctor %s\n\nflags:\n", cmd)
-		fs.SetOutput(std.out)
-		fs.PrintDefaults()
-		return 0
-	}
-	fmt.Fprintf(std.err, "%s: %v\n", strings.Fields(cmd)[0], err)
-	return 2
-}
-
 // colorFor reports whether w is a terminal and colour is wanted.
 func colorFor(w io.Writer, noColor bool, std stdio) bool {
 	if noColor || (std.getenv != nil && std.getenv("NO_COLOR") != "") {
@@ -98,14 +85,8 @@ func writeDoctorJSON(w io.Writer, v any) {
 	_ = enc.Encode(v)
 }
 
-const explainUsage = `explain [flags]
-  Diagnose a failed request. Give the request and response with flags, or as
-  captures: --response-file (curl -i output), --request-file (a raw request or
-  curl -v output, which may hold both sides). Flags override the captures.
-  Exit code 0 when a diagnosis was produced, 2 on bad input.`
-
 func runExplain(args []string, std stdio) int {
-	fs := quietFlags("explain")
+	fs := cmdFlags("explain")
 	var (
 		method      = fs.String("method", "GET", "request method")
 		url         = fs.String("url", "", "request URL (absolute, or a path relative to --base-url)")
@@ -136,10 +117,10 @@ func runExplain(args []string, std stdio) int {
 	fs.Var(&previous, "previous-secret", "a shared secret from before a reinstall (repeatable)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return usageError(std, explainUsage, fs, err)
+		return usageError(std, fs, err)
 	}
 	if len(pos) > 0 {
-		return usageError(std, "explain", fs, fmt.Errorf("unexpected argument %q (explain takes only flags)", pos[0]))
+		return usageError(std, fs, fmt.Errorf("unexpected argument %q (explain takes only flags)", pos[0]))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -148,7 +129,7 @@ func runExplain(args []string, std stdio) int {
 	if *requestFile != "" {
 		raw, err := readInput(*requestFile, std)
 		if err != nil {
-			return usageError(std, "explain", fs, fmt.Errorf("--request-file: %w", err))
+			return usageError(std, fs, fmt.Errorf("--request-file: %w", err))
 		}
 		req, resp, err := explain.ParseExchange(raw)
 		switch {
@@ -160,17 +141,17 @@ func runExplain(args []string, std stdio) int {
 				in.Context.NetworkErr = cerr
 			}
 		default:
-			return usageError(std, "explain", fs, fmt.Errorf("--request-file: %w", err))
+			return usageError(std, fs, fmt.Errorf("--request-file: %w", err))
 		}
 	}
 	if *respFile != "" {
 		raw, err := readInput(*respFile, std)
 		if err != nil {
-			return usageError(std, "explain", fs, fmt.Errorf("--response-file: %w", err))
+			return usageError(std, fs, fmt.Errorf("--response-file: %w", err))
 		}
 		resp, err := explain.ParseResponse(raw)
 		if err != nil {
-			return usageError(std, "explain", fs, fmt.Errorf("--response-file: %w", err))
+			return usageError(std, fs, fmt.Errorf("--response-file: %w", err))
 		}
 		in.Response = resp
 	}
@@ -181,7 +162,7 @@ func runExplain(args []string, std stdio) int {
 		in.Request.URL = *url
 	}
 	if in.Request.URL == "" {
-		return usageError(std, "explain", fs, errors.New("missing --url (or --request-file)"))
+		return usageError(std, fs, errors.New("missing --url (or --request-file)"))
 	}
 	if in.Request.Header == nil {
 		in.Request.Header = http.Header{}
@@ -194,7 +175,7 @@ func runExplain(args []string, std stdio) int {
 	}
 	if set["status"] {
 		if *status < 100 || *status > 999 {
-			return usageError(std, "explain", fs, fmt.Errorf("--status %d is not an HTTP status", *status))
+			return usageError(std, fs, fmt.Errorf("--status %d is not an HTTP status", *status))
 		}
 		in.Response.Status = *status
 	}
@@ -208,7 +189,7 @@ func runExplain(args []string, std stdio) int {
 	case set["body-file"]:
 		raw, err := readInput(*bodyFile, std)
 		if err != nil {
-			return usageError(std, "explain", fs, fmt.Errorf("--body-file: %w", err))
+			return usageError(std, fs, fmt.Errorf("--body-file: %w", err))
 		}
 		in.Response.Body = []byte(raw)
 	case set["body"]:
@@ -219,7 +200,7 @@ func runExplain(args []string, std stdio) int {
 		ctx.NetworkErr = errors.New(*networkErr)
 	}
 	if in.Response.Status == 0 && ctx.NetworkErr == nil && *exchangeErr == "" {
-		return usageError(std, "explain", fs, errors.New("missing --status (or --response-file, --network-error, --exchange-error)"))
+		return usageError(std, fs, errors.New("missing --status (or --response-file, --network-error, --exchange-error)"))
 	}
 	if *exchangeErr != "" {
 		ctx.ExchangeErr = errors.New(*exchangeErr)
@@ -227,7 +208,7 @@ func runExplain(args []string, std stdio) int {
 	if *scopesFlag != "" {
 		s, err := scope.ParseSet(*scopesFlag)
 		if err != nil {
-			return usageError(std, "explain", fs, fmt.Errorf("--scopes: %w", err))
+			return usageError(std, fs, fmt.Errorf("--scopes: %w", err))
 		}
 		ctx.DeclaredScopes = s
 	}
@@ -235,21 +216,21 @@ func runExplain(args []string, std stdio) int {
 	case "", explain.IdentityApp, explain.IdentityUser:
 		ctx.Identity = *identity
 	default:
-		return usageError(std, "explain", fs, fmt.Errorf("--identity %q: want app or user", *identity))
+		return usageError(std, fs, fmt.Errorf("--identity %q: want app or user", *identity))
 	}
 	switch *tenantState {
 	case "", "installed", "disabled", "uninstalled":
 		ctx.TenantState = *tenantState
 	default:
-		return usageError(std, "explain", fs, fmt.Errorf("--tenant-state %q: want installed, disabled or uninstalled", *tenantState))
+		return usageError(std, fs, fmt.Errorf("--tenant-state %q: want installed, disabled or uninstalled", *tenantState))
 	}
 	ctx.TenantBaseURL, ctx.AppKey, ctx.ClientKey, ctx.SharedSecret, ctx.PreviousSecrets = *baseURL, *appKey, *clientKey, *secret, previous
 	if ctx.Now, err = parseNow(*nowFlag); err != nil {
-		return usageError(std, "explain", fs, err)
+		return usageError(std, fs, err)
 	}
 	cat, err := catalogFor("", std)
 	if err != nil {
-		return usageError(std, "explain", fs, err)
+		return usageError(std, fs, err)
 	}
 	d := explain.New(cat).Diagnose(in)
 	if *asJSON {
@@ -260,13 +241,8 @@ func runExplain(args []string, std stdio) int {
 	return 0
 }
 
-const jwtUsage = `jwt decode TOKEN [--secret S] [--method M --url U] [--base-path P] [--json]
-  Decode a JWT without trusting it: header, claims with human times,
-  expiry and clock skew, the signature (with --secret) and the qsh compared
-  with the request given by --method/--url. TOKEN '-' reads stdin.`
-
 func runJWT(args []string, std stdio) int {
-	fs := quietFlags("jwt")
+	fs := cmdFlags("jwt decode")
 	var (
 		secret   = fs.String("secret", "", "shared secret to check an HMAC signature (never printed)")
 		previous multiFlag
@@ -280,29 +256,26 @@ func runJWT(args []string, std stdio) int {
 	fs.Var(&previous, "previous-secret", "a secret from before a reinstall (repeatable)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return usageError(std, jwtUsage, fs, err)
+		return usageError(std, fs, err)
 	}
-	if len(pos) == 0 || pos[0] != "decode" {
-		return usageError(std, "jwt", fs, errors.New("usage: jwt decode TOKEN [--secret S] [--method M --url U] [--base-path P] [--json]"))
+	if len(pos) != 1 {
+		return usageError(std, fs, errors.New("takes exactly one TOKEN"))
 	}
-	if len(pos) != 2 {
-		return usageError(std, "jwt", fs, errors.New("jwt decode takes exactly one TOKEN"))
-	}
-	tok := pos[1]
+	tok := pos[0]
 	if tok == "-" {
 		b, err := io.ReadAll(io.LimitReader(std.in, 64<<10))
 		if err != nil {
-			return usageError(std, "jwt", fs, err)
+			return usageError(std, fs, err)
 		}
 		tok = strings.TrimSpace(string(b))
 	}
 	now, err := parseNow(*nowFlag)
 	if err != nil {
-		return usageError(std, "jwt", fs, err)
+		return usageError(std, fs, err)
 	}
 	r, err := explain.DecodeToken(tok)
 	if err != nil {
-		return usageError(std, "jwt", fs, fmt.Errorf("cannot decode the token: %w", err))
+		return usageError(std, fs, fmt.Errorf("cannot decode the token: %w", err))
 	}
 	r.CheckTimes(now)
 	if *secret != "" || len(previous) > 0 {
@@ -375,24 +348,20 @@ func writeTokenVerdicts(w io.Writer, r *explain.TokenReport, now time.Time, qshC
 	}
 }
 
-const qshUsage = `qsh METHOD URL [--base-path P] [--json]
-  Print the canonical request and its query-string hash, as Atlassian
-  computes them. URL may be a path with query or an absolute URL.`
-
 func runQSH(args []string, std stdio) int {
-	fs := quietFlags("qsh")
+	fs := cmdFlags("qsh")
 	basePath := fs.String("base-path", "", "base path left out of the hash (e.g. /wiki, or the app's baseUrl path)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return usageError(std, qshUsage, fs, err)
+		return usageError(std, fs, err)
 	}
 	if len(pos) != 2 {
-		return usageError(std, "qsh", fs, errors.New("usage: qsh METHOD URL [--base-path P]"))
+		return usageError(std, fs, errors.New("takes METHOD and URL"))
 	}
 	m := strings.ToUpper(pos[0])
 	if !validMethod(m) {
-		return usageError(std, "qsh", fs, fmt.Errorf("%q is not an HTTP method", pos[0]))
+		return usageError(std, fs, fmt.Errorf("%q is not an HTTP method", pos[0]))
 	}
 	bp := *basePath
 	if bp == "" {

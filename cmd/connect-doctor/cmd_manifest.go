@@ -25,18 +25,6 @@ import (
 	"github.com/connect-doctor/connect-doctor/jira/catalog"
 )
 
-const manifestUsage = `manifest [--mode forge|connect-on-forge] [--descriptor atlassian-connect.json] [--app-id ARI|UUID]
-       [--operations FILE] [-o manifest.yml] [--json]
-   or: manifest --check manifest.yml [--operations FILE] [--json]
-
-Writes manifest.yml for this backend as a Forge app (the default mode, the only one a
-new app may use), or as Connect on Forge (existing Marketplace Connect apps only).
-Without --descriptor the built-in atlassian-connect.json is rendered with BASE_URL,
-APP_KEY and CONNECT_SCOPES, as the server does; the app id defaults to FORGE_APP_ID.
---operations lists the Jira REST operations the app calls ("METHOD PATH" per line):
-their OAuth 2.0 scopes are added, and coverage is checked. --check validates an
-existing manifest instead and exits 1 when it has errors.`
-
 // manifestProblem is one problem in --json output.
 type manifestProblem struct {
 	File      string   `json:"file"`
@@ -63,10 +51,10 @@ type manifestJSON struct {
 	Problems []manifestProblem `json:"problems"`
 }
 
-// runManifest: see manifestUsage. Exit 0 on success, 1 when the manifest
+// runManifest: see its entry in commands.go. Exit 0 on success, 1 when the manifest
 // (checked or generated) has errors, 2 on bad input.
 func runManifest(args []string, std stdio) int {
-	fs := quietFlags("manifest")
+	fs := cmdFlags("manifest")
 	mode := fs.String("mode", string(manifest.ModeForge), "forge (new apps; Forge modules and a Forge Remote only) or connect-on-forge (existing Marketplace Connect apps only)")
 	descFile := fs.String("descriptor", "", "atlassian-connect.json to convert (default: the built-in one rendered with BASE_URL, APP_KEY, CONNECT_SCOPES)")
 	appID := fs.String("app-id", "", "app.id: the ARI or UUID that forge register printed (default: $FORGE_APP_ID; none writes a placeholder)")
@@ -81,7 +69,7 @@ func runManifest(args []string, std stdio) int {
 	checkResources := fs.Bool("resources", true, "with --check: look for the resources' directories next to the manifest, as Forge does; with -o in forge mode: write the admin panel's Custom UI bundle next to the manifest")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return usageError(std, manifestUsage, fs, err)
+		return usageError(std, fs, err)
 	}
 	if len(pos) > 0 {
 		return fail(std, "manifest", 2, "unexpected argument %q (did you mean --check %s?)", pos[0], pos[0])

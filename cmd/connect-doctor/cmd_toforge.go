@@ -85,7 +85,7 @@ type toForgeJSON struct {
 }
 
 func runToForge(args []string, std stdio) int {
-	fs := quietFlags("to-forge")
+	fs := cmdFlags("to-forge")
 	out := fs.String("o", "", "write the manifest here: a .yml/.yaml file, or else a directory (created if missing) that gets manifest.yml; default stdout")
 	asJSON := fs.Bool("json", false, "print the report (and the manifest, without -o) as JSON")
 	baseURL := fs.String("base-url", "", "the app's public https URL: fills {{localBaseUrl}} / ${addon.base-url} and replaces the descriptor's baseUrl")
@@ -117,7 +117,7 @@ func runToForge(args []string, std stdio) int {
 			fs.PrintDefaults()
 			return 0
 		}
-		return fail(std, "to-forge", 2, "%v", err)
+		return usageError(std, fs, err)
 	}
 	switch len(pos) {
 	case 0:

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,14 +29,13 @@ import (
 // are linked into one tenant) and prints how to call the panel API the way
 // requestRemote and invokeRemote do.
 func runDev(args []string, io stdio) int {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(io.err)
+	fs := cmdFlags("dev")
 	port := fs.Int("port", 8080, "app port (0 picks a free one)")
 	simPort := fs.Int("sim-port", 0, "simulated Jira site port (0 picks a free one)")
 	seed := fs.Int64("seed", 1, "simulator seed (same ids and clientKey every run)")
 	withForge := fs.Bool("forge", false, "also run the Forge Remote path: simulated JWKS host, API gateway and Forge invoker")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if err := parseNoArgs(fs, args); err != nil {
+		return usageError(io, fs, err)
 	}
 	ctx := io.ctx
 	if ctx == nil {
@@ -127,13 +126,11 @@ Open the admin panel as the site administrator (%s):
 
 As a regular user (%s), to see the admin-only refusal:
   %s
-
-Press Ctrl-C to stop.
 `, base, cfg.DataDir, sim.URL(), inst.ClientKey, inst.Scopes, admin.DisplayName,
 		sim.AdminPageURL(cfg.AppKey, module, admin.AccountID), user.DisplayName,
 		sim.AdminPageURL(cfg.AppKey, module, user.AccountID))
 	if site != nil {
-		host, err := devForge(ctx, io, site, base, inst.InstallationID, admin, user)
+		host, err := devForge(ctx, io, site, base, cfg.DataDir, inst.InstallationID, admin, user)
 		if err != nil {
 			fmt.Fprintln(io.err, "connect-doctor dev --forge:", err)
 			srv.Close()
@@ -141,6 +138,7 @@ Press Ctrl-C to stop.
 		}
 		defer host.Close()
 	}
+	fmt.Fprintln(io.out, "\nPress Ctrl-C to stop.")
 	if io.ready != nil {
 		io.ready <- sim.AdminPageURL(cfg.AppKey, module, admin.AccountID)
 	}
@@ -154,9 +152,14 @@ Press Ctrl-C to stop.
 		return 0
 	case <-ctx.Done():
 	}
+	fmt.Fprintln(io.out, "\nStopping the app and the simulated site…")
 	sctx, cancel2 := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel2()
-	_ = srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		fmt.Fprintf(io.out, "Stopped, but some requests were cut off (%v). Goodbye.\n", err)
+		return 1
+	}
+	fmt.Fprintf(io.out, "Stopped. The data stays in %s for the next run. Goodbye.\n", cfg.DataDir)
 	return 0
 }
 
@@ -165,11 +168,13 @@ Press Ctrl-C to stop.
 // system token, as a lifecycle trigger delivers it), starts the simulated
 // Jira admin page that embeds the panel as Forge Custom UI (the committed
 // bundle, every API call an invokeRemote through the simulated Forge), and
-// prints its URLs and how to call the panel API as Forge does. The printed
-// FITs live one hour (real ones live 25 s) so that they can be pasted; they
-// are signed by the simulator's key, which only this process trusts. The
-// caller closes the returned host.
-func devForge(ctx context.Context, io stdio, site *forgesim.Site, base, installationID string, admin, user jirasim.User) (*forgesim.CustomUIHost, error) {
+// prints the URLs a person opens. The long material (settings, FITs, curl
+// commands calling the panel API as Forge does) goes to a file under
+// dataDir, readable by the owner only, whose name is printed. The FITs live
+// one hour (real ones live 25 s) so that they can be pasted; they are
+// signed by the simulator's key, which only this process trusts. The caller
+// closes the returned host.
+func devForge(ctx context.Context, io stdio, site *forgesim.Site, base, dataDir, installationID string, admin, user jirasim.User) (*forgesim.CustomUIHost, error) {
 	gw := site.Gateway()
 	gw.SetAdmin(admin.AccountID, true)
 	gw.AddUser(admin.AccountID, admin.DisplayName)
@@ -200,7 +205,9 @@ func devForge(ctx context.Context, io stdio, site *forgesim.Site, base, installa
 	sys, _ := gw.SystemToken(installationID)
 	usr, _ := gw.UserToken(installationID, admin.AccountID)
 	check := `{"method":"GET","path":"/rest/api/3/myself","as":"user"}`
-	fmt.Fprintf(io.out, `
+	var long strings.Builder
+	fmt.Fprintf(&long, `Connect Doctor dev --forge: settings and commands (the tokens below are valid for one hour).
+
 Forge Remote (simulated Forge platform for the same site):
 
   FORGE_APP_ID        %s
@@ -228,5 +235,22 @@ The FITs above are valid for one hour; the same JSON API answers at /api/… for
 		admin.DisplayName, uiFIT(admin.AccountID), base,
 		admin.DisplayName, uiFIT(admin.AccountID), sys, usr, check, base,
 		user.DisplayName, uiFIT(user.AccountID), base)
+	file := filepath.Join(dataDir, "dev-forge.txt")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(file, []byte(long.String()), 0o600); err != nil {
+		host.Close()
+		return nil, fmt.Errorf("writing %s: %w", file, err)
+	}
+	fmt.Fprintf(io.out, `
+Forge Remote, simulated for the same site (installation %s, linked to the tenant above).
+Open the panel as Forge Custom UI (every call is an invokeRemote):
+  as %s: %s
+  as %s: %s
+
+Settings, tokens and curl commands for the panel API as requestRemote and invokeRemote:
+  %s
+`, installationID, admin.DisplayName, host.AdminPageURL(admin.AccountID), user.DisplayName, host.AdminPageURL(user.AccountID), file)
 	return host, nil
 }

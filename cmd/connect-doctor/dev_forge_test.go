@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -53,10 +54,26 @@ func TestDevForge(t *testing.T) {
 		t.Fatalf("dev did not become ready: %s", errOut.String())
 	}
 	text := out.String()
+	// The terminal gets a short summary with the URLs to open; the curl
+	// commands with their tokens are in the file it names.
+	if len(text) > 2048 || strings.Contains(text, "Bearer") || strings.Contains(text, "curl -") {
+		t.Fatalf("dev --forge printed %d bytes, tokens or curl commands; want a short summary:\n%s", len(text), text)
+	}
+	file := regexp.MustCompile(`(?m)^  (\S+dev-forge\.txt)$`).FindStringSubmatch(text)
+	if file == nil {
+		t.Fatalf("the summary does not name the file with the commands:\n%s", text)
+	}
+	if st, err := os.Stat(file[1]); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v, mode %v; want 0600 (it holds tokens)", file[1], err, st.Mode().Perm())
+	}
+	long, err := os.ReadFile(file[1])
+	if err != nil {
+		t.Fatal(err)
+	}
 	clientKey := regexp.MustCompile(`\(clientKey ([^)]+)\)`).FindStringSubmatch(text)
-	curls := regexp.MustCompile(`(?m)^  curl .*$`).FindAllString(text, -1)
+	curls := regexp.MustCompile(`(?m)^  curl .*$`).FindAllString(string(long), -1)
 	if clientKey == nil || len(curls) != 3 {
-		t.Fatalf("output lacks the clientKey or the three curl commands:\n%s", text)
+		t.Fatalf("output lacks the clientKey or the file the three curl commands:\n%s\n%s", text, long)
 	}
 	// Replay each printed curl command with net/http.
 	do := func(cmd string) (int, string) {

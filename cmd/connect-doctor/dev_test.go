@@ -83,6 +83,9 @@ func TestDevCommand(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("dev exited with %d", code)
 		}
+		if !strings.HasSuffix(out.String(), "Goodbye.\n") {
+			t.Fatalf("dev did not say goodbye on shutdown:\n%s", out.String())
+		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("dev did not stop")
 	}

@@ -2,26 +2,10 @@ package main
 
 import (
 	"flag"
-	"io"
+	"fmt"
 
 	"github.com/connect-doctor/connect-doctor/jira/catalog"
 )
-
-// newFlags returns a fresh FlagSet that prints its errors and usage to
-// std.err.
-func newFlags(name string, std stdio) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(std.err)
-	return fs
-}
-
-// quietFlags returns a fresh FlagSet whose errors the caller reports in one
-// line.
-func quietFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
-}
 
 // parseArgs parses flags placed before, between or after the positional
 // arguments ("endpoints issue --scope READ") and returns the positional
@@ -54,4 +38,14 @@ func catalogFor(path string, std stdio) (*catalog.Catalog, error) {
 		return catalog.Default(), nil
 	}
 	return catalog.LoadFile(path)
+}
+
+// parseNoArgs parses the flags of a command that takes no positional
+// arguments, and refuses any.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := parseArgs(fs, args)
+	if err == nil && len(pos) > 0 {
+		err = fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	return err
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"path/filepath"
 
@@ -31,20 +30,9 @@ func openDB(ctx context.Context, cfg *config.Config) (*storage.DB, error) {
 // instances configured with both keys keep working throughout, and the
 // command can be interrupted and rerun.
 func runRotateKey(args []string, io stdio) int {
-	fs := flag.NewFlagSet("rotate-key", flag.ContinueOnError)
-	fs.SetOutput(io.err)
-	fs.Usage = func() {
-		fmt.Fprint(io.err, `usage: ENCRYPTION_KEY=<new> ENCRYPTION_KEY_PREVIOUS=<old> connect-doctor rotate-key
-
-Rotating ENCRYPTION_KEY safely:
-  1. restart every instance with ENCRYPTION_KEY=<new> and ENCRYPTION_KEY_PREVIOUS=<old>
-     (they read secrets under either key and write new ones under <new>);
-  2. run this command with the same settings (it can be interrupted and rerun);
-  3. remove ENCRYPTION_KEY_PREVIOUS and restart.
-`)
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := cmdFlags("rotate-key")
+	if err := parseNoArgs(fs, args); err != nil {
+		return usageError(io, fs, err)
 	}
 	cfg, ok := loadConfig(io)
 	if !ok {
@@ -90,16 +78,16 @@ Rotating ENCRYPTION_KEY safely:
 
 // runDeleteTenant erases everything stored for one tenant.
 func runDeleteTenant(args []string, io stdio) int {
-	fs := flag.NewFlagSet("delete-tenant", flag.ContinueOnError)
-	fs.SetOutput(io.err)
+	fs := cmdFlags("delete-tenant")
 	yes := fs.Bool("yes", false, "confirm the deletion")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return usageError(io, fs, err)
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(io.err, "usage: connect-doctor delete-tenant --yes CLIENT_KEY")
-		return 2
+	if len(pos) != 1 {
+		return usageError(io, fs, errors.New("takes exactly one CLIENT_KEY"))
 	}
+	clientKey := pos[0]
 	if !*yes {
 		fmt.Fprintln(io.err, "connect-doctor delete-tenant: this erases the tenant, its secret, its check history and its lifecycle log; add --yes to confirm")
 		return 2
@@ -115,16 +103,16 @@ func runDeleteTenant(args []string, io stdio) int {
 		return 1
 	}
 	defer db.Close()
-	n, err := storage.DeleteTenantData(ctx, db, fs.Arg(0))
+	n, err := storage.DeleteTenantData(ctx, db, clientKey)
 	if err != nil {
 		fmt.Fprintln(io.err, "connect-doctor delete-tenant:", err)
 		return 1
 	}
 	if n == (storage.DeletedCounts{}) {
-		fmt.Fprintf(io.out, "nothing stored for %q\n", fs.Arg(0))
+		fmt.Fprintf(io.out, "nothing stored for %q\n", clientKey)
 		return 1
 	}
 	fmt.Fprintf(io.out, "deleted tenant %q: %d tenant row, %d Forge installations, %d checks, %d lifecycle events\n",
-		fs.Arg(0), n.Tenants, n.ForgeInstallations, n.Checks, n.Events)
+		clientKey, n.Tenants, n.ForgeInstallations, n.Checks, n.Events)
 	return 0
 }

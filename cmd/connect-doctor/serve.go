@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,26 +40,29 @@ func loadConfig(io stdio) (*config.Config, bool) {
 }
 
 func runServe(args []string, io stdio) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(io.err)
+	fs := cmdFlags("serve")
 	migrate := fs.Bool("migrate", false, "apply pending database migrations before serving")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if err := parseNoArgs(fs, args); err != nil {
+		return usageError(io, fs, err)
 	}
 	cfg, ok := loadConfig(io)
 	if !ok {
 		return 2
 	}
 	log := newLogger(io.err, cfg)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := io.ctx
+	if ctx == nil {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+	}
 	app, err := app.Build(ctx, cfg, app.BuildOptions{Logger: log, Version: version, Migrate: *migrate})
 	if err != nil {
 		log.Error("start-up failed", slog.String("error", err.Error()))
 		return 1
 	}
 	defer app.Close()
-	return serveApp(ctx, app, net.JoinHostPort("", strconv.Itoa(cfg.Port)), log, nil)
+	return serveApp(ctx, app, net.JoinHostPort("", strconv.Itoa(cfg.Port)), log, io.ready)
 }
 
 // serveApp runs the HTTP server until ctx is cancelled, then shuts down
@@ -115,10 +117,9 @@ func serveApp(ctx context.Context, app *app.App, addr string, log *slog.Logger, 
 }
 
 func runMigrate(args []string, io stdio) int {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(io.err)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := cmdFlags("migrate")
+	if err := parseNoArgs(fs, args); err != nil {
+		return usageError(io, fs, err)
 	}
 	cfg, ok := loadConfig(io)
 	if !ok {
@@ -145,7 +146,11 @@ func runMigrate(args []string, io stdio) int {
 	return 0
 }
 
-func runVersion(_ []string, io stdio) int {
+func runVersion(args []string, io stdio) int {
+	fs := cmdFlags("version")
+	if err := parseNoArgs(fs, args); err != nil {
+		return usageError(io, fs, err)
+	}
 	fmt.Fprintln(io.out, "connect-doctor", version)
 	return 0
 }

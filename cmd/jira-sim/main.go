@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/connect-doctor/connect-doctor/internal/cliflag"
 	"io"
 	"log/slog"
 	"net"
@@ -26,6 +27,9 @@ import (
 	"github.com/connect-doctor/connect-doctor/scope"
 	"github.com/connect-doctor/connect-doctor/sim/jirasim"
 )
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -58,16 +62,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	var installs, faults listFlag
 	fs.Var(&installs, "install", "descriptor URL of an app to install at start (repeatable)")
 	fs.Var(&faults, "fault", "fault to inject, e.g. rate-limit,count=3,retry-after=10s or clock-skew,skew=-90s (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: jira-sim [flags]\n\nRuns a simulated Jira Cloud site on loopback. Flags (or JIRASIM_<FLAG> variables):")
-		fs.PrintDefaults()
-	}
 	if err := applyEnv(fs, getenv); err != nil {
 		fmt.Fprintln(stderr, "jira-sim:", err)
 		return 2
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	prog := cliflag.Program{Name: "jira-sim", Usage: "[flags]", Version: version,
+		About: "Runs a simulated Jira Cloud site on loopback. Every flag can also be set as a JIRASIM_<FLAG> variable."}
+	if code, done := cliflag.Parse(prog, fs, args, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "jira-sim: unexpected arguments %q\n", fs.Args())

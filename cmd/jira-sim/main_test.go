@@ -127,3 +127,17 @@ func TestRunInstallsAndServes(t *testing.T) {
 		t.Errorf("exit %d; stderr: %s", code, errb.String())
 	}
 }
+
+// TestHelpAndVersion: -h and --help print the usage on stdout and exit 0;
+// --version prints the version.
+func TestHelpAndVersion(t *testing.T) {
+	for _, tt := range []struct{ arg, want string }{{"-h", "usage: jira-sim [flags]\n"}, {"--help", "usage: jira-sim [flags]\n"}, {"--version", "jira-sim dev\n"}} {
+		t.Run(tt.arg, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(t.Context(), []string{tt.arg}, &out, &errb, func(string) string { return "" })
+			if code != 0 || errb.Len() != 0 || !strings.HasPrefix(out.String(), tt.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 0 and %q", code, out.String(), errb.String(), tt.want)
+			}
+		})
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/connect-doctor/connect-doctor/internal/cliflag"
 	"io"
 	"net"
 	"net/http"
@@ -36,6 +37,9 @@ import (
 	"github.com/connect-doctor/connect-doctor/config"
 )
 
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -47,7 +51,6 @@ func main() {
 // a phase could not run, 2 bad flags.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var (
 		target      = fs.String("target", "http://127.0.0.1:8080", "URL of the running app (loopback only)")
 		baseURL     = fs.String("base-url", "", "the app's BASE_URL: aud of install tokens, and its path prefixes routes (default: --target)")
@@ -76,8 +79,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		asJSON      = fs.Bool("json", false, "print the report as JSON")
 		cpuProfile  = fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file (its cost shares the machine with the app)")
 	)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	prog := cliflag.Program{Name: "loadgen", Usage: "[flags]", Version: version,
+		About: "Installs tenants into a running Connect Doctor and drives authenticated and baseline load at it\n(see cmd/loadgen/run.sh and docs/performance.md)."}
+	if code, done := cliflag.Parse(prog, fs, args, stdout, stderr); done {
+		return code
 	}
 	bad := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "loadgen: "+format+"\n", a...)

@@ -154,3 +154,17 @@ func TestFlagErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpAndVersion: -h and --help print the usage on stdout and exit 0;
+// --version prints the version.
+func TestHelpAndVersion(t *testing.T) {
+	for _, tt := range []struct{ arg, want string }{{"-h", "usage: loadgen [flags]\n"}, {"--help", "usage: loadgen [flags]\n"}, {"--version", "loadgen dev\n"}} {
+		t.Run(tt.arg, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), []string{tt.arg}, &out, &errb)
+			if code != 0 || errb.Len() != 0 || !strings.HasPrefix(out.String(), tt.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 0 and %q", code, out.String(), errb.String(), tt.want)
+			}
+		})
+	}
+}
