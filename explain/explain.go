@@ -35,6 +35,10 @@ type Request struct {
 	URL     string      `json:"url"`
 	Header  http.Header `json:"header,omitempty"`
 	HasBody bool        `json:"hasBody,omitempty"`
+	// Body is the request body when it is known (a token endpoint's form,
+	// a HAR's postData); the engine reads credentials from it (a JWT-bearer
+	// assertion) and never prints it whole.
+	Body []byte `json:"-"`
 }
 
 // Response is the answer that came back. Status 0 means no answer (see
@@ -79,6 +83,10 @@ type Context struct {
 	Preflight   *preflight.Result
 	ExchangeErr error // the token exchange failure, if any
 	NetworkErr  error // transport failure: the verdict is "network"
+	// ResponseOnly: the input held only a response (a pasted curl -i), so
+	// nothing is known about the request: the engine never concludes that
+	// no credentials were sent, and says what the request would tell.
+	ResponseOnly bool
 
 	// Forge Remote and OAuth 2.0 (forge.md §1, §3). All optional; unset,
 	// the engine behaves as before.
