@@ -454,6 +454,15 @@ func (a *analysis) detectExchange() {
 	}
 	ld := strings.ToLower(desc)
 	declared := a.in.Context.DeclaredScopes
+	if declared == nil && a.formScope != "" {
+		// The token request named its scopes: a JWT-bearer grant asks for
+		// (at most) the scopes the app has.
+		if s, err := scope.ParseSet(a.formScope); err == nil {
+			declared = s
+			ev = append(ev, "the token request asked for scopes "+quote(a.formScope, 120))
+		}
+	}
+	actAs := strings.Contains(ld, "act as") || strings.Contains(ld, "act_as_user") || strings.Contains(ld, "impersonat")
 	_, notInstalled := firstIn(ld, "not installed", "no installed app", "uninstalled", "is disabled", "app is disabled", "disabled on this site")
 	switch {
 	case strings.Contains(ld, "refresh token") || strings.Contains(ld, "refresh_token"):
@@ -484,6 +493,13 @@ func (a *analysis) detectExchange() {
 			break
 		}
 		a.addExact(TokenExpired, 0.88, "Sign the assertion right before the exchange (exp = iat + ≤ 60 s) and keep the clock in sync (NTP).", ev...)
+		a.addExact(TokenExchangeFailed, 0.6, "", ev...)
+	case actAs:
+		ev2 := ev
+		if declared != nil && !declared.Has(scope.ActAsUser) {
+			ev2 = append(ev2, "the scopes ("+setStr(declared)+") lack ACT_AS_USER")
+		}
+		a.addExact(ActAsUserMissing, 0.95, a.connectScopeFix(scope.ActAsUser, true), ev2...)
 		a.addExact(TokenExchangeFailed, 0.6, "", ev...)
 	case strings.Contains(ld, "user") || strings.Contains(ld, "account") || strings.Contains(ld, "subject"):
 		a.addExact(UserInactiveOrUnknown, 0.8, "Check the accountId (sub = urn:atlassian:connect:useraccountid:<accountId>) exists on the site, is active and has access to the product.", ev...)

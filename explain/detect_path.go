@@ -304,7 +304,7 @@ func httpText(code int) string {
 var statusTexts = map[int]string{500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 func (a *analysis) detectNotFound() {
-	if a.has(WrongHost) != nil && a.has(WrongHost).Confidence >= 0.8 {
+	if a.has(WrongHost) != nil && a.has(WrongHost).legacy >= 0.8 {
 		return
 	}
 	if a.op == nil && a.looksLikeProductAPI() {
@@ -374,7 +374,7 @@ func (a *analysis) detectNetwork() {
 func (a *analysis) detectFallback() {
 	t := a.cred.token
 	best := a.best()
-	if a.status == 401 && t != nil && t.Kind == KindConnectJWT && best < 0.6 {
+	if a.status == 401 && t != nil && t.Kind == KindConnectJWT && a.bestSpecific() < 0.65 {
 		ev := []string{"the token passes every check we can make here (scheme, times, iss, qsh" + map[bool]string{true: ", signature", false: ""}[t.Signature == SigValid] + ")"}
 		if t.Signature == SigValid {
 			a.addExact(SharedSecretStale, 0.5, "Jira may hold a newer secret than yours: check the latest installed callback was stored (reinstalls rotate the secret) and that this is the right tenant.", append(ev, "the secret you hold verifies the signature, but Jira checks against the secret of the last install")...)
@@ -393,13 +393,13 @@ func (a *analysis) detectFallback() {
 	switch a.status {
 	case 401:
 		a.addExact(CredentialsRejected, 0.35, "The server did not accept the credentials; nothing here points to a specific reason. Re-create the credential, check it belongs to this site/environment, and compare with a request that works.",
-			"HTTP 401 with "+orDefault(a.cred.source, "no credential")+"; "+orDefault(said, "no body"))
+			"HTTP 401 with "+orDefault(a.cred.source, "no credential")+"; "+orDefault(said, "no body")).fallback = true
 	case 403:
 		code := UserPermissionMissing
 		if a.identity == IdentityApp {
 			code = AppPermissionMissing
 		}
-		a.addExact(code, 0.35, "The caller is authenticated but refused: check the permission the operation needs for this identity.", "HTTP 403; "+orDefault(said, "no body"))
+		a.addExact(code, 0.35, "The caller is authenticated but refused: check the permission the operation needs for this identity.", "HTTP 403; "+orDefault(said, "no body")).fallback = true
 		a.addExact(IPAllowlistBlock, 0.2, "If the organisation uses IP allowlisting, check this client's egress IP is on it.", "a bare 403 can also come from an IP allowlist")
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/connect-doctor/connect-doctor/explain/knowledge"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/jira/catalog"
 	"github.com/connect-doctor/connect-doctor/scope"
@@ -158,6 +159,15 @@ type Cause struct {
 	Title      string   `json:"title"`
 	Evidence   []string `json:"evidence"`
 	Fix        string   `json:"fix"`
+	// Strength is the class of the strongest evidence: decisive (the
+	// service's own error text or code, a recomputed qsh or signature),
+	// strong (a specific header or fact of the exchange) or weak (a
+	// heuristic, a status alone).
+	Strength string `json:"strength,omitempty"`
+	// Unconfirmed marks a generic explanation nothing specific confirms;
+	// Collect then says what would decide it.
+	Unconfirmed bool   `json:"unconfirmed,omitempty"`
+	Collect     string `json:"collect,omitempty"`
 }
 
 // Diagnosis is the engine's answer. Causes are ranked, most likely first.
@@ -186,8 +196,22 @@ func (d Diagnosis) Top() (Cause, bool) {
 // and safe for concurrent use.
 type Engine struct {
 	cat *catalog.Catalog
+	kb  *knowledge.Base
 }
 
-// New returns an engine using c to identify endpoints; a nil catalog means
-// every endpoint is unknown.
-func New(c *catalog.Catalog) *Engine { return &Engine{cat: c} }
+// New returns an engine using c to identify endpoints (a nil catalog means
+// every endpoint is unknown) and the embedded service knowledge. The
+// embedded rule files are validated by the package's tests; New panics if
+// they do not load, as regexp.MustCompile does.
+func New(c *catalog.Catalog) *Engine {
+	kb, err := knowledge.Default(func(code string) bool { _, ok := LookupCode(code); return ok })
+	if err != nil {
+		panic("explain: embedded service knowledge: " + err.Error())
+	}
+	return &Engine{cat: c, kb: kb}
+}
+
+// NewWithKnowledge returns an engine using the given service knowledge.
+func NewWithKnowledge(c *catalog.Catalog, kb *knowledge.Base) *Engine {
+	return &Engine{cat: c, kb: kb}
+}

@@ -1,0 +1,344 @@
+package explain
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/connect-doctor/connect-doctor/explain/knowledge"
+)
+
+// The evidence model. Every cause carries the class of its strongest
+// evidence (knowledge.Decisive, Strong, Weak). One rule ranks every cause:
+// the class first (decisive specific evidence beats any heuristic), then
+// specificity (a cause naming a mechanism beats a generic one such as
+// "credentials rejected" or "permission missing"), then the order the
+// evidence was found in. Confidence is a function of the class alone,
+// lowered when other causes share the top class, and calibrated on the
+// real-world corpus (TestCorpus prints the table). A generic cause that
+// nothing specific confirms is reported as unconfirmed, with what to
+// collect to decide it.
+
+// classConfidence is the calibrated confidence of a leading cause per
+// class (see TestCorpus's calibration table).
+var classConfidence = map[knowledge.Strength]float64{
+	knowledge.Decisive: 0.93,
+	knowledge.Strong:   0.8,
+	knowledge.Weak:     0.5,
+}
+
+// unconfirmedConfidence is the confidence of a generic cause that nothing
+// specific confirms.
+const unconfirmedConfidence = 0.3
+
+// rank orders strength classes.
+func rank(s knowledge.Strength) int {
+	switch s {
+	case knowledge.Decisive:
+		return 3
+	case knowledge.Strong:
+		return 2
+	case knowledge.Weak:
+		return 1
+	}
+	return 0
+}
+
+// legacyClass classifies a detector's estimate. Detectors written before
+// the evidence model state how sure their observation is as a number; only
+// its class survives into the ranking.
+func legacyClass(conf float64) knowledge.Strength {
+	switch {
+	case conf >= 0.85:
+		return knowledge.Decisive
+	case conf >= 0.65:
+		return knowledge.Strong
+	}
+	return knowledge.Weak
+}
+
+// genericCodes name an outcome rather than a mechanism: they are what a
+// status says by itself.
+var genericCodes = []string{CredentialsRejected, UserPermissionMissing, AppPermissionMissing, AnonymousRequest, HTMLErrorPage, EndpointUnknown}
+
+// advisoryCodes are findings that are not failures (a deprecated endpoint
+// that still answers): they may accompany a 2xx answer.
+var advisoryCodes = []string{EndpointDeprecated}
+
+// IsFailureCause reports whether a code explains a failure (every code but
+// the advisory ones).
+func IsFailureCause(code string) bool { return !slices.Contains(advisoryCodes, code) }
+
+func isGeneric(code string) bool { return slices.Contains(genericCodes, code) }
+
+// addStrength records a cause with an explicit evidence class.
+// A detector's fix, written for the exact situation, is kept over a rule's.
+func (a *analysis) addStrength(code string, s knowledge.Strength, fix string, evidence ...string) *rawCause {
+	if c := a.has(code); c != nil {
+		c.Evidence = dedupe(append(c.Evidence, evidence...))
+		if c.Fix == "" {
+			c.Fix = fix
+		}
+		if rank(s) > rank(c.explicit) {
+			c.explicit = s
+		}
+		return c
+	}
+	c := a.put(code, classConfidence[s], fix, true, evidence)
+	c.explicit = s
+	return c
+}
+
+// identifyService recognises who answered, from the knowledge files.
+func (a *analysis) identifyService() {
+	if a.kb == nil {
+		return
+	}
+	a.obs = knowledge.Observation{Host: a.host, Status: a.status, Header: a.hdr, Low: a.low, Credential: a.cred.kind}
+	for _, ch := range a.challenges {
+		if e := ch.params["error"]; e != "" {
+			a.obs.WWWErrors = append(a.obs.WWWErrors, e)
+		}
+	}
+	a.services = a.kb.Identify(&a.obs)
+	if len(a.services) > 0 {
+		s := a.services[0]
+		a.svc = s.Service
+		a.notes = append(a.notes, "answered by "+s.Service.Name+" ("+s.Why+")")
+	}
+}
+
+// atlassianTarget reports whether the exchange involves an Atlassian
+// product, so Jira's and Connect's rules apply.
+func (a *analysis) atlassianTarget() bool {
+	if a.svc != nil && !a.svc.Atlassian {
+		return false
+	}
+	return a.toAtlassian() || (a.svc != nil && a.svc.Atlassian)
+}
+
+// serviceName names who answered, for titles and fixes.
+func (a *analysis) serviceName() string {
+	if a.svc != nil {
+		return a.svc.Name
+	}
+	if a.atlassianTarget() {
+		return "Jira"
+	}
+	return "the service"
+}
+
+// schemeLegit reports whether some service this exchange may involve
+// accepts the Authorization scheme; for unknown services any scheme a
+// known service uses counts (it is not a typo).
+func (a *analysis) schemeLegit(scheme string) bool {
+	if a.kb == nil || scheme == "" {
+		return false
+	}
+	for _, id := range a.services {
+		if id.Service.SchemeOK(scheme) {
+			return true
+		}
+	}
+	if a.atlassianTarget() {
+		return false
+	}
+	for _, s := range a.kb.Services {
+		if s.SchemeOK(scheme) {
+			return true
+		}
+	}
+	return false
+}
+
+// queryCredential returns a query parameter that carries a credential for
+// a service this exchange may involve.
+func (a *analysis) queryCredential() (string, string) {
+	if a.kb == nil || a.rawQuery == "" {
+		return "", ""
+	}
+	for _, s := range a.kb.Services {
+		if s.Schemes == nil {
+			continue
+		}
+		for _, q := range s.Schemes.Query {
+			if v := queryParam(a.rawQuery, q); v != "" {
+				return q, v
+			}
+		}
+	}
+	return "", ""
+}
+
+// detectKnowledge applies the rule files.
+func (a *analysis) detectKnowledge() {
+	if a.kb == nil {
+		return
+	}
+	said := a.said()
+	for _, h := range a.kb.Match(&a.obs, a.services) {
+		r := h.Rule
+		ev := []string{h.Service.Name + ": " + h.Matched + " (rule " + r.ID + ", " + r.Source + ")"}
+		if said != "" && !strings.Contains(h.Matched, "header") {
+			ev = append(ev, said)
+		}
+		c := a.addStrength(r.Cause, r.Strength, r.Fix, ev...)
+		if r.Title != "" && c.explicit == r.Strength {
+			c.Title = r.Title
+		}
+		if r.Collect != "" && c.Collect == "" {
+			c.Collect = r.Collect
+		}
+	}
+}
+
+// finishCauses applies the evidence model: classes, ranking, confidence,
+// honest inputs.
+func (a *analysis) finishCauses() {
+	// A 2xx or 3xx answer has no failure cause, except an authentication
+	// redirect (a login page, or one served with 200 to a REST call).
+	if a.status >= 200 && a.status < 400 && a.in.Context.NetworkErr == nil {
+		loginPage := a.redirectedToLogin() || a.status == 200 && a.isHTML && strings.HasPrefix(a.apiPath, "/rest/") && strings.Contains(strings.ToLower(a.htmlTitle), "log")
+		if !loginPage {
+			kept := a.causes[:0]
+			for _, c := range a.causes {
+				if !IsFailureCause(c.Code) {
+					kept = append(kept, c)
+				}
+			}
+			a.causes = kept
+		}
+	}
+	for _, c := range a.causes {
+		info, _ := LookupCode(c.Code)
+		conf := c.legacy
+		if !c.exact {
+			conf *= statusFactor(info.Class, a.status)
+		}
+		cls := legacyClass(conf)
+		if rank(c.explicit) > rank(cls) {
+			cls = c.explicit
+		}
+		c.class = cls
+		c.legacy = conf
+	}
+	slices.SortStableFunc(a.causes, func(x, y *rawCause) int {
+		if d := rank(y.class) - rank(x.class); d != 0 {
+			return d
+		}
+		gx, gy := isGeneric(x.Code), isGeneric(y.Code)
+		if gx != gy {
+			if gx {
+				return 1
+			}
+			return -1
+		}
+		if x.legacy != y.legacy {
+			if x.legacy > y.legacy {
+				return -1
+			}
+			return 1
+		}
+		return x.order - y.order
+	})
+	if len(a.causes) == 0 {
+		return
+	}
+	top := a.causes[0]
+	// Causes sharing the top class (specific ones, when the top is
+	// specific) compete: each rival lowers the confidence.
+	rivals := 0
+	for _, c := range a.causes[1:] {
+		if c.class == top.class && isGeneric(c.Code) == isGeneric(top.Code) {
+			rivals++
+		}
+	}
+	for i, c := range a.causes {
+		conf := classConfidence[c.class]
+		if i == 0 {
+			conf -= 0.05 * float64(min(rivals, 2))
+		} else {
+			// Lower-ranked causes stay below the leader.
+			conf = min(conf, a.causes[i-1].Confidence) - 0.05
+		}
+		if i == 0 && (c.fallback || isGeneric(c.Code) && c.class == knowledge.Weak && c.legacy < 0.5) {
+			c.Unconfirmed = true
+			conf = min(conf, unconfirmedConfidence)
+			if c.Collect == "" {
+				c.Collect = a.whatToCollect(c.Code)
+			}
+		}
+		if a.status >= 200 && a.status < 300 && !IsFailureCause(c.Code) {
+			conf = min(conf, unconfirmedConfidence) // advice, not an explanation
+		}
+		c.Confidence = clampConf(conf)
+		c.Strength = string(c.class)
+		a.localize(c)
+	}
+}
+
+func clampConf(c float64) float64 {
+	c = min(c, maxConfidence)
+	if c < 0.05 {
+		c = 0.05
+	}
+	return float64(int(c*100+0.5)) / 100
+}
+
+// whatToCollect says what would decide a generic cause.
+func (a *analysis) whatToCollect(code string) string {
+	var parts []string
+	if a.in.Context.ResponseOnly || a.in.Request.URL == "" {
+		parts = append(parts, "the request side (curl -v output or a HAR entry): which credential was sent, in which scheme, to which URL")
+	}
+	if strings.TrimSpace(a.low) == "" {
+		parts = append(parts, "the full response body, which usually names the reason")
+	}
+	switch code {
+	case UserPermissionMissing, AppPermissionMissing:
+		if a.atlassianTarget() && a.in.Context.DeclaredScopes == nil && a.cred.kind != credBasic {
+			parts = append(parts, "the app's scopes (--scopes or --descriptor atlassian-connect.json)")
+		}
+		parts = append(parts, "the acting identity's permissions for this resource (e.g. GET /rest/api/3/mypermissions as that user)")
+	case CredentialsRejected, AnonymousRequest:
+		parts = append(parts, "a request with the same credential that works (or does not) against a simple endpoint such as the current-user endpoint", "the WWW-Authenticate header")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// localize makes titles and fixes of generic causes name the service that
+// answered instead of Jira.
+func (a *analysis) localize(c *rawCause) {
+	if a.atlassianTarget() {
+		return
+	}
+	name := a.serviceName()
+	switch c.Code {
+	case UserPermissionMissing, AppPermissionMissing:
+		if strings.Contains(c.Title, "Jira") {
+			c.Title = "The caller lacks a permission on " + name
+		}
+		if strings.Contains(c.Fix, "Jira") || strings.Contains(c.Fix, "permission scheme") {
+			c.Fix = "The credential was accepted but the identity it stands for is not allowed to do this on " + name + ": grant the role, policy or permission the operation needs, or call as an identity that has it."
+		}
+	case AnonymousRequest:
+		c.Title = name + " treated the request as anonymous"
+		if strings.Contains(c.Fix, "Jira") || strings.Contains(c.Fix, "Atlassian") {
+			c.Fix = "Send the credential in the scheme " + name + " documents; check that nothing between you and " + name + " removes the Authorization header."
+		}
+	default:
+		if strings.Contains(c.Title, "Jira") {
+			c.Title = strings.ReplaceAll(c.Title, "Jira", name)
+		}
+	}
+}
+
+// bestSpecific is the highest estimate of a specific (not generic) cause.
+func (a *analysis) bestSpecific() float64 {
+	b := 0.0
+	for _, c := range a.causes {
+		if !isGeneric(c.Code) {
+			b = max(b, c.legacy, classConfidence[c.explicit])
+		}
+	}
+	return b
+}
