@@ -87,6 +87,9 @@ const (
 	MFARequired              = "mfa_required"
 	OrgAPIKeyRequired        = "org_api_key_required"
 	WikiPrefixMissing        = "wiki_prefix_missing"
+	RefreshTokenInvalid      = "refresh_token_invalid"
+	ConsentRequired          = "consent_required"
+	OAuthClientUnknown       = "oauth_client_unknown"
 )
 
 // CodeInfo documents one cause code.
@@ -259,6 +262,12 @@ var codeTable = []CodeInfo{
 		"The Atlassian organization (Admin) API accepts only an API key created in admin.atlassian.com as Bearer, not a personal API token or OAuth token."},
 	{WikiPrefixMissing, VerdictNotFound, "The Confluence path lacks /wiki",
 		"Confluence Cloud's REST API lives under https://<site>.atlassian.net/wiki/rest/… (and /wiki/api/v2); without /wiki the site answers 404 or Jira's error."},
+	{RefreshTokenInvalid, VerdictAuthentication, "The OAuth refresh token was refused",
+		"The authorization server answered invalid_grant for the refresh token: it expired, was already used (rotating refresh tokens invalidate the previous one) or was revoked; store each new refresh_token or authorize again."},
+	{ConsentRequired, VerdictAuthorization, "The app's permissions were not consented",
+		"The identity provider will not issue the token because the user or an administrator never consented to the app's permissions (Entra ID AADSTS65001, consent_required)."},
+	{OAuthClientUnknown, VerdictAuthentication, "The authorization server does not know this client",
+		"The client id is not registered where the request went (Entra ID AADSTS700016: wrong tenant or app id; invalid_client \"client not found\")."},
 }
 
 var codeIndex = func() map[string]int {

@@ -32,6 +32,7 @@ func (e *Engine) Diagnose(in Input) Diagnosis {
 		a.detectIntermediaries()
 		a.detectStatus()
 		a.detectForge()
+		a.detectComputed()
 		a.detectKnowledge()
 	}
 	a.detectExchange()

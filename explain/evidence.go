@@ -342,3 +342,45 @@ func (a *analysis) bestSpecific() float64 {
 	}
 	return b
 }
+
+// Confluence REST paths, which live under /wiki on a Cloud site.
+var confluencePaths = []string{"/rest/api/content", "/rest/api/space", "/rest/api/search?cql", "/rest/api/longtask", "/api/v2/pages", "/api/v2/spaces", "/api/v2/blogposts", "/rest/api/contentbody"}
+
+// detectComputed covers the causes the engine works out from the exchange
+// itself rather than from a service's words.
+func (a *analysis) detectComputed() {
+	// A Confluence path on a Cloud site without /wiki.
+	if siteHost(a.host) && !strings.HasPrefix(a.rawPath, "/wiki/") && (a.status == 404 || a.status == 401 || a.status == 403) {
+		for _, p := range confluencePaths {
+			if strings.HasPrefix(a.reqURI, p) {
+				a.addStrength(WikiPrefixMissing, knowledge.Strong, "Confluence Cloud serves its REST API under /wiki: call https://"+a.host+"/wiki"+a.reqURI+".",
+					a.rawPath+" is a Confluence REST path, sent to "+a.host+" without the /wiki prefix")
+				break
+			}
+		}
+	}
+	// Credentials were sent, yet the server says it received none.
+	if a.cred.kind != credNone && a.cred.kind != credForm && !a.in.Context.ResponseOnly && (a.status == 401 || a.status == 403) {
+		if n, ok := a.bodyHas("missing authorization header", "authorization header is missing", "no authorization header", "authorization header required",
+			"no auth credentials found", "missing authentication credentials", "authorization header not found", "no credentials provided", "missing credentials"); ok {
+			a.addStrength(AuthHeaderStripped, knowledge.Decisive, "The client sent "+a.cred.source+" but the server saw none: something on the way removed it. Check proxies, load balancers and web servers in front of the application (Apache passes Authorization to CGI/PHP/WSGI only with `CGIPassAuth On` or `WSGIPassAuthorization On`), and redirects to another host, which make clients drop the header.",
+				"the request carried "+a.cred.source, "the server says it received no credentials ("+quote(n, 60)+")")
+		}
+	}
+	// An Atlassian API token sent as Bearer.
+	if a.cred.kind == credBearer && tokenShape(a.cred.value) == "api-token" && !a.gateway && (siteHost(a.host) || a.atlassian || a.svc != nil && a.svc.Atlassian) && a.status >= 400 {
+		a.addStrength(APITokenAsBearer, knowledge.Strong, fixBasic, "an Atlassian API token (ATATT…) was sent as `Authorization: Bearer`; the site accepts API tokens only with Basic auth (email:token)")
+	}
+	// A token whose own claims say it is not an access token.
+	if t := a.cred.token; t != nil && a.cred.kind == credBearer && (a.status == 401 || a.status == 403) {
+		use := strings.ToLower(t.Claims.TokenUse)
+		switch {
+		case strings.Contains(use, "refresh"):
+			a.addStrength(TokenTypeWrong, knowledge.Strong, "Exchange the refresh token for an access token at the token endpoint and send the access token.", "the bearer token's claims say it is a refresh token")
+		case use == "id" || use == "id_token" || use == "id+jwt":
+			a.addStrength(TokenTypeWrong, knowledge.Weak, "APIs take access tokens; an ID token proves a login to the client only. Request an access token for this API's audience (unless its authorizer is configured for ID tokens).", "the bearer token's claims say it is an ID token")
+		case use == "access" && strings.HasSuffix(a.host, "execute-api.amazonaws.com") && a.status == 401:
+			a.addStrength(TokenTypeWrong, knowledge.Strong, "An API Gateway Cognito user-pool authorizer validates the ID token unless the method declares OAuth scopes: send the ID token, or configure authorization scopes on the method to accept access tokens.", "a Cognito access token (token_use \"access\") was refused by an API Gateway authorizer")
+		}
+	}
+}
