@@ -20,7 +20,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/app"
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/connect"
@@ -194,7 +194,7 @@ func (h *harness) do(method, path, auth string, body []byte) *http.Response {
 
 func errorCode(t *testing.T, resp *http.Response) string {
 	t.Helper()
-	var body api.ErrorBody
+	var body httperr.Body
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatalf("status %d: body is not the error envelope: %v", resp.StatusCode, err)
 	}

@@ -24,7 +24,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/jira"
 	"github.com/connect-doctor/connect-doctor/oauth"
@@ -776,7 +776,7 @@ func FuzzHTTPToken(f *testing.F) {
 			}
 			return
 		}
-		var env api.ErrorBody
+		var env httperr.Body
 		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Error.Code == "" {
 			t.Fatalf("status %d without an error envelope: %.200q", rec.Code, rec.Body.String())
 		}

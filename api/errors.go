@@ -7,28 +7,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/connect"
 )
-
-// ErrorBody is the JSON envelope of every error answer:
-// {"error":{"code":"…","message":"…","hint":"…"}}.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail is the inside of the envelope.
-type ErrorDetail struct {
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	Hint      string `json:"hint,omitempty"`
-	Canonical string `json:"canonicalRequest,omitempty"`
-	RequestID string `json:"requestId,omitempty"`
-}
-
-// abort writes an error envelope and stops the handler chain.
-func abort(c *gin.Context, status int, code, message, hint string) {
-	c.AbortWithStatusJSON(status, ErrorBody{Error: ErrorDetail{Code: code, Message: message, Hint: hint, RequestID: requestID(c)}})
-}
 
 // abortAuth writes the problem for a verification error: 401 with
 // WWW-Authenticate, 403 for an inactive tenant, 503 for an unavailable
@@ -51,6 +32,5 @@ func (s *Server) abortAuth(c *gin.Context, err error) {
 		c.Set(ctxClientKey, ve.ClientKey)
 	}
 	c.Set(ctxAuthError, p.Code)
-	c.AbortWithStatusJSON(p.Status, ErrorBody{Error: ErrorDetail{Code: p.Code, Message: p.Message, Hint: p.Hint,
-		Canonical: p.Canonical, RequestID: requestID(c)}})
+	httperr.AbortDetail(c, p.Status, httperr.Detail{Code: p.Code, Message: p.Message, Hint: p.Hint, Canonical: p.Canonical})
 }

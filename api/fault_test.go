@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/api/panel"
 	"github.com/connect-doctor/connect-doctor/app"
 	"github.com/connect-doctor/connect-doctor/config"
@@ -148,7 +148,7 @@ func TestFaultPostgresStoppedDuringInstall(t *testing.T) {
 			return
 		}
 		defer resp.Body.Close()
-		var env api.ErrorBody
+		var env httperr.Body
 		_ = json.NewDecoder(resp.Body).Decode(&env)
 		done <- result{resp.StatusCode, env.Error.Code, resp.Header.Get("Retry-After")}
 	}()
@@ -631,7 +631,7 @@ func TestFaultClockSkew(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var appBody api.ErrorBody
+		var appBody httperr.Body
 		_ = json.NewDecoder(resp.Body).Decode(&appBody)
 		resp.Body.Close()
 		if resp.StatusCode != 401 || appBody.Error.Code != "not_yet_valid" || !strings.Contains(appBody.Error.Hint, "clock") {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/storage"
@@ -72,7 +73,7 @@ func (s *Server) readPayload(c *gin.Context, event string) (*connect.Payload, *l
 func (s *Server) reject(c *gin.Context, event, clientKey string, r *lifecycleRejection) {
 	s.recordLifecycle(c, event, clientKey, storage.OutcomeRejected, r.code, r.msg)
 	c.Set(ctxAuthError, r.code)
-	abort(c, r.status, r.code, r.msg, r.hi)
+	httperr.Abort(c, r.status, r.code, r.msg, r.hi)
 }
 
 // signedLifecycle handles the RS256-signed installed and uninstalled
@@ -122,7 +123,7 @@ func (s *Server) installed(c *gin.Context) {
 		s.Logger.Error("install not stored", slog.String("client_key", p.ClientKey), slog.String("error", err.Error()))
 		s.recordLifecycle(c, connect.EventInstalled, p.ClientKey, storage.OutcomeFailed, "store_unavailable", "database write failed")
 		c.Header("Retry-After", "5")
-		abort(c, http.StatusServiceUnavailable, "store_unavailable", "The installation could not be stored; nothing was saved.", "Jira retries the install; make sure the database is reachable.")
+		httperr.Abort(c, http.StatusServiceUnavailable, "store_unavailable", "The installation could not be stored; nothing was saved.", "Jira retries the install; make sure the database is reachable.")
 		return
 	}
 	s.Invalidate(p.ClientKey)
@@ -145,7 +146,7 @@ func (s *Server) uninstalled(c *gin.Context) {
 	case err != nil:
 		s.recordLifecycle(c, connect.EventUninstalled, p.ClientKey, storage.OutcomeFailed, "store_unavailable", "database write failed")
 		c.Header("Retry-After", "5")
-		abort(c, http.StatusServiceUnavailable, "store_unavailable", "The uninstall could not be recorded.", "Jira retries; make sure the database is reachable.")
+		httperr.Abort(c, http.StatusServiceUnavailable, "store_unavailable", "The uninstall could not be recorded.", "Jira retries; make sure the database is reachable.")
 		return
 	default:
 		s.recordLifecycle(c, connect.EventUninstalled, p.ClientKey, storage.OutcomeAccepted, "", "")
@@ -192,7 +193,7 @@ func (s *Server) enabledDisabled(event string) gin.HandlerFunc {
 			s.Invalidate(p.ClientKey)
 			s.recordLifecycle(c, event, p.ClientKey, storage.OutcomeFailed, "store_unavailable", "database write failed")
 			c.Header("Retry-After", "5")
-			abort(c, http.StatusServiceUnavailable, "store_unavailable", "The state change could not be stored.", "")
+			httperr.Abort(c, http.StatusServiceUnavailable, "store_unavailable", "The state change could not be stored.", "")
 			return
 		}
 		s.Invalidate(p.ClientKey)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 )
 
 // Context keys set by the middleware.
@@ -104,7 +106,7 @@ func recoverJSON(log *slog.Logger) gin.HandlerFunc {
 				log.Error("panic", slog.String("route", c.FullPath()), slog.String("panic", fmt.Sprint(r)),
 					slog.String("stack", string(debug.Stack())), slog.String("request_id", requestID(c)))
 				if !c.Writer.Written() {
-					abort(c, http.StatusInternalServerError, "internal_error", "The server hit an unexpected error.", "Retry; if it persists, report the request id.")
+					httperr.Abort(c, http.StatusInternalServerError, "internal_error", "The server hit an unexpected error.", "Retry; if it persists, report the request id.")
 				} else {
 					c.Abort()
 				}

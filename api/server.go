@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/storage"
@@ -85,10 +86,10 @@ func New(d Deps) *Server {
 	e.ContextWithFallback = true
 	e.Use(withRequestID(), accessLog(d.Logger, s.metrics), recoverJSON(d.Logger), securityHeaders())
 	e.NoRoute(func(c *gin.Context) {
-		abort(c, http.StatusNotFound, "not_found", "No such route.", "The app serves /atlassian-connect.json, the lifecycle callbacks, /admin and /api/….")
+		httperr.Abort(c, http.StatusNotFound, "not_found", "No such route.", "The app serves /atlassian-connect.json, the lifecycle callbacks, /admin and /api/….")
 	})
 	e.NoMethod(func(c *gin.Context) {
-		abort(c, http.StatusMethodNotAllowed, "method_not_allowed", "This route does not accept "+c.Request.Method+".", "")
+		httperr.Abort(c, http.StatusMethodNotAllowed, "method_not_allowed", "This route does not accept "+c.Request.Method+".", "")
 	})
 
 	g := e.Group(s.basePath)
@@ -151,7 +152,7 @@ func (s *Server) readyz(c *gin.Context) {
 	if err := s.DB.Ping(c.Request.Context()); err != nil {
 		s.Logger.Warn("readiness: database unreachable", slog.String("error", err.Error()))
 		c.Header("Retry-After", "5")
-		abort(c, http.StatusServiceUnavailable, "database_unavailable", "The database is not reachable.", "Check DATABASE_URL and that PostgreSQL is up.")
+		httperr.Abort(c, http.StatusServiceUnavailable, "database_unavailable", "The database is not reachable.", "Check DATABASE_URL and that PostgreSQL is up.")
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/forge"
 	"github.com/connect-doctor/connect-doctor/sim/forgesim"
@@ -216,7 +217,7 @@ func remoteExchange(t *testing.T, w *forgeWorld, skew time.Duration) explain.Inp
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()
 		if _, err := v.VerifyRequest(r); err != nil {
-			forge.WriteError(rec, err)
+			httperr.Write(rec, err)
 		} else {
 			rec.WriteHeader(http.StatusNoContent)
 		}

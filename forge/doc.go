@@ -5,8 +5,9 @@
 // x-forge-oauth-user) into values that never print their secrets.
 //
 // Every verification failure is a sentinel error with a stable code
-// (Code(err), e.g. "fit_wrong_aud") and a hint, and maps to a 401 JSON
-// envelope through HTTPError / WriteError.
+// (Code(err), e.g. "fit_wrong_aud"), a hint and an HTTP status: a Sentinel
+// implements the Code/Hint/Status interface that api/httperr renders as the
+// project's one JSON error envelope.
 //
 // Facts: shared/docs/forge.md §1.2 (request), §1.3 (FIT), §1.4 (tokens), §5.
 package forge

@@ -1,7 +1,6 @@
 package forge
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 )
@@ -99,41 +98,4 @@ func Code(err error) string {
 		return s.code
 	}
 	return "internal"
-}
-
-// ErrorBody is the JSON error envelope every user-facing error uses:
-// {"error":{"code":"…","message":"…","hint":"…"}}.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail is the inside of ErrorBody.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Hint    string `json:"hint,omitempty"`
-}
-
-// HTTPError maps err to a status and an envelope. Verification failures are
-// 401, an unreachable key set 503, anything unclassified 500. The message is
-// the error text, which never contains a token.
-func HTTPError(err error) (int, ErrorBody) {
-	var s *Sentinel
-	if errors.As(err, &s) {
-		return s.status, ErrorBody{ErrorDetail{Code: s.code, Message: err.Error(), Hint: s.hint}}
-	}
-	return http.StatusInternalServerError, ErrorBody{ErrorDetail{Code: "internal", Message: "forge: internal error"}}
-}
-
-// WriteError writes the envelope for err, with a WWW-Authenticate challenge
-// on 401.
-func WriteError(w http.ResponseWriter, err error) {
-	status, body := HTTPError(err)
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="forge", error="invalid_token"`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/forge"
 	"github.com/connect-doctor/connect-doctor/sim/forgesim"
 )
@@ -98,7 +99,7 @@ func TestKeySetServerError(t *testing.T) {
 	if !errors.Is(err, forge.ErrJWKSUnavailable) || !strings.Contains(err.Error(), "status 500") {
 		t.Fatalf("err = %v, want ErrJWKSUnavailable with status 500", err)
 	}
-	if status, _ := forge.HTTPError(err); status != http.StatusServiceUnavailable {
+	if status := httperr.Status(err); status != http.StatusServiceUnavailable {
 		t.Errorf("status %d, want 503", status)
 	}
 	// Within the cooldown the failure is remembered, not retried.

@@ -217,14 +217,26 @@ func classify(tok *jwt.Token, err error) error {
 
 type ctxKey struct{}
 
-// Middleware verifies the FIT of every request, answers failures with
-// WriteError, and passes the claims on in the request context
-// (ClaimsFromContext).
-func (v *Verifier) Middleware(next http.Handler) http.Handler {
+// Middleware verifies the FIT of every request, passes the claims on in
+// the request context (ClaimsFromContext), and answers failures with
+// onError: api/httperr.Write gives Connect Doctor's JSON envelope. A nil
+// onError answers the failure's status (Sentinel.Status) with its code as
+// plain text.
+func (v *Verifier) Middleware(next http.Handler, onError func(http.ResponseWriter, *http.Request, error)) http.Handler {
+	if onError == nil {
+		onError = func(w http.ResponseWriter, _ *http.Request, err error) {
+			status := http.StatusUnauthorized
+			var s *Sentinel
+			if errors.As(err, &s) {
+				status = s.Status()
+			}
+			http.Error(w, Code(err), status)
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := v.VerifyRequest(r)
 		if err != nil {
-			WriteError(w, err)
+			onError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithClaims(r.Context(), c)))

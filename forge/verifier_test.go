@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/forge"
 	"github.com/connect-doctor/connect-doctor/sim/forgesim"
 )
@@ -127,8 +128,8 @@ func TestVerifyRejections(t *testing.T) {
 			if got := forge.Code(err); got != tt.code {
 				t.Errorf("Code = %q, want %q (err %v)", got, tt.code, err)
 			}
-			if status, body := forge.HTTPError(err); status != http.StatusUnauthorized || body.Error.Code != tt.code || body.Error.Hint == "" {
-				t.Errorf("HTTPError = %d %+v", status, body)
+			if status, d := httperr.For(err); status != http.StatusUnauthorized || d.Code != tt.code || d.Hint == "" {
+				t.Errorf("httperr.For = %d %+v", status, d)
 			}
 		})
 	}
@@ -416,7 +417,7 @@ func TestMiddleware(t *testing.T) {
 			return
 		}
 		_, _ = w.Write([]byte(c.InstallationID()))
-	}))
+	}), func(w http.ResponseWriter, _ *http.Request, err error) { httperr.Write(w, err) })
 
 	req, _ := forgesim.NewRequest(context.Background(), http.MethodPost, "/forge/lifecycle", strings.NewReader("{}"),
 		forgesim.Invocation{FIT: f.minter.MustMint()})
@@ -430,7 +431,7 @@ func TestMiddleware(t *testing.T) {
 	req.Header.Set("Authorization", "JWT eyJhbGciOiJIUzI1NiJ9.e30.x")
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	var body forge.ErrorBody
+	var body httperr.Body
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 		t.Fatal(err)
 	}
@@ -452,12 +453,12 @@ func TestHTTPErrorStatuses(t *testing.T) {
 		{errors.New("boom"), 500, "internal"},
 	}
 	for _, tt := range tests {
-		status, body := forge.HTTPError(tt.err)
-		if status != tt.status || body.Error.Code != tt.code || forge.Code(tt.err) != tt.code {
-			t.Errorf("HTTPError(%v) = %d %+v", tt.err, status, body)
+		status, d := httperr.For(tt.err)
+		if status != tt.status || d.Code != tt.code || (tt.code != "internal" && forge.Code(tt.err) != tt.code) {
+			t.Errorf("httperr.For(%v) = %d %+v", tt.err, status, d)
 		}
-		if tt.code == "internal" && strings.Contains(body.Error.Message, "boom") {
-			t.Errorf("internal error text leaked: %q", body.Error.Message)
+		if tt.code == "internal" && strings.Contains(d.Message, "boom") {
+			t.Errorf("internal error text leaked: %q", d.Message)
 		}
 	}
 	if forge.Code(nil) != "" {

@@ -35,7 +35,7 @@ type Options struct {
 	HTTP    *http.Client
 	AppKey  string // the app's key: iss of the app JWT
 	Version string // the app's version, for the User-Agent
-	Tokens  TokenSource
+	Tokens  UserTokens
 	Now     func() time.Time
 	Retry   RetryPolicy
 	// MaxResponseBody caps every response body read (default 4 MiB).
@@ -56,7 +56,7 @@ type Client struct {
 	base      http.RoundTripper
 	appKey    string
 	userAgent string
-	tokens    TokenSource
+	tokens    UserTokens
 	now       func() time.Time
 	retry     RetryPolicy
 	maxBody   int64
@@ -161,7 +161,8 @@ func (c *Client) AsUser(t *tenant.Tenant, accountID string, scopes ...scope.Scop
 	case accountID == "":
 		d.err = fmt.Errorf("%w: no accountId to act as", ErrConfig)
 	default:
-		b := &bearer{next: c.base, source: c.tokens, tenant: t, base: d.base, accountID: accountID, scopes: d.scopes, userAgent: c.userAgent}
+		src := &userBearer{tokens: c.tokens, tenant: t, accountID: accountID, scopes: d.scopes}
+		b := &bearer{next: c.base, source: src, base: d.base, userAgent: c.userAgent, what: "a user token"}
 		d.rt = &retrier{next: b, policy: c.retry, now: c.now, log: c.log}
 	}
 	return d

@@ -199,7 +199,7 @@ func (s *sleepRecorder) Waits() []time.Duration {
 
 // newTestClient returns a client whose clock and sleeps are the recorder's
 // and whose jitter is zero.
-func newTestClient(f *fakeJira, tokens TokenSource, policy RetryPolicy) (*Client, *sleepRecorder) {
+func newTestClient(f *fakeJira, tokens UserTokens, policy RetryPolicy) (*Client, *sleepRecorder) {
 	rec := &sleepRecorder{now: fixedNow}
 	f.now = rec.Now
 	policy.Sleep = rec.Sleep

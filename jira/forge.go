@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -20,18 +19,6 @@ const (
 	IdentityForgeApp  = "forge-app"
 	IdentityForgeUser = "forge-user"
 )
-
-// BearerSource supplies the OAuth access token of a Forge call. The token
-// is opaque and never logged.
-type BearerSource interface {
-	// Bearer returns the token to send.
-	Bearer(ctx context.Context) (string, error)
-	// Refresh is told the token the gateway refused with 401 and reports
-	// whether Bearer would now return a different one (a cached offline
-	// user token is dropped and fetched again; a token Forge delivered
-	// cannot be refreshed).
-	Refresh(stale string) bool
-}
 
 // AsForgeApp returns a Doer that calls the tenant's Forge product API base
 // (t.APIBaseURL, e.g. https://api.atlassian.com/ex/jira/<cloudId>) with the
@@ -58,7 +45,7 @@ func (c *Client) asForge(t *tenant.Tenant, identity, accountID string, src Beare
 	case identity == IdentityForgeUser && accountID == "":
 		d.err = fmt.Errorf("%w: no accountId to act as", ErrConfig)
 	default:
-		b := &forgeBearer{next: c.base, source: src, base: d.base, userAgent: c.userAgent}
+		b := &bearer{next: c.base, source: src, base: d.base, userAgent: c.userAgent, what: "a Forge token"}
 		d.rt = &retrier{next: b, policy: c.retry, now: c.now, log: c.log}
 	}
 	return d
@@ -91,54 +78,6 @@ func (c *Client) forgeBase(t *tenant.Tenant) (*url.URL, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	return u, nil
-}
-
-// forgeBearer authenticates each attempt with the source's token; on 401
-// it retries once when the source can offer a different token.
-type forgeBearer struct {
-	next      http.RoundTripper
-	source    BearerSource
-	base      *url.URL
-	userAgent string
-}
-
-func (b *forgeBearer) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !withinBase(b.base, req.URL) {
-		closeBody(req)
-		return nil, fmt.Errorf("%w: refusing to send a Forge token for %s outside %s", ErrPathNotAllowed, req.URL.Redacted(), b.base.Redacted())
-	}
-	resp, tok, err := b.send(req, req.Body)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || !b.source.Refresh(tok) {
-		return resp, err
-	}
-	body := req.Body
-	if req.Body != nil && req.Body != http.NoBody {
-		if req.GetBody == nil {
-			return resp, nil
-		}
-		if body, err = req.GetBody(); err != nil {
-			return resp, nil
-		}
-	}
-	drain(resp)
-	infoFrom(req).refreshed = true
-	resp, _, err = b.send(req, body)
-	return resp, err
-}
-
-func (b *forgeBearer) send(req *http.Request, body io.ReadCloser) (*http.Response, string, error) {
-	tok, err := b.source.Bearer(req.Context())
-	if err != nil {
-		if body != nil {
-			body.Close()
-		}
-		return nil, "", fmt.Errorf("%w: %w", ErrToken, err)
-	}
-	out := withAuth(req, "Bearer "+tok, b.userAgent)
-	out.Body = body
-	infoFrom(req).sent++
-	resp, err := b.next.RoundTrip(out)
-	return resp, tok, err
 }
 
 // CheckPermissionsAs is CheckPermissions through a given Doer, e.g. the

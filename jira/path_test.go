@@ -117,7 +117,7 @@ func TestSignerRefusesForeignURL(t *testing.T) {
 	f := newFakeJira(t, "/wiki")
 	base, _ := tenantBase(f.tenant)
 	s := &appSigner{next: f.srv.Client().Transport, appKey: testAppKey, tenant: f.tenant, base: base, now: f.now}
-	b := &bearer{next: f.srv.Client().Transport, tenant: f.tenant, base: base}
+	b := &bearer{next: f.srv.Client().Transport, base: base, what: "a user token"}
 	for _, raw := range []string{"https://evil.example/wiki/rest/x", f.srv.URL + "/rest/x", f.srv.URL + "/wiki/secure/x"} {
 		u, _ := url.Parse(raw)
 		req := &http.Request{Method: "GET", URL: u, Header: http.Header{}}

@@ -1,14 +1,9 @@
 package jira
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,11 +12,7 @@ import (
 )
 
 // AppTokenLifetime is exp − iat of the app JWTs, as ACE uses.
-const AppTokenLifetime = 180 * time.Second
-
-// jwtHeader is base64url({"typ":"JWT","alg":"HS256"}), the header Atlassian's
-// libraries emit.
-const jwtHeader = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9"
+const AppTokenLifetime = connect.AppTokenLifetime
 
 // SignAppToken returns the JWT with which the app calls Jira: HS256 with
 // the tenant's shared secret, iss = appKey, aud = [clientKey], iat = now,
@@ -39,7 +30,7 @@ func SignAppToken(appKey string, t *tenant.Tenant, method, relURL string, now ti
 	if t.SharedSecret == "" {
 		return "", fmt.Errorf("%w: %s has no shared secret", ErrTenant, t.ClientKey)
 	}
-	return signApp(appKey, t.ClientKey, t.SharedSecret, basePathOf(t.BaseURL), method, relURL, now)
+	return connect.SignAppToken(appKey, t.ClientKey, t.SharedSecret, basePathOf(t.BaseURL), method, relURL, now), nil
 }
 
 func basePathOf(baseURL string) string {
@@ -48,50 +39,6 @@ func basePathOf(baseURL string) string {
 		return ""
 	}
 	return strings.TrimRight(u.EscapedPath(), "/")
-}
-
-func signApp(appKey, clientKey, secret, basePath, method, requestURI string, now time.Time) (string, error) {
-	iat := now.Unix()
-	qsh := connect.RequestQSH(method, requestURI, basePath)
-	// The claims, in ACE's order: {"iss","iat","exp","qsh","aud":[…]}.
-	payload := make([]byte, 0, 64+len(appKey)+len(qsh)+len(clientKey))
-	payload = append(payload, `{"iss":`...)
-	payload = appendJSONString(payload, appKey)
-	payload = append(payload, `,"iat":`...)
-	payload = strconv.AppendInt(payload, iat, 10)
-	payload = append(payload, `,"exp":`...)
-	payload = strconv.AppendInt(payload, iat+int64(AppTokenLifetime/time.Second), 10)
-	payload = append(payload, `,"qsh":"`...)
-	payload = append(payload, qsh...)
-	payload = append(payload, `","aud":[`...)
-	payload = appendJSONString(payload, clientKey)
-	payload = append(payload, "]}"...)
-
-	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(jwtHeader)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(sha256.Size))
-	buf = append(buf, jwtHeader...)
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, payload)
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(buf)
-	var sum [sha256.Size]byte
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, m.Sum(sum[:0]))
-	return string(buf), nil
-}
-
-// appendJSONString appends s as a JSON string: plain printable ASCII
-// directly, anything else through encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // appSigner is the RoundTripper decorator that authenticates each request
@@ -110,11 +57,7 @@ func (s *appSigner) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, fmt.Errorf("%w: refusing to sign a request for %s outside %s", ErrPathNotAllowed, req.URL.Redacted(), s.base.Redacted())
 	}
-	tok, err := signApp(s.appKey, s.tenant.ClientKey, s.tenant.SharedSecret, s.base.EscapedPath(), req.Method, req.URL.RequestURI(), s.now())
-	if err != nil {
-		closeBody(req)
-		return nil, err
-	}
+	tok := connect.SignAppToken(s.appKey, s.tenant.ClientKey, s.tenant.SharedSecret, s.base.EscapedPath(), req.Method, req.URL.RequestURI(), s.now())
 	out := withAuth(req, "JWT "+tok, s.userAgent)
 	infoFrom(req).sent++
 	return s.next.RoundTrip(out)

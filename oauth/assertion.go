@@ -1,14 +1,13 @@
 package oauth
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/connect-doctor/connect-doctor/connect"
 )
 
 // Authorization servers for the JWT-bearer grant (connect-protocol.md §1.e).
@@ -100,7 +99,7 @@ func (a Assertion) Sign(secret string, now time.Time) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrAssertion, err)
 	}
-	return signHS256(payload, secret), nil
+	return connect.SignHS256(payload, secret), nil
 }
 
 // validAccountID accepts the shapes Atlassian uses ("5b10ac8d82e05b22cc7d4ef5",
@@ -117,23 +116,4 @@ func validAccountID(s string) bool {
 		}
 	}
 	return true
-}
-
-// jwtHeader is base64url({"typ":"JWT","alg":"HS256"}), the header Atlassian's
-// libraries emit.
-const jwtHeader = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9"
-
-func signHS256(payload []byte, secret string) string {
-	enc := base64.RawURLEncoding
-	n := len(jwtHeader) + 1 + enc.EncodedLen(len(payload))
-	buf := make([]byte, 0, n+1+enc.EncodedLen(sha256.Size))
-	buf = append(buf, jwtHeader...)
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, payload)
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(buf)
-	var sum [sha256.Size]byte
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, m.Sum(sum[:0]))
-	return string(buf)
 }

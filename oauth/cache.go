@@ -193,6 +193,21 @@ func (c *Cache) Invalidate(t *tenant.Tenant, accountID string, scopes scope.Set,
 	return false
 }
 
+// UserToken is Token's access token alone: the Cache as the jira client's
+// source of user tokens (jira.UserTokens).
+func (c *Cache) UserToken(ctx context.Context, t *tenant.Tenant, accountID string, scopes scope.Set) (string, error) {
+	tok, err := c.Token(ctx, t, accountID, scopes)
+	if err != nil {
+		return "", err
+	}
+	return tok.AccessToken, nil
+}
+
+// ForgetUserToken is Invalidate for the access token Jira refused.
+func (c *Cache) ForgetUserToken(t *tenant.Tenant, accountID string, scopes scope.Set, stale string) bool {
+	return c.Invalidate(t, accountID, scopes, &Token{AccessToken: stale})
+}
+
 // EvictTenant drops every token of a tenant (call it on uninstall or
 // reinstall) and returns how many it dropped.
 func (c *Cache) EvictTenant(clientKey string) int {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/api/panel"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/forge"
@@ -79,7 +80,7 @@ func readEvent(c *gin.Context) (*event, bool) {
 	raw, err := io.ReadAll(c.Request.Body)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		abort(c, http.StatusRequestEntityTooLarge, "payload_too_large", "The event is larger than allowed.", "")
+		httperr.Abort(c, http.StatusRequestEntityTooLarge, "payload_too_large", "The event is larger than allowed.", "")
 		return nil, false
 	}
 	var ev event
@@ -87,13 +88,13 @@ func readEvent(c *gin.Context) (*event, bool) {
 		return &ev, true // scheduled and pre-uninstall bodies are optional
 	}
 	if err != nil || json.Unmarshal(raw, &ev) != nil {
-		abort(c, http.StatusBadRequest, "payload_malformed", "The event body is not a JSON object.", "Forge posts the event as JSON.")
+		httperr.Abort(c, http.StatusBadRequest, "payload_malformed", "The event body is not a JSON object.", "Forge posts the event as JSON.")
 		return nil, false
 	}
 	if len(ev.Payload) > 0 && string(ev.Payload) != "null" {
 		var inner event
 		if json.Unmarshal(ev.Payload, &inner) != nil {
-			abort(c, http.StatusBadRequest, "payload_malformed", "The event's payload is not a JSON object.", "")
+			httperr.Abort(c, http.StatusBadRequest, "payload_malformed", "The event's payload is not a JSON object.", "")
 			return nil, false
 		}
 		if inner.RetryContext == nil {
@@ -111,12 +112,12 @@ func readEvent(c *gin.Context) (*event, bool) {
 // FIT names (the FIT is what is verified).
 func (s *Server) checkEvent(c *gin.Context, cl *forge.Claims, ev *event) bool {
 	if id := firstNonEmpty(ev.ID, ev.InstallationID); id != "" && id != cl.InstallationID() {
-		abort(c, http.StatusBadRequest, "installation_mismatch", "The event names another installation than its invocation token.", "")
+		httperr.Abort(c, http.StatusBadRequest, "installation_mismatch", "The event names another installation than its invocation token.", "")
 		return false
 	}
 	if ev.App != nil && ev.App.ID != "" {
 		if id, err := forge.NormalizeAppID(ev.App.ID); err != nil || id != s.Verifier.AppID() {
-			abort(c, http.StatusBadRequest, "app_mismatch", "The event names another app than FORGE_APP_ID.", "")
+			httperr.Abort(c, http.StatusBadRequest, "app_mismatch", "The event names another app than FORGE_APP_ID.", "")
 			return false
 		}
 	}
@@ -333,12 +334,12 @@ func (s *Server) postLink(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	var in LinkRequest
 	if err := json.NewDecoder(c.Request.Body).Decode(&in); err != nil || in.ClientKey == "" {
-		abort(c, http.StatusBadRequest, "invalid_json", `Send {"clientKey": "<the linkCandidate of GET /forge/api/link>"}.`, "")
+		httperr.Abort(c, http.StatusBadRequest, "invalid_json", `Send {"clientKey": "<the linkCandidate of GET /forge/api/link>"}.`, "")
 		return
 	}
 	acc := inv.Claims.UserAccountID()
 	if acc == "" {
-		abort(c, http.StatusForbidden, "no_viewer", "The invocation names no user, so nobody can be checked for Administer Jira.", "Call from a UI module (invokeRemote or requestRemote).")
+		httperr.Abort(c, http.StatusForbidden, "no_viewer", "The invocation names no user, so nobody can be checked for Administer Jira.", "Call from a UI module (invokeRemote or requestRemote).")
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*time.Second)
@@ -347,16 +348,16 @@ func (s *Server) postLink(c *gin.Context) {
 	switch {
 	case err != nil:
 		c.Header("Retry-After", "5")
-		abort(c, http.StatusBadGateway, panel.CodeAdminCheckFailed, "Jira could not be asked whether you are a Jira administrator: "+truncate(err.Error(), 300), "")
+		httperr.Abort(c, http.StatusBadGateway, panel.CodeAdminCheckFailed, "Jira could not be asked whether you are a Jira administrator: "+truncate(err.Error(), 300), "")
 		return
 	case !perms[preflight.KeyAdminister]:
-		abort(c, http.StatusForbidden, panel.CodeNotJiraAdmin, "Linking a Connect installation needs the Administer Jira global permission.", "")
+		httperr.Abort(c, http.StatusForbidden, panel.CodeNotJiraAdmin, "Linking a Connect installation needs the Administer Jira global permission.", "")
 		return
 	}
 	out, err := s.Store.ConfirmLink(ctx, inv.Claims.InstallationID(), in.ClientKey)
 	switch {
 	case errors.Is(err, storage.ErrNotLinkCandidate):
-		abort(c, http.StatusConflict, "not_link_candidate", "That Connect installation is not this Forge installation's link candidate.",
+		httperr.Abort(c, http.StatusConflict, "not_link_candidate", "That Connect installation is not this Forge installation's link candidate.",
 			"GET /forge/api/link shows the candidate: a Connect tenant of the same cloudId or site URL.")
 		return
 	case err != nil:

@@ -26,6 +26,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/api/panel"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
@@ -182,17 +183,12 @@ func (s *Server) fit(v *forge.Verifier) gin.HandlerFunc {
 		if err != nil {
 			s.Logger.Warn("forge: invocation refused", slog.String("route", c.FullPath()), slog.String("code", forge.Code(err)),
 				slog.String("error", err.Error()))
-			if status, _ := forge.HTTPError(err); status == http.StatusServiceUnavailable {
-				c.Header("Retry-After", "5")
-			}
-			forge.WriteError(c.Writer, err)
-			c.Abort()
+			abortFIT(c, err)
 			return
 		}
 		toks, err := forge.ParseOAuthHeaders(c.Request.Header)
 		if err != nil {
-			forge.WriteError(c.Writer, err)
-			c.Abort()
+			abortFIT(c, err)
 			return
 		}
 		inv := &Invocation{Claims: claims, Tokens: toks}
@@ -238,7 +234,7 @@ func (s *Server) tenant() gin.HandlerFunc {
 			return
 		}
 		if inst.State == tenant.StateUninstalled {
-			abort(c, http.StatusForbidden, "forge_installation_uninstalled", "This Forge installation was marked uninstalled by its pre-uninstall call.",
+			httperr.Abort(c, http.StatusForbidden, "forge_installation_uninstalled", "This Forge installation was marked uninstalled by its pre-uninstall call.",
 				"Reinstall the app; a reinstall creates a new installation id.")
 			return
 		}
@@ -276,7 +272,7 @@ func (s *Server) keepSystemToken(ctx context.Context, id string, tok forge.Token
 func (s *Server) storeDown(c *gin.Context, err error) {
 	s.Logger.Error("forge: store unavailable", slog.String("error", err.Error()))
 	c.Header("Retry-After", "5")
-	abort(c, http.StatusServiceUnavailable, "store_unavailable", "The installation could not be read or stored.", "Retry in a moment.")
+	httperr.Abort(c, http.StatusServiceUnavailable, "store_unavailable", "The installation could not be read or stored.", "Retry in a moment.")
 }
 
 // systemToken returns the system token for a product call: the one this
@@ -387,11 +383,16 @@ func (s *Server) globalPermissions(ctx context.Context, inv *Invocation, account
 	return out, nil
 }
 
-// ErrorBody is the JSON error envelope.
-type ErrorBody = forge.ErrorBody
-
-func abort(c *gin.Context, status int, code, msg, hint string) {
-	c.AbortWithStatusJSON(status, ErrorBody{Error: forge.ErrorDetail{Code: code, Message: msg, Hint: hint}})
+// abortFIT answers a refused invocation: 401 with a Bearer challenge, or
+// 503 with Retry-After when the key set is unreachable.
+func abortFIT(c *gin.Context, err error) {
+	switch httperr.Status(err) {
+	case http.StatusUnauthorized:
+		c.Header("WWW-Authenticate", `Bearer realm="forge", error="invalid_token"`)
+	case http.StatusServiceUnavailable:
+		c.Header("Retry-After", "5")
+	}
+	httperr.AbortErr(c, err)
 }
 
 // cors lets the Forge iframe call /forge/api with requestRemote. The FIT in

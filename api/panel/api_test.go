@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/api/panel"
 	"github.com/connect-doctor/connect-doctor/sim/jirasim"
 )
@@ -37,7 +38,7 @@ type checkResult struct {
 		MissingScope string `json:"missingScope"`
 	} `json:"preflight"`
 	Diagnosis diagnosis `json:"diagnosis"`
-	Failure   *panel.ErrorDetail
+	Failure   *httperr.Detail
 }
 
 func (d diagnosis) top() string {

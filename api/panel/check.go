@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
@@ -38,7 +39,7 @@ type CheckResult struct {
 	Response  CheckedResponse    `json:"response"`
 	Preflight preflight.Result   `json:"preflight"`
 	Diagnosis explain.Diagnosis  `json:"diagnosis"`
-	Failure   *ErrorDetail       `json:"failure,omitempty"` // no answer from Jira: token exchange or network failure
+	Failure   *httperr.Detail    `json:"failure,omitempty"` // no answer from Jira: token exchange or network failure
 	Stored    bool               `json:"stored"`
 	Endpoint  *EndpointReference `json:"endpoint,omitempty"`
 }
@@ -168,11 +169,11 @@ func (p *Panel) runCheck(c *gin.Context) {
 	}
 	method := strings.ToUpper(strings.TrimSpace(in.Method))
 	if !contains(checkMethods, method) {
-		abort(c, http.StatusBadRequest, CodeBadMethod, fmt.Sprintf("Method %q cannot be used for a check.", truncate(in.Method, 20)), "Use one of "+strings.Join(checkMethods, ", ")+".")
+		httperr.Abort(c, http.StatusBadRequest, CodeBadMethod, fmt.Sprintf("Method %q cannot be used for a check.", truncate(in.Method, 20)), "Use one of "+strings.Join(checkMethods, ", ")+".")
 		return
 	}
 	if code, err := ValidatePath(in.Path); err != nil {
-		abort(c, http.StatusBadRequest, code, err.Error(), pathHint)
+		httperr.Abort(c, http.StatusBadRequest, code, err.Error(), pathHint)
 		return
 	}
 	as := in.As
@@ -180,7 +181,7 @@ func (p *Panel) runCheck(c *gin.Context) {
 		as = in.Identity
 	}
 	if as != string(preflight.App) && as != string(preflight.User) {
-		abort(c, http.StatusBadRequest, CodeBadIdentity, `"as" must be "app" (the app's own user) or "user" (you, through the JWT-bearer grant).`, "")
+		httperr.Abort(c, http.StatusBadRequest, CodeBadIdentity, `"as" must be "app" (the app's own user) or "user" (you, through the JWT-bearer grant).`, "")
 		return
 	}
 	var body []byte
@@ -188,16 +189,16 @@ func (p *Panel) runCheck(c *gin.Context) {
 		body = in.Body
 	}
 	if len(body) > MaxCheckBody {
-		abort(c, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("The check's body exceeds %d bytes.", MaxCheckBody), "Send a smaller body.")
+		httperr.Abort(c, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("The check's body exceeds %d bytes.", MaxCheckBody), "Send a smaller body.")
 		return
 	}
 	if body != nil && (method == http.MethodGet || method == http.MethodHead) {
-		abort(c, http.StatusBadRequest, CodeGetWithBody, "GET and HEAD requests must not carry a body: Jira refuses them (CHANGE-2328).", "Remove the body, or use POST for search-like operations (e.g. POST /rest/api/3/search/jql).")
+		httperr.Abort(c, http.StatusBadRequest, CodeGetWithBody, "GET and HEAD requests must not carry a body: Jira refuses them (CHANGE-2328).", "Remove the body, or use POST for search-like operations (e.g. POST /rest/api/3/search/jql).")
 		return
 	}
 	acc := v.AccountID()
 	if as == string(preflight.User) && acc == "" {
-		abort(c, http.StatusBadRequest, CodeNoViewer, "The panel's token names no user, so there is nobody to act as.", "Log in to Jira and reopen the panel.")
+		httperr.Abort(c, http.StatusBadRequest, CodeNoViewer, "The panel's token names no user, so there is nobody to act as.", "Log in to Jira and reopen the panel.")
 		return
 	}
 	var perms *preflight.Permissions
@@ -210,14 +211,14 @@ func (p *Panel) runCheck(c *gin.Context) {
 	}
 	if ok, wait := p.limiter.allow(v.Tenant.ClientKey, p.Now()); !ok {
 		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
-		abort(c, http.StatusTooManyRequests, CodeRateLimited,
+		httperr.Abort(c, http.StatusTooManyRequests, CodeRateLimited,
 			fmt.Sprintf("This site ran more than %d checks in a minute.", p.ChecksPerMinute),
 			"Wait "+strconv.Itoa(retryAfterSeconds(wait))+" s and retry (CHECKS_PER_MINUTE sets the limit).")
 		return
 	}
 	res, status, errDetail := p.perform(c.Request.Context(), v, method, in.Path, preflight.Identity(as), acc, body, perms)
 	if errDetail != nil {
-		abort(c, status, errDetail.Code, errDetail.Message, errDetail.Hint)
+		httperr.Abort(c, status, errDetail.Code, errDetail.Message, errDetail.Hint)
 		return
 	}
 	p.store(c.Request.Context(), v, res)
@@ -226,7 +227,7 @@ func (p *Panel) runCheck(c *gin.Context) {
 
 // perform runs one check and diagnoses it. A refusal before anything was
 // sent is returned as an error detail with its HTTP status.
-func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path string, as preflight.Identity, acc string, body []byte, perms *preflight.Permissions) (*CheckResult, int, *ErrorDetail) {
+func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path string, as preflight.Identity, acc string, body []byte, perms *preflight.Permissions) (*CheckResult, int, *httperr.Detail) {
 	t := v.Tenant
 	pf := preflight.Predict(p.Catalog, preflight.Input{Method: method, Path: path, Identity: as, DeclaredScopes: t.Scopes, Permissions: perms,
 		Forge: t.Forge(), OAuthScopes: t.OAuthScopes})
@@ -260,21 +261,21 @@ func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path s
 			BodyTruncated: truncated || errors.Is(err, jira.ErrResponseTooLarge), DurationMs: resp.Duration.Milliseconds(), Attempts: resp.Attempts}
 		eresp = explain.Response{Status: resp.Status, Header: resp.Header, Body: resp.Body}
 	case errors.Is(err, jira.ErrAbsoluteURL):
-		return nil, http.StatusBadRequest, &ErrorDetail{Code: CodeAbsoluteURL, Message: err.Error(), Hint: pathHint}
+		return nil, http.StatusBadRequest, &httperr.Detail{Code: CodeAbsoluteURL, Message: err.Error(), Hint: pathHint}
 	case errors.Is(err, jira.ErrPathNotAllowed):
-		return nil, http.StatusBadRequest, &ErrorDetail{Code: CodePathNotAllowed, Message: err.Error(), Hint: pathHint}
+		return nil, http.StatusBadRequest, &httperr.Detail{Code: CodePathNotAllowed, Message: err.Error(), Hint: pathHint}
 	case errors.Is(err, jira.ErrGetWithBody):
-		return nil, http.StatusBadRequest, &ErrorDetail{Code: CodeGetWithBody, Message: err.Error(), Hint: "Remove the body."}
+		return nil, http.StatusBadRequest, &httperr.Detail{Code: CodeGetWithBody, Message: err.Error(), Hint: "Remove the body."}
 	case errors.Is(err, jira.ErrTenant):
-		return nil, http.StatusConflict, &ErrorDetail{Code: CodeTenantCannotCall, Message: err.Error(), Hint: "Reinstall or enable the app on the site."}
+		return nil, http.StatusConflict, &httperr.Detail{Code: CodeTenantCannotCall, Message: err.Error(), Hint: "Reinstall or enable the app on the site."}
 	case errors.Is(err, jira.ErrConfig):
-		return nil, http.StatusInternalServerError, &ErrorDetail{Code: CodeClientConfig, Message: err.Error(), Hint: "Check the app's configuration."}
+		return nil, http.StatusInternalServerError, &httperr.Detail{Code: CodeClientConfig, Message: err.Error(), Hint: "Check the app's configuration."}
 	case errors.Is(err, jira.ErrToken):
 		ectx.ExchangeErr = err
-		res.Failure = &ErrorDetail{Code: "token_exchange_failed", Message: truncate(err.Error(), 500), Hint: oauthHint(err)}
+		res.Failure = &httperr.Detail{Code: "token_exchange_failed", Message: truncate(err.Error(), 500), Hint: httperr.HintOf(err)}
 	case err != nil:
 		ectx.NetworkErr = err
-		res.Failure = &ErrorDetail{Code: "network_error", Message: truncate(err.Error(), 500)}
+		res.Failure = &httperr.Detail{Code: "network_error", Message: truncate(err.Error(), 500)}
 	}
 	res.Response.DurationMs = max(res.Response.DurationMs, p.Now().Sub(now).Milliseconds())
 	if t.Forge() {
@@ -321,15 +322,6 @@ func (p *Panel) forgeContext(ctx context.Context, t *tenant.Tenant, ec *explain.
 // forgeTokenPlaceholder stands for the Forge OAuth token of a check made on
 // the Forge Remote path (held by the app, never handed out).
 const forgeTokenPlaceholder = "forge-oauth-token"
-
-func oauthHint(err error) string {
-	type hinter interface{ Hint() string }
-	var h hinter
-	if errors.As(err, &h) {
-		return h.Hint()
-	}
-	return ""
-}
 
 // store records a check in the history (best effort: the answer is still
 // returned when the database is down, with stored=false).

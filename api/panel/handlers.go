@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
@@ -53,11 +54,11 @@ func (p *Panel) requireAdmin(c *gin.Context, v *connect.Verified) bool {
 	switch {
 	case st.Err != nil:
 		c.Header("Retry-After", "5")
-		abort(c, http.StatusBadGateway, CodeAdminCheckFailed, "Jira could not be asked whether you are a Jira administrator: "+truncate(st.Err.Error(), 300),
+		httperr.Abort(c, http.StatusBadGateway, CodeAdminCheckFailed, "Jira could not be asked whether you are a Jira administrator: "+truncate(st.Err.Error(), 300),
 			"Retry in a moment. If it persists, run a check of POST /rest/api/3/permissions/check as the app to see why Jira refuses.")
 		return false
 	case !st.Admin:
-		abort(c, http.StatusForbidden, CodeNotJiraAdmin, notAdminMessage, notAdminHint)
+		httperr.Abort(c, http.StatusForbidden, CodeNotJiraAdmin, notAdminMessage, notAdminHint)
 		return false
 	}
 	return true
@@ -95,9 +96,9 @@ type ScopeCount struct {
 
 // ViewerView says who is looking and whether Jira calls them an admin.
 type ViewerView struct {
-	AccountID string       `json:"accountId,omitempty"`
-	Admin     *bool        `json:"admin"` // null: Jira could not be asked
-	Refusal   *ErrorDetail `json:"refusal,omitempty"`
+	AccountID string          `json:"accountId,omitempty"`
+	Admin     *bool           `json:"admin"` // null: Jira could not be asked
+	Refusal   *httperr.Detail `json:"refusal,omitempty"`
 }
 
 // InstallDetails are the administrator-only installation details.
@@ -150,7 +151,7 @@ func (p *Panel) installation(c *gin.Context) {
 	}
 	switch {
 	case st.Err != nil:
-		out.Viewer.Refusal = &ErrorDetail{Code: CodeAdminCheckFailed, Message: "Jira could not be asked whether you are a Jira administrator: " + truncate(st.Err.Error(), 300),
+		out.Viewer.Refusal = &httperr.Detail{Code: CodeAdminCheckFailed, Message: "Jira could not be asked whether you are a Jira administrator: " + truncate(st.Err.Error(), 300),
 			Hint: "The administrator-only details are hidden until Jira answers; reload to retry."}
 	case st.Admin:
 		out.Viewer.Admin = &st.Admin
@@ -161,11 +162,11 @@ func (p *Panel) installation(c *gin.Context) {
 		}
 	default:
 		out.Viewer.Admin = &st.Admin
-		out.Viewer.Refusal = &ErrorDetail{Code: CodeNotJiraAdmin, Message: notAdminMessage, Hint: notAdminHint}
+		out.Viewer.Refusal = &httperr.Detail{Code: CodeNotJiraAdmin, Message: notAdminMessage, Hint: notAdminHint}
 	}
 	body, err := json.Marshal(out)
 	if err != nil {
-		abort(c, http.StatusInternalServerError, "internal_error", "The installation could not be encoded.", "")
+		httperr.Abort(c, http.StatusInternalServerError, "internal_error", "The installation could not be encoded.", "")
 		return
 	}
 	if cacheable {
@@ -324,7 +325,7 @@ func (p *Panel) endpoints(c *gin.Context) {
 	if cur := c.Query("cursor"); cur != "" {
 		n, err := strconv.Atoi(cur)
 		if err != nil || n < 0 || n > 1_000_000 {
-			abort(c, http.StatusBadRequest, CodeBadCursor, "The cursor is not one this API issued.", "Pass the nextCursor of the previous page, or nothing for the first page.")
+			httperr.Abort(c, http.StatusBadRequest, CodeBadCursor, "The cursor is not one this API issued.", "Pass the nextCursor of the previous page, or nothing for the first page.")
 			return
 		}
 		offset = n
@@ -349,7 +350,7 @@ func (p *Panel) endpoint(c *gin.Context) {
 	v := p.Verified(c)
 	op, ok := p.Catalog.ByOperationID(c.Param("operationId"))
 	if !ok {
-		abort(c, http.StatusNotFound, CodeNotFound, "The catalog has no operation with that operationId.", "Search the endpoint explorer by path or keyword.")
+		httperr.Abort(c, http.StatusNotFound, CodeNotFound, "The catalog has no operation with that operationId.", "Search the endpoint explorer by path or keyword.")
 		return
 	}
 	c.JSON(http.StatusOK, p.endpointView(op, v.Tenant, p.viewerPermissions(c.Request.Context(), v)))
@@ -364,7 +365,7 @@ func pageLimit(c *gin.Context, def, max int) (int, bool) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 {
-		abort(c, http.StatusBadRequest, CodeBadLimit, "limit must be a positive number.", "Use 1 to "+strconv.Itoa(max)+".")
+		httperr.Abort(c, http.StatusBadRequest, CodeBadLimit, "limit must be a positive number.", "Use 1 to "+strconv.Itoa(max)+".")
 		return 0, false
 	}
 	return min(n, max), true
@@ -399,7 +400,7 @@ func (p *Panel) listChecks(c *gin.Context) {
 	}
 	rows, next, err := p.History.List(c.Request.Context(), v.Tenant.ClientKey, limit, c.Query("cursor"))
 	if errors.Is(err, storage.ErrBadCursor) {
-		abort(c, http.StatusBadRequest, CodeBadCursor, "The cursor is not one this API issued.", "Pass the nextCursor of the previous page, or nothing for the first page.")
+		httperr.Abort(c, http.StatusBadRequest, CodeBadCursor, "The cursor is not one this API issued.", "Pass the nextCursor of the previous page, or nothing for the first page.")
 		return
 	}
 	if err != nil {
@@ -421,7 +422,7 @@ func (p *Panel) getCheck(c *gin.Context) {
 	}
 	row, err := p.History.Get(c.Request.Context(), v.Tenant.ClientKey, c.Param("id"))
 	if errors.Is(err, storage.ErrCheckNotFound) {
-		abort(c, http.StatusNotFound, CodeNotFound, "This site has no check with that id.", "It may have been dropped by the history's retention limit.")
+		httperr.Abort(c, http.StatusNotFound, CodeNotFound, "This site has no check with that id.", "It may have been dropped by the history's retention limit.")
 		return
 	}
 	if err != nil {
@@ -434,7 +435,7 @@ func (p *Panel) getCheck(c *gin.Context) {
 func (p *Panel) storeDown(c *gin.Context, err error) {
 	p.Logger.Error("check history unavailable", "error", err.Error())
 	c.Header("Retry-After", "5")
-	abort(c, http.StatusServiceUnavailable, CodeStoreUnavailable, "The check history is not available right now.", "Retry in a moment.")
+	httperr.Abort(c, http.StatusServiceUnavailable, CodeStoreUnavailable, "The check history is not available right now.", "Retry in a moment.")
 }
 
 // ExplainRequest is the body of POST /api/explain: either a structured
@@ -474,13 +475,13 @@ func (p *Panel) explain(c *gin.Context) {
 		var err error
 		req, resp, err = parseRaw(in.Raw)
 		if err != nil {
-			abort(c, http.StatusBadRequest, CodeUnparseable, "The pasted text is not an HTTP response: "+err.Error(),
+			httperr.Abort(c, http.StatusBadRequest, CodeUnparseable, "The pasted text is not an HTTP response: "+err.Error(),
 				"Paste the output of `curl -i` (status line, headers, blank line, body), or of `curl -v`.")
 			return
 		}
 	case in.Response != nil:
 		if in.Response.Status < 100 || in.Response.Status > 599 {
-			abort(c, http.StatusBadRequest, CodeUnparseable, "response.status must be an HTTP status code.", "For example 401 or 403.")
+			httperr.Abort(c, http.StatusBadRequest, CodeUnparseable, "response.status must be an HTTP status code.", "For example 401 or 403.")
 			return
 		}
 		resp = explain.Response{Status: in.Response.Status, Header: toHeader(in.Response.Headers), Body: []byte(in.Response.Body)}
@@ -488,7 +489,7 @@ func (p *Panel) explain(c *gin.Context) {
 			req = explain.Request{Method: strings.ToUpper(in.Request.Method), URL: in.Request.URL, Header: toHeader(in.Request.Headers), HasBody: in.Request.HasBody}
 		}
 	default:
-		abort(c, http.StatusBadRequest, CodeUnparseable, "Nothing to explain.", `Send {"raw":"<curl -i output>"} or {"request":{…},"response":{"status":…,"headers":{…},"body":"…"}}.`)
+		httperr.Abort(c, http.StatusBadRequest, CodeUnparseable, "Nothing to explain.", `Send {"raw":"<curl -i output>"} or {"request":{…},"response":{"status":…,"headers":{…},"body":"…"}}.`)
 		return
 	}
 	id := ""
@@ -496,7 +497,7 @@ func (p *Panel) explain(c *gin.Context) {
 	case "", "app", "user":
 		id = in.As
 	default:
-		abort(c, http.StatusBadRequest, CodeBadIdentity, `as must be "app" or "user".`, "")
+		httperr.Abort(c, http.StatusBadRequest, CodeBadIdentity, `as must be "app" or "user".`, "")
 		return
 	}
 	t := v.Tenant
@@ -550,11 +551,11 @@ func (p *Panel) advice(c *gin.Context) {
 		return
 	}
 	if len(in.Operations) == 0 {
-		abort(c, http.StatusBadRequest, CodeNoOperations, "No operations given.", `Send {"operations":["GET /rest/api/3/myself", "createIssue", …]}.`)
+		httperr.Abort(c, http.StatusBadRequest, CodeNoOperations, "No operations given.", `Send {"operations":["GET /rest/api/3/myself", "createIssue", …]}.`)
 		return
 	}
 	if len(in.Operations) > MaxAdviceOps {
-		abort(c, http.StatusBadRequest, CodeNoOperations, "Too many operations: at most "+strconv.Itoa(MaxAdviceOps)+".", "")
+		httperr.Abort(c, http.StatusBadRequest, CodeNoOperations, "Too many operations: at most "+strconv.Itoa(MaxAdviceOps)+".", "")
 		return
 	}
 	var b strings.Builder
@@ -564,7 +565,7 @@ func (p *Panel) advice(c *gin.Context) {
 	}
 	adv, err := p.Catalog.AdviseLines(strings.NewReader(b.String()))
 	if err != nil {
-		abort(c, http.StatusBadRequest, CodeNoOperations, "The operations could not be read.", "")
+		httperr.Abort(c, http.StatusBadRequest, CodeNoOperations, "The operations could not be read.", "")
 		return
 	}
 	out := AdviceView{Advice: adv, Declared: v.Tenant.Scopes.Strings(), MissingFromDeclared: []string{}}
@@ -583,13 +584,13 @@ func decodeJSON(c *gin.Context, v any) bool {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		abort(c, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "The request body exceeds "+strconv.FormatInt(mbe.Limit, 10)+" bytes.", "Send a smaller body.")
+		httperr.Abort(c, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "The request body exceeds "+strconv.FormatInt(mbe.Limit, 10)+" bytes.", "Send a smaller body.")
 		return false
 	case err != nil:
-		abort(c, http.StatusBadRequest, CodeBadJSON, "The body is not valid JSON: "+truncate(err.Error(), 200), "Send a JSON object with Content-Type: application/json.")
+		httperr.Abort(c, http.StatusBadRequest, CodeBadJSON, "The body is not valid JSON: "+truncate(err.Error(), 200), "Send a JSON object with Content-Type: application/json.")
 		return false
 	case dec.More():
-		abort(c, http.StatusBadRequest, CodeBadJSON, "The body holds more than one JSON value.", "")
+		httperr.Abort(c, http.StatusBadRequest, CodeBadJSON, "The body holds more than one JSON value.", "")
 		return false
 	}
 	return true

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 )
 
 //go:embed web/panel.html web/panel.js web/panel.css
@@ -63,7 +65,7 @@ func (p *Panel) static(c *gin.Context) {
 	as, ok := p.assets.byName[c.Param("name")]
 	if !ok {
 		c.Header("Cache-Control", "no-store")
-		abort(c, http.StatusNotFound, CodeNotFound, "No such static file.", "Static files are named after their content hash; reload the panel.")
+		httperr.Abort(c, http.StatusNotFound, CodeNotFound, "No such static file.", "Static files are named after their content hash; reload the panel.")
 		return
 	}
 	c.Header("Cache-Control", "public, max-age=31536000, immutable")
@@ -99,7 +101,7 @@ func (p *Panel) page(c *gin.Context) {
 		})
 		if err != nil {
 			p.Logger.Error("admin page template", "error", err.Error())
-			abort(c, http.StatusInternalServerError, "internal_error", "The page could not be rendered.", "")
+			httperr.Abort(c, http.StatusInternalServerError, "internal_error", "The page could not be rendered.", "")
 			return
 		}
 		pg = &renderedPage{csp: p.csp(t.BaseURL, t.DisplayURL), body: p.gzip.encode(bytes.Clone(buf.Bytes()))}

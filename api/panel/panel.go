@@ -18,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
@@ -181,7 +182,7 @@ func noStore(c *gin.Context) {
 func LimitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > n {
-			abort(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body exceeds %d bytes.", n), "Send a smaller body.")
+			httperr.Abort(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body exceeds %d bytes.", n), "Send a smaller body.")
 			return
 		}
 		if c.Request.Body != nil && c.Request.Body != http.NoBody { // a GET has nothing to cap

@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/forge"
 	"github.com/connect-doctor/connect-doctor/sim/forgesim"
 )
@@ -381,7 +382,7 @@ func TestFITsPassTheForgeVerifier(t *testing.T) {
 		codes = append(codes, forge.Code(err))
 		mu.Unlock()
 		if err != nil {
-			forge.WriteError(w, err)
+			httperr.Write(w, err)
 			return
 		}
 		if cl.InstallationID() != instA || cl.CloudID() != cloudA {
