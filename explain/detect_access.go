@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connect-doctor/connect-doctor/explain/knowledge"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/jira/catalog"
 	"github.com/connect-doctor/connect-doctor/oauth"
@@ -64,7 +65,9 @@ func (a *analysis) detectServerTexts() {
 	if _, ok := a.bodyHas("could not find authentication data on request"); ok {
 		a.add(AuthHeaderMissing, 0.75, fixConnectJWT, said, "the receiver found no JWT: none was sent, or it was sent as Bearer")
 	}
-	if _, ok := a.bodyHas("failed to parse connect session auth token"); ok {
+	if _, ok := a.bodyHas("failed to parse connect session auth token"); ok && a.cred.kind == credBearer && tokenShape(a.cred.value) == "api-token" {
+		a.addStrength(APITokenAsBearer, knowledge.Decisive, fixBasic, said, "the bearer value is an Atlassian API token (ATATT…), which the site tried to read as a Connect session token")
+	} else if ok {
 		a.add(WrongHost, 0.85, "Send OAuth 2.0/scoped/Forge tokens to https://api.atlassian.com/ex/jira/<cloudId>/…, not to the site URL.", said, "the site tried to read the bearer token as a Connect session token: it was sent to the wrong host")
 	}
 	if _, ok := a.bodyHas("oauth 2.0 is not enabled for this method", "is not available for oauth", "not supported for this authentication"); ok {
@@ -187,6 +190,12 @@ func (a *analysis) detectScopes() {
 
 	pf := a.runPreflight()
 	op := a.op
+	if op != nil && !a.connect && a.cred.kind == credBearer && a.cred.token == nil && a.status == 401 && siteHost(a.host) && a.in.Context.DeclaredScopes == nil &&
+		op.ConnectScope != scope.None && op.ConnectScope != scope.Read && op.ConnectScope != scope.Inaccessible {
+		c := a.addStrength(TokenScopeMissing, knowledge.Weak, a.connectScopeFix(op.ConnectScope, true), opName(op)+" needs Connect scope "+string(op.ConnectScope),
+			"an opaque Bearer token on the site URL is typically a Connect user-impersonation token (JWT-bearer grant); Jira answers such a token 401 when it lacks the operation's scope")
+		c.Collect = "the app's scopes (--scopes or --descriptor atlassian-connect.json) and --identity user, which decide whether the token can carry " + string(op.ConnectScope)
+	}
 	if op == nil || !a.connect {
 		if op != nil && op.ConnectScope == scope.Inaccessible && a.cred.kind == credBearer && a.in.Context.Identity == "" && (a.status == 403 || a.status == 401) {
 			a.add(EndpointInaccessibleToConnect, 0.4, "If this bearer token came from a Connect app's user impersonation, no scope will unlock "+op.Path+": use an API token, OAuth 2.0 (3LO) or Forge for it.",

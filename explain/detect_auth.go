@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"encoding/base64"
 	"fmt"
 
 	"github.com/connect-doctor/connect-doctor/explain/knowledge"
@@ -295,6 +296,10 @@ func (a *analysis) detectBasic() {
 		return
 	}
 	user, secret := c.basicUser, c.basicSecret
+	if isDCPAT(secret) && (a.status == 401 || a.status == 403) {
+		a.addStrength(AuthSchemeInvalid, knowledge.Decisive, "Data Center personal access tokens are sent as `Authorization: Bearer <token>`, not as the password of Basic auth.",
+			"the Basic password is a Data Center personal access token (base64 of \"<id>:<secret>\"), which is accepted only as a Bearer token")
+	}
 	if siteHost(a.host) && !a.gateway && (a.status == 401 || a.status == 403 || a.status == 404) {
 		switch {
 		case strings.HasSuffix(strings.ToLower(user), "@serviceaccount.atlassian.com"):
@@ -328,7 +333,7 @@ func (a *analysis) detectBasic() {
 		if a.seraph == "" {
 			ev = []string{a.said()}
 		}
-		a.add(CredentialsRejected, 0.85, "Check the email and API token: tokens can be revoked or expire (they have an expiry date), the account may be deactivated or lack access to this site; scoped API tokens work only through https://api.atlassian.com/ex/jira/<cloudId>.",
+		a.add(CredentialsRejected, 0.75, "Check the email and API token: tokens can be revoked or expire (they have an expiry date), the account may be deactivated or lack access to this site; scoped API tokens work only through https://api.atlassian.com/ex/jira/<cloudId>.",
 			append(ev, "Basic credentials for "+quote(user, 60)+" were presented and refused")...)
 	}
 }
@@ -672,4 +677,19 @@ func (a *analysis) detectChallenges() {
 			}
 		}
 	}
+}
+
+var reDCPAT = regexp.MustCompile(`^[0-9]{10,14}:`)
+
+// isDCPAT reports whether s has the shape of a Jira/Confluence Data Center
+// personal access token: base64 of "<numeric id>:<random bytes>".
+func isDCPAT(s string) bool {
+	if len(s) < 40 || len(s) > 64 {
+		return false
+	}
+	d, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return false
+	}
+	return reDCPAT.Match(d)
 }

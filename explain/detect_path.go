@@ -81,8 +81,10 @@ func (a *analysis) detectRequestShape() {
 	if a.in.Request.HasBody && (a.method == "GET" || a.method == "HEAD") {
 		conf := 0.5
 		switch {
-		case a.status == 403:
-			conf = 0.88
+		case a.status == 403 || a.status == 400 && a.isHTML:
+			// Jira Cloud's edge (CloudFront) refuses GET bodies with its
+			// own HTML error page: the body is why the "firewall" answered.
+			conf = 0.95
 		case a.status == 401 && a.seraph == "AUTHENTICATED_FAILED":
 			conf = 0.75
 		case a.status == 400 || a.status == 401:
@@ -400,7 +402,7 @@ func (a *analysis) detectFallback() {
 			code = AppPermissionMissing
 		}
 		a.addExact(code, 0.35, "The caller is authenticated but refused: check the permission the operation needs for this identity.", "HTTP 403; "+orDefault(said, "no body")).fallback = true
-		a.addExact(IPAllowlistBlock, 0.2, "If the organisation uses IP allowlisting, check this client's egress IP is on it.", "a bare 403 can also come from an IP allowlist")
+		a.addExact(IPAllowlistBlock, 0.2, "If the organisation uses IP allowlisting, check this client's egress IP is on it.", "a bare 403 can also come from an IP allowlist").fallback = true
 	}
 }
 

@@ -225,6 +225,15 @@ func (a *analysis) finishCauses() {
 		if d := rank(y.class) - rank(x.class); d != 0 {
 			return d
 		}
+		if x.fallback != y.fallback {
+			if x.fallback {
+				return 1
+			}
+			return -1
+		}
+		if x.fallback && y.fallback {
+			return x.order - y.order
+		}
 		gx, gy := isGeneric(x.Code), isGeneric(y.Code)
 		if gx != gy {
 			if gx {
@@ -248,7 +257,7 @@ func (a *analysis) finishCauses() {
 	// specific) compete: each rival lowers the confidence.
 	rivals := 0
 	for _, c := range a.causes[1:] {
-		if c.class == top.class && isGeneric(c.Code) == isGeneric(top.Code) {
+		if c.class == top.class && !c.fallback {
 			rivals++
 		}
 	}
@@ -362,7 +371,8 @@ func (a *analysis) detectComputed() {
 	// Credentials were sent, yet the server says it received none.
 	if a.cred.kind != credNone && a.cred.kind != credForm && !a.in.Context.ResponseOnly && (a.status == 401 || a.status == 403) {
 		if n, ok := a.bodyHas("missing authorization header", "authorization header is missing", "no authorization header", "authorization header required",
-			"no auth credentials found", "missing authentication credentials", "authorization header not found", "no credentials provided", "missing credentials"); ok {
+			"no auth credentials found", "missing authentication credentials", "authorization header not found", "no credentials provided", "missing credentials",
+			"authentication credentials were not provided"); ok {
 			a.addStrength(AuthHeaderStripped, knowledge.Decisive, "The client sent "+a.cred.source+" but the server saw none: something on the way removed it. Check proxies, load balancers and web servers in front of the application (Apache passes Authorization to CGI/PHP/WSGI only with `CGIPassAuth On` or `WSGIPassAuthorization On`), and redirects to another host, which make clients drop the header.",
 				"the request carried "+a.cred.source, "the server says it received no credentials ("+quote(n, 60)+")")
 		}
