@@ -260,6 +260,16 @@ func (a *analysis) parseCredential() {
 		a.parseFormCredential()
 	}
 	if c.kind == credNone {
+		// A custom header that carries a key or token.
+		for name, vs := range h {
+			low := strings.ToLower(name)
+			if len(vs) > 0 && vs[0] != "" && (strings.HasSuffix(low, "key") || strings.HasSuffix(low, "token") || strings.HasSuffix(low, "secret")) && low != "x-atlassian-token" {
+				c.kind, c.value, c.source = credAPIKeyH, vs[0], name+" header"
+				break
+			}
+		}
+	}
+	if c.kind == credNone {
 		if ck := h.Get("Cookie"); ck != "" {
 			c.kind, c.source = credCookie, "Cookie header"
 			c.value = ck
@@ -296,6 +306,19 @@ func (a *analysis) parseCredential() {
 // were asked for.
 func (a *analysis) parseFormCredential() {
 	body := string(a.in.Request.Body)
+	if strings.HasPrefix(strings.TrimSpace(body), "{") {
+		// A JSON body carrying a key or token (some gateways read it there).
+		var m map[string]any
+		if json.Unmarshal([]byte(body), &m) == nil {
+			for _, k := range []string{"apiKey", "api_key", "apikey", "access_token", "token", "client_secret", "password"} {
+				if v, ok := m[k].(string); ok && v != "" {
+					a.cred.kind, a.cred.value, a.cred.source = credForm, v, "the "+k+" field of the JSON request body"
+					return
+				}
+			}
+		}
+		return
+	}
 	if body == "" || !strings.Contains(body, "grant_type=") {
 		return
 	}

@@ -309,6 +309,7 @@ var permissionTexts = []string{
 	"administrator privileges are required", "you are not authorized to perform this action", "must have global administrator",
 	"only jira administrators", "you must be a jira administrator", "don't have access", "do not have access",
 	"not authorized to access", "insufficient permissions", "permission denied", "you are not allowed",
+	"you cannot edit the configuration", "you cannot view", "you do not have the required permissions",
 }
 
 // permissionFor names what the operation needs.

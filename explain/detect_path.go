@@ -169,7 +169,8 @@ func (a *analysis) detectIntermediaries() {
 	// Cloudflare IP bans (1006/1007/1008) and other IP blocks.
 	if n, ok := a.bodyHas("error code: 1006", "error code: 1007", "error code: 1008", "your ip address has been banned", "ip address is not allowed",
 		"ip allowlist", "ip allow list", "ip allowlisting", "not on the allowlist", "ip whitelist", "ip address is blocked", "restricted access from your current ip",
-		"ip address has been blocked", "your ip is not allowed", "ip forbidden", "ip address rejected", "access from your ip"); ok {
+		"ip address has been blocked", "your ip is not allowed", "ip forbidden", "ip address rejected", "access from your ip",
+		"not on the allowedlist", "not on the allowed list", "ip address has been rejected"); ok {
 		a.addExact(IPAllowlistBlock, 0.88, "Add this client's egress IP address to the allowlist (Atlassian Administration → Security → IP allowlists, or the firewall/WAF that answered), or call from an allowlisted network. Note that NAT, VPNs and cloud runners change the egress IP.",
 			said, "the answer names an IP restriction (\""+n+"\")")
 	}

@@ -372,14 +372,30 @@ func (a *analysis) detectComputed() {
 	if a.cred.kind != credNone && a.cred.kind != credForm && !a.in.Context.ResponseOnly && (a.status == 401 || a.status == 403) {
 		if n, ok := a.bodyHas("missing authorization header", "authorization header is missing", "no authorization header", "authorization header required",
 			"no auth credentials found", "missing authentication credentials", "authorization header not found", "no credentials provided", "missing credentials",
-			"authentication credentials were not provided"); ok {
+			"authentication credentials were not provided", `{"detail":"not authenticated"}`); ok {
 			a.addStrength(AuthHeaderStripped, knowledge.Decisive, "The client sent "+a.cred.source+" but the server saw none: something on the way removed it. Check proxies, load balancers and web servers in front of the application (Apache passes Authorization to CGI/PHP/WSGI only with `CGIPassAuth On` or `WSGIPassAuthorization On`), and redirects to another host, which make clients drop the header.",
 				"the request carried "+a.cred.source, "the server says it received no credentials ("+quote(n, 60)+")")
 		}
 	}
+	// A credential in a header whose name has an underscore: nginx (and
+	// other proxies) drop such headers by default.
+	if a.status == 401 || a.status == 403 {
+		for name := range a.in.Request.Header {
+			low := strings.ToLower(name)
+			if strings.Contains(low, "_") && (strings.Contains(low, "key") || strings.Contains(low, "token") || strings.Contains(low, "auth") || strings.Contains(low, "secret")) {
+				s := knowledge.Weak
+				if strings.Contains(strings.ToLower(a.hdr.Get("Server")), "nginx") || a.bodyHasAny("missing", "no api key", "not provided") {
+					s = knowledge.Strong
+				}
+				a.addStrength(AuthHeaderStripped, s, "Rename the header with hyphens ("+strings.ReplaceAll(name, "_", "-")+"), or allow underscores on the proxy (nginx: `underscores_in_headers on;`): nginx, and proxies like it, silently drop request headers whose names contain underscores.",
+					"the credential travelled in the header "+quote(name, 40)+", whose name contains an underscore", "the server answered as if no credential arrived")
+				break
+			}
+		}
+	}
 	// An Atlassian API token sent as Bearer.
 	if a.cred.kind == credBearer && tokenShape(a.cred.value) == "api-token" && !a.gateway && (siteHost(a.host) || a.atlassian || a.svc != nil && a.svc.Atlassian) && a.status >= 400 {
-		a.addStrength(APITokenAsBearer, knowledge.Strong, fixBasic, "an Atlassian API token (ATATT…) was sent as `Authorization: Bearer`; the site accepts API tokens only with Basic auth (email:token)")
+		a.addStrength(APITokenAsBearer, knowledge.Decisive, fixBasic, "an Atlassian API token (ATATT…) was sent as `Authorization: Bearer`; the site accepts API tokens only with Basic auth (email:token)")
 	}
 	// A token whose own claims say it is not an access token.
 	if t := a.cred.token; t != nil && a.cred.kind == credBearer && (a.status == 401 || a.status == 403) {
