@@ -98,7 +98,7 @@ func causeCases() []causeCase {
 						Body: []byte(`{"error":"unauthorized"}`)},
 				}
 			}},
-		{name: "auth_scheme_invalid/API token as Bearer to the site", top: explain.AuthSchemeInvalid, minConf: 0.8,
+		{name: "api_token_as_bearer/API token as Bearer to the site", top: explain.APITokenAsBearer, minConf: 0.8, also: explain.AuthSchemeInvalid,
 			evidence: []string{"Basic auth"}, fix: []string{"base64(email:api_token)"},
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{
@@ -247,7 +247,7 @@ func causeCases() []causeCase {
 					Header: hdr("Authorization", "Basic amFuZUBhY21lLmNvbTpBVEFUVDN4RmZHRjBleGFtcGxlCg==")},
 					Response: jiraResp(401, anonBody, "X-Seraph-Loginreason", "AUTHENTICATED_FAILED")}
 			}},
-		{name: "credentials_rejected/Basic refused by Jira", top: explain.CredentialsRejected, minConf: 0.8,
+		{name: "service_account_site_url/well-formed API token refused by the site", top: explain.ServiceAccountSiteURL, minConf: 0.7, maxConf: 0.8, also: explain.CredentialsRejected,
 			evidence: []string{"AUTHENTICATED_FAILED"}, fix: []string{"API token"},
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: testBase + "/rest/api/3/myself",
@@ -513,7 +513,7 @@ func causeCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: "https://jira-proxy.example.com/rest/api/3/myself", Header: hdr("Authorization", "Basic amFuZUBhY21lLmNvbTpBVEFUVDN4RmZHRjBUOW0ya3FZYjdaeDE=")},
 					Response: explain.Response{Status: 403, Header: hdr("Server", "nginx", "Content-Type", "text/html"), Body: []byte("<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>")}}
 			}},
-		{name: "token_exchange_failed/3LO refresh token rotated", top: explain.TokenExchangeFailed, minConf: 0.85,
+		{name: "refresh_token_invalid/3LO refresh token rotated", top: explain.RefreshTokenInvalid, minConf: 0.85,
 			fix: []string{"store the new refresh_token"},
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{Request: explain.Request{Method: "POST", URL: "https://auth.atlassian.com/oauth/token", HasBody: true, Header: hdr("Content-Type", "application/json")},
@@ -546,7 +546,7 @@ func causeCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: "https://api.example.com/v1/x", Header: hdr("Authorization", "Bearer abcdefghijklmnop")},
 					Response: explain.Response{Status: 401}}
 			}},
-	}, forgeCauseCases()...)
+	}, append(forgeCauseCases(), serviceCauseCases()...)...)
 }
 
 func TestCauses(t *testing.T) {

@@ -447,7 +447,7 @@ func (a *analysis) detectExchange() {
 			}
 			desc = err.Error()
 		}
-	} else if c := oauthBodyError(a.low); a.jsonBody && c != "" {
+	} else if c := oauthBodyError(a.low); a.jsonBody && c != "" && (a.atlassianTarget() || a.cred.kind == credForm && a.formGrant == jwtBearerGrant) {
 		code = c
 		desc = strings.Join(a.messages, " ")
 		server = a.host
@@ -591,3 +591,7 @@ func oauthBodyError(low string) string {
 	}
 	return ""
 }
+
+// jwtBearerGrant is the grant_type of the JWT-bearer (user impersonation)
+// token request.
+const jwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"

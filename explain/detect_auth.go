@@ -646,7 +646,7 @@ func (a *analysis) detectChallenges() {
 			case strings.Contains(ld, "malformed") || strings.Contains(ld, "decode") || strings.Contains(ld, "parse"):
 				a.add(TokenMalformed, 0.8, "Send the token exactly as issued: `Authorization: Bearer <token>`, no quotes or line breaks.", ev)
 			case strings.Contains(ld, "audience") || strings.Contains(ld, "aud"):
-				a.add(WrongHost, 0.65, "The token was issued for another API (audience): request it for this API's audience, or send it to the API it was issued for.", ev)
+				a.add(TokenAudienceWrong, 0.9, "The token was issued for another API (audience): request it for this API's audience (resource/scope), or send it to the API it was issued for.", ev)
 			case strings.Contains(ld, "issuer") || strings.Contains(ld, "iss"):
 				a.add(JWTIssuerWrong, 0.7, "Use a token from the issuer this API trusts.", ev)
 			default:

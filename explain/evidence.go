@@ -405,7 +405,7 @@ func (a *analysis) detectComputed() {
 			a.addStrength(TokenTypeWrong, knowledge.Strong, "Exchange the refresh token for an access token at the token endpoint and send the access token.", "the bearer token's claims say it is a refresh token")
 		case use == "id" || use == "id_token" || use == "id+jwt":
 			a.addStrength(TokenTypeWrong, knowledge.Weak, "APIs take access tokens; an ID token proves a login to the client only. Request an access token for this API's audience (unless its authorizer is configured for ID tokens).", "the bearer token's claims say it is an ID token")
-		case use == "access" && strings.HasSuffix(a.host, "execute-api.amazonaws.com") && a.status == 401:
+		case use == "access" && strings.Contains(a.host, ".execute-api.") && a.status == 401:
 			a.addStrength(TokenTypeWrong, knowledge.Strong, "An API Gateway Cognito user-pool authorizer validates the ID token unless the method declares OAuth scopes: send the ID token, or configure authorization scopes on the method to accept access tokens.", "a Cognito access token (token_use \"access\") was refused by an API Gateway authorizer")
 		}
 	}
