@@ -102,4 +102,3 @@ func TestResponseOnlyNeverClaimsNoCredentials(t *testing.T) {
 		t.Errorf("no note saying what the request would tell: %q", d.Notes)
 	}
 }
-
