@@ -189,6 +189,9 @@ func runJWT(args []string, std stdio) int {
 		r.VerifySignature(*secret, previous...)
 	}
 	if *url != "" {
+		if err := capture.CheckURL(*url); err != nil {
+			return usageError(std, "jwt", fs, err)
+		}
 		bp := *basePath
 		if bp == "" {
 			bp = gatewayBase(*url)
