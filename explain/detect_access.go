@@ -65,9 +65,19 @@ func (a *analysis) detectServerTexts() {
 	if _, ok := a.bodyHas("could not find authentication data on request"); ok {
 		a.add(AuthHeaderMissing, 0.75, fixConnectJWT, said, "the receiver found no JWT: none was sent, or it was sent as Bearer")
 	}
-	if _, ok := a.bodyHas("failed to parse connect session auth token"); ok && a.cred.kind == credBearer && tokenShape(a.cred.value) == "api-token" {
+	_, parseFail := a.bodyHas("failed to parse connect session auth token")
+	switch {
+	case parseFail && a.cred.kind == credBearer && tokenShape(a.cred.value) == "api-token":
 		a.addStrength(APITokenAsBearer, knowledge.Decisive, fixBasic, said, "the bearer value is an Atlassian API token (ATATT…), which the site tried to read as a Connect session token")
-	} else if ok {
+	case parseFail && a.cred.token == nil:
+		// The bearer value is unknown (only the response was given) or
+		// opaque: the two things people send are an API token and an
+		// api.atlassian.com access token.
+		a.addStrength(APITokenAsBearer, knowledge.Strong, fixBasic, said, "the site read the Bearer value as a Connect session token and failed: an API token sent as Bearer is the usual reason").Collect = "the Authorization header that was sent: an ATATT… value is an API token (use Basic), an eyJ… JWT is an OAuth/Forge token (use api.atlassian.com)"
+		a.add(WrongHost, 0.7, "Send OAuth 2.0/scoped/Forge tokens to https://api.atlassian.com/ex/jira/<cloudId>/…, not to the site URL.", said, "an OAuth 2.0 or Forge token sent to the site host fails the same way")
+		parseFail = false
+	}
+	if ok := parseFail; ok {
 		a.add(WrongHost, 0.85, "Send OAuth 2.0/scoped/Forge tokens to https://api.atlassian.com/ex/jira/<cloudId>/…, not to the site URL.", said, "the site tried to read the bearer token as a Connect session token: it was sent to the wrong host")
 	}
 	if _, ok := a.bodyHas("oauth 2.0 is not enabled for this method", "is not available for oauth", "not supported for this authentication"); ok {

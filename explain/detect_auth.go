@@ -316,7 +316,7 @@ func (a *analysis) detectBasic() {
 			"the decoded Basic credentials end with a newline or space (typical of `echo 'email:token' | base64`), so the token does not match")
 		return
 	}
-	atl := siteHost(a.host) || a.atlassian || a.gateway || a.op != nil
+	atl := siteHost(a.host) || a.atlassian || a.gateway || a.op != nil || a.svc != nil && a.svc.Atlassian
 	if atl && !strings.Contains(user, "@") && user != "" {
 		a.add(CredentialsRejected, 0.7, "Jira Cloud authenticates API tokens with the account's email address: use `email:api_token`, not the username.",
 			"Basic username "+quote(user, 40)+" is not an email address")

@@ -22,13 +22,16 @@ import (
 // class (see TestCorpus's calibration table).
 var classConfidence = map[knowledge.Strength]float64{
 	knowledge.Decisive: 0.93,
-	knowledge.Strong:   0.8,
+	knowledge.Strong:   0.75,
 	knowledge.Weak:     0.5,
 }
 
 // unconfirmedConfidence is the confidence of a generic cause that nothing
 // specific confirms.
-const unconfirmedConfidence = 0.3
+const unconfirmedConfidence = 0.55
+
+// advisoryConfidence caps advice that accompanies a successful answer.
+const advisoryConfidence = 0.3
 
 // rank orders strength classes.
 func rank(s knowledge.Strength) int {
@@ -264,7 +267,7 @@ func (a *analysis) finishCauses() {
 	for i, c := range a.causes {
 		conf := classConfidence[c.class]
 		if i == 0 {
-			conf -= 0.05 * float64(min(rivals, 2))
+			conf -= 0.03 * float64(min(rivals, 2))
 		} else {
 			// Lower-ranked causes stay below the leader.
 			conf = min(conf, a.causes[i-1].Confidence) - 0.05
@@ -277,7 +280,7 @@ func (a *analysis) finishCauses() {
 			}
 		}
 		if a.status >= 200 && a.status < 300 && !IsFailureCause(c.Code) {
-			conf = min(conf, unconfirmedConfidence) // advice, not an explanation
+			conf = min(conf, advisoryConfidence) // advice, not an explanation
 		}
 		c.Confidence = clampConf(conf)
 		c.Strength = string(c.class)
