@@ -259,6 +259,21 @@ func (a *analysis) parseCredential() {
 	if c.kind == credNone {
 		a.parseFormCredential()
 	}
+	if c.kind == credNone && a.kb != nil {
+		// Credential headers the known services use.
+	kbHeaders:
+		for _, s := range a.kb.Services {
+			if s.Schemes == nil {
+				continue
+			}
+			for _, name := range s.Schemes.Header {
+				if v := h.Get(name); v != "" {
+					c.kind, c.value, c.source = credAPIKeyH, v, name+" header"
+					break kbHeaders
+				}
+			}
+		}
+	}
 	if c.kind == credNone {
 		// A custom header that carries a key or token.
 		for name, vs := range h {

@@ -305,8 +305,8 @@ func causeCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "POST", URL: "https://api.example.com/v1/orders", Header: hdr("Authorization", "Bearer 8xLOxBtZp8"), HasBody: true},
 					Response: explain.Response{Status: 403, Header: hdr("Www-Authenticate", `Bearer realm="example", error="insufficient_scope", scope="orders:write"`)}}
 			}},
-		{name: "token_scope_missing/missing scope grants", top: explain.TokenScopeMissing, minConf: 0.8,
-			evidence: []string{"granted no scopes"},
+		{name: "missing_scope_grants/gateway text without Forge context", top: explain.MissingScopeGrants, minConf: 0.8,
+			evidence: []string{"missing scope grants"},
 			in: func(t *testing.T) explain.Input {
 				body := `{"errorMessages":["Access to the resource was denied due to missing scope grants. Your app was granted the following scopes: [].\nThe resource can be accessed by having one of these groups of scopes:\n * [read:jira-user]\n * [read:application-role:jira, read:group:jira, read:user:jira, read:avatar:jira]\n"]}`
 				return explain.Input{Request: explain.Request{Method: "GET", URL: "https://api.atlassian.com/ex/jira/11223344-a1b2-3b33-c444-def123456789/rest/api/3/myself", Header: hdr("Authorization", "Bearer eyJraWQiOiJmb3JnZS9zeXN0ZW0ifQ.e30.c2ln")},

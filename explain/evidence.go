@@ -101,6 +101,10 @@ func (a *analysis) identifyService() {
 		if e := ch.params["error"]; e != "" {
 			a.obs.WWWErrors = append(a.obs.WWWErrors, e)
 		}
+		if d := ch.params["error_description"]; d != "" {
+			// The challenge's description is the server's words too.
+			a.obs.Low += "\n" + strings.ToLower(d)
+		}
 	}
 	a.services = a.kb.Identify(&a.obs)
 	if len(a.services) > 0 {
