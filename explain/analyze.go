@@ -422,7 +422,8 @@ func (a *analysis) parseResponse() {
 	a.accountID = h.Get("X-Aaccountid")
 	server := strings.ToLower(h.Get("Server"))
 	a.atlassian = h.Get("Atl-Traceid") != "" || h.Get("X-Arequestid") != "" || h.Get("Atl-Request-Id") != "" ||
-		strings.HasPrefix(server, "atlassian") || a.seraph != "" || a.accountID != ""
+		strings.HasPrefix(server, "atlassian") || a.seraph != "" || a.accountID != "" ||
+		h.Get("X-Ausername") != "" || h.Get("X-Asen") != "" || h.Get("X-Confluence-Request-Time") != ""
 	if d := h.Get("Date"); d != "" {
 		if t, err := http.ParseTime(d); err == nil {
 			a.serverNow = t

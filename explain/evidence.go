@@ -375,6 +375,29 @@ func (a *analysis) detectComputed() {
 			}
 		}
 	}
+	// A REST path behind a page path: the base URL was copied from the
+	// browser (…/browse/KEY-1, …/wiki/spaces/X) or carries a context path.
+	if i := strings.Index(a.rawPath, "/rest/"); i > 0 && a.status >= 400 {
+		prefix := a.rawPath[:i]
+		for _, ui := range []string{"/browse/", "/secure/", "/jira/software/", "/jira/servicedesk/", "/projects/", "/spaces/", "/display/", "/pages/", "/issues/"} {
+			if strings.Contains(prefix+"/", ui) {
+				a.addStrength(WrongHost, knowledge.Decisive, "Use the site's base URL (scheme and host, plus a real context path if the server has one), not the address of a page: drop "+quote(prefix, 80)+" from the configured URL.",
+					"the REST path follows the page path "+quote(prefix, 80)+": the base URL was copied from a browser address")
+				break
+			}
+		}
+	}
+	// A REST call answered by an Atlassian web UI's 404 page: the context
+	// path is wrong (/wiki or /jira added or missing).
+	if a.status == 404 && a.isHTML && (a.atlassian || a.svc != nil && a.svc.Atlassian) && strings.Contains(a.rawPath, "/rest/") {
+		a.addStrength(WrongHost, knowledge.Strong, "The application answered with its web 404 page: the REST path does not exist under this base URL. Check the context path: Cloud serves Jira at the site root and Confluence under /wiki; a self-hosted server may use /, /jira or /confluence.",
+			"an Atlassian application (its own headers) answered "+a.rawPath+" with an HTML 404 page, not the REST API's JSON")
+	}
+	// Bitbucket Cloud's 1.0 API is gone: every REST path is under /2.0.
+	if a.host == "api.bitbucket.org" && !strings.HasPrefix(a.rawPath, "/2.0/") && !strings.HasPrefix(a.rawPath, "/internal/") && a.status >= 400 {
+		a.addStrength(EndpointDeprecated, knowledge.Strong, "Call the 2.0 API: https://api.bitbucket.org/2.0"+a.rawPath+" (the 1.0 API was removed; /2.0/user replaces /user).",
+			a.rawPath+" is not under /2.0/: Bitbucket Cloud removed its 1.0 API (https://developer.atlassian.com/cloud/bitbucket/deprecation-notice-v1-apis/)").Title = "The endpoint was removed"
+	}
 	// Credentials were sent, yet the server says it received none.
 	if a.cred.kind != credNone && a.cred.kind != credForm && !a.in.Context.ResponseOnly && (a.status == 401 || a.status == 403) {
 		if n, ok := a.bodyHas("missing authorization header", "authorization header is missing", "no authorization header", "authorization header required",
