@@ -535,7 +535,7 @@ func causeCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: testBase + "/rest/api/2/myself", Header: hdr("Authorization", "Basic amFuZUBhY21lLmNvbTpodW50ZXIy")},
 					Response: jiraResp(401, "Basic authentication with passwords is deprecated.  For more information, see: https://developer.atlassian.com/cloud/confluence/deprecation-notice-basic-auth/", "Content-Type", "text/plain")}
 			}},
-		{name: "token_expired/seconds ago is less certain", top: explain.TokenExpired, minConf: 0.7, maxConf: 0.85,
+		{name: "token_expired/seconds ago is less certain", top: explain.TokenExpired, minConf: 0.7, maxConf: 0.9,
 			evidence: []string{"little or no leeway"},
 			in: func(t *testing.T) explain.Input {
 				c := with(appClaims("GET", "/rest/api/3/myself"), "iat", testNow.Add(-3*time.Minute).Unix(), "exp", testNow.Add(-5*time.Second).Unix())

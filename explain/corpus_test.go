@@ -249,7 +249,7 @@ type corpusResult struct {
 
 func judge(c corpusCase, d explain.Diagnosis) corpusResult {
 	r := corpusResult{c: c, d: d, got: "none", status: d.Status}
-	if top, ok := d.Top(); ok && explain.IsFailureCause(top.Code) {
+	if top, ok := d.Top(); ok && (d.Status < 200 || d.Status >= 300 || explain.IsFailureCause(top.Code)) {
 		r.got, r.conf = top.Code, top.Confidence
 	}
 	want := append([]string{c.cause}, c.also...)

@@ -300,7 +300,8 @@ func (a *analysis) detectBasic() {
 		a.addStrength(AuthSchemeInvalid, knowledge.Decisive, "Data Center personal access tokens are sent as `Authorization: Bearer <token>`, not as the password of Basic auth.",
 			"the Basic password is a Data Center personal access token (base64 of \"<id>:<secret>\"), which is accepted only as a Bearer token")
 	}
-	if siteHost(a.host) && !a.gateway && (a.status == 401 || a.status == 403 || a.status == 404) {
+	clean := !strings.HasSuffix(secret, "\n") && !strings.HasSuffix(secret, "\r") && !strings.HasSuffix(secret, " ")
+	if clean && siteHost(a.host) && !a.gateway && (a.status == 401 || a.status == 403 || a.status == 404) {
 		switch {
 		case strings.HasSuffix(strings.ToLower(user), "@serviceaccount.atlassian.com"):
 			a.addStrength(ServiceAccountSiteURL, knowledge.Decisive, fixServiceAccount,

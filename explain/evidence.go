@@ -21,14 +21,34 @@ import (
 // classConfidence is the calibrated confidence of a leading cause per
 // class (see TestCorpus's calibration table).
 var classConfidence = map[knowledge.Strength]float64{
+	knowledge.Decisive: 0.94,
+	knowledge.Strong:   0.86,
+	knowledge.Weak:     0.68,
+}
+
+// classEstimate is the detector-style estimate a class stands for, so a
+// cause found by a rule and by a detector compares on one scale.
+var classEstimate = map[knowledge.Strength]float64{
 	knowledge.Decisive: 0.93,
 	knowledge.Strong:   0.75,
-	knowledge.Weak:     0.5,
+	knowledge.Weak:     0.45,
+}
+
+// rivalPenalty lowers the leader's confidence per rival in its class
+// (at most two): rivals cost a strong lead more than a decisive one.
+var rivalPenalty = map[knowledge.Strength]float64{
+	knowledge.Decisive: 0.02,
+	knowledge.Strong:   0.09,
+	knowledge.Weak:     0.05,
 }
 
 // unconfirmedConfidence is the confidence of a generic cause that nothing
 // specific confirms.
-const unconfirmedConfidence = 0.55
+const unconfirmedConfidence = 0.68
+
+// silentConfidence caps an unconfirmed cause when the answer said nothing
+// (no body) and came from no known service: the status is all there is.
+const silentConfidence = 0.4
 
 // advisoryConfidence caps advice that accompanies a successful answer.
 const advisoryConfidence = 0.3
@@ -86,7 +106,7 @@ func (a *analysis) addStrength(code string, s knowledge.Strength, fix string, ev
 		}
 		return c
 	}
-	c := a.put(code, classConfidence[s], fix, true, evidence)
+	c := a.put(code, classEstimate[s], fix, true, evidence)
 	c.explicit = s
 	return c
 }
@@ -271,7 +291,7 @@ func (a *analysis) finishCauses() {
 	for i, c := range a.causes {
 		conf := classConfidence[c.class]
 		if i == 0 {
-			conf -= 0.03 * float64(min(rivals, 2))
+			conf -= rivalPenalty[c.class] * float64(min(rivals, 2))
 		} else {
 			// Lower-ranked causes stay below the leader.
 			conf = min(conf, a.causes[i-1].Confidence) - 0.05
@@ -279,6 +299,9 @@ func (a *analysis) finishCauses() {
 		if i == 0 && (c.fallback || isGeneric(c.Code) && c.class == knowledge.Weak && c.legacy < 0.5) {
 			c.Unconfirmed = true
 			conf = min(conf, unconfirmedConfidence)
+			if strings.TrimSpace(a.low) == "" && a.svc == nil {
+				conf = min(conf, silentConfidence)
+			}
 			if c.Collect == "" {
 				c.Collect = a.whatToCollect(c.Code)
 			}
@@ -389,7 +412,7 @@ func (a *analysis) detectComputed() {
 	}
 	// A REST call answered by an Atlassian web UI's 404 page: the context
 	// path is wrong (/wiki or /jira added or missing).
-	if a.status == 404 && a.isHTML && (a.atlassian || a.svc != nil && a.svc.Atlassian) && strings.Contains(a.rawPath, "/rest/") {
+	if a.status == 404 && a.isHTML && (a.atlassian || a.svc != nil && a.svc.Atlassian) && (strings.Contains(a.rawPath, "/rest/") || a.in.Context.ResponseOnly) {
 		a.addStrength(WrongHost, knowledge.Strong, "The application answered with its web 404 page: the REST path does not exist under this base URL. Check the context path: Cloud serves Jira at the site root and Confluence under /wiki; a self-hosted server may use /, /jira or /confluence.",
 			"an Atlassian application (its own headers) answered "+a.rawPath+" with an HTML 404 page, not the REST API's JSON")
 	}
