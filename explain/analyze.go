@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connect-doctor/connect-doctor/explain/knowledge"
 	"github.com/connect-doctor/connect-doctor/jira/catalog"
 )
 
@@ -25,6 +26,7 @@ const (
 	credCookie  = "cookie"  // a browser session cookie
 	credEmpty   = "empty"   // an empty Authorization header
 	credAPIKeyH = "apikeyh" // a token in X-API-Key or similar
+	credForm    = "form"    // a JWT-bearer assertion in a token request's form body
 )
 
 // credential is what the request presented.
@@ -97,19 +99,31 @@ type analysis struct {
 
 	notes  []string
 	causes []*rawCause
+
+	formGrant string // grant_type of a token request's form body
+	formScope string // its scope parameter
+
+	kb       *knowledge.Base
+	obs      knowledge.Observation
+	services []knowledge.Identified
+	svc      *knowledge.Service // who answered, when recognised
 }
 
 type rawCause struct {
 	Cause
-	exact bool // confidence already accounts for the status
-	order int
+	exact    bool // legacy already accounts for the status
+	order    int
+	legacy   float64            // a detector's numeric estimate (see legacyClass)
+	explicit knowledge.Strength // the class stated by the evidence, if any
+	class    knowledge.Strength // the class the ranking uses
+	fallback bool               // what the status alone suggests
 }
 
 var reTitle = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
 
 // analyze derives the facts every detector needs.
 func (e *Engine) analyze(in *Input) *analysis {
-	a := &analysis{in: in, cat: e.cat, hdr: in.Response.Header, status: in.Response.Status, now: in.Context.Now}
+	a := &analysis{in: in, cat: e.cat, kb: e.kb, hdr: in.Response.Header, status: in.Response.Status, now: in.Context.Now}
 	if a.hdr == nil {
 		a.hdr = http.Header{}
 	}
@@ -120,6 +134,7 @@ func (e *Engine) analyze(in *Input) *analysis {
 	a.parseURL()
 	a.parseCredential()
 	a.parseResponse()
+	a.identifyService()
 	a.lookupEndpoint()
 	a.inferIdentity()
 	return a
@@ -237,6 +252,39 @@ func (a *analysis) parseCredential() {
 		}
 	}
 	if c.kind == credNone {
+		if name, v := a.queryCredential(); v != "" {
+			c.kind, c.value, c.source = credAPIKeyH, v, name+" query parameter"
+		}
+	}
+	if c.kind == credNone {
+		a.parseFormCredential()
+	}
+	if c.kind == credNone && a.kb != nil {
+		// Credential headers the known services use.
+	kbHeaders:
+		for _, s := range a.kb.Services {
+			if s.Schemes == nil {
+				continue
+			}
+			for _, name := range s.Schemes.Header {
+				if v := h.Get(name); v != "" {
+					c.kind, c.value, c.source = credAPIKeyH, v, name+" header"
+					break kbHeaders
+				}
+			}
+		}
+	}
+	if c.kind == credNone {
+		// A custom header that carries a key or token.
+		for name, vs := range h {
+			low := strings.ToLower(name)
+			if len(vs) > 0 && vs[0] != "" && (strings.HasSuffix(low, "key") || strings.HasSuffix(low, "token") || strings.HasSuffix(low, "secret")) && low != "x-atlassian-token" {
+				c.kind, c.value, c.source = credAPIKeyH, vs[0], name+" header"
+				break
+			}
+		}
+	}
+	if c.kind == credNone {
 		if ck := h.Get("Cookie"); ck != "" {
 			c.kind, c.source = credCookie, "Cookie header"
 			c.value = ck
@@ -265,6 +313,42 @@ func (a *analysis) parseCredential() {
 	}
 	if c.kind == credBasic {
 		a.parseBasic()
+	}
+}
+
+// parseFormCredential reads a token request's form body: a JWT-bearer
+// assertion is the credential, and its scope parameter says which scopes
+// were asked for.
+func (a *analysis) parseFormCredential() {
+	body := string(a.in.Request.Body)
+	if strings.HasPrefix(strings.TrimSpace(body), "{") {
+		// A JSON body carrying a key or token (some gateways read it there).
+		var m map[string]any
+		if json.Unmarshal([]byte(body), &m) == nil {
+			for _, k := range []string{"apiKey", "api_key", "apikey", "access_token", "token", "client_secret", "password"} {
+				if v, ok := m[k].(string); ok && v != "" {
+					a.cred.kind, a.cred.value, a.cred.source = credForm, v, "the "+k+" field of the JSON request body"
+					return
+				}
+			}
+		}
+		return
+	}
+	if body == "" || !strings.Contains(body, "grant_type=") {
+		return
+	}
+	v, err := url.ParseQuery(strings.TrimSpace(body))
+	if err != nil {
+		return
+	}
+	a.formGrant = v.Get("grant_type")
+	if s := v.Get("scope"); s != "" {
+		a.formScope = s
+	}
+	if as := v.Get("assertion"); as != "" {
+		a.cred.kind, a.cred.value, a.cred.source = credForm, as, "assertion in the token request's form body"
+	} else if v.Get("client_secret") != "" || v.Get("refresh_token") != "" || v.Get("code") != "" {
+		a.cred.kind, a.cred.source = credForm, "credentials in the token request's form body"
 	}
 }
 
@@ -338,7 +422,8 @@ func (a *analysis) parseResponse() {
 	a.accountID = h.Get("X-Aaccountid")
 	server := strings.ToLower(h.Get("Server"))
 	a.atlassian = h.Get("Atl-Traceid") != "" || h.Get("X-Arequestid") != "" || h.Get("Atl-Request-Id") != "" ||
-		strings.HasPrefix(server, "atlassian") || a.seraph != "" || a.accountID != ""
+		strings.HasPrefix(server, "atlassian") || a.seraph != "" || a.accountID != "" ||
+		h.Get("X-Ausername") != "" || h.Get("X-Asen") != "" || h.Get("X-Confluence-Request-Time") != ""
 	if d := h.Get("Date"); d != "" {
 		if t, err := http.ParseTime(d); err == nil {
 			a.serverNow = t

@@ -40,3 +40,20 @@ func BenchmarkDiagnoseQSHMismatch(b *testing.B) {
 		engine.Diagnose(in)
 	}
 }
+
+// BenchmarkDiagnoseServiceRules: a non-Atlassian answer that goes through
+// service identification and every rule file (GitHub SAML enforcement).
+func BenchmarkDiagnoseServiceRules(b *testing.B) {
+	in := explain.Input{
+		Request: explain.Request{Method: "GET", URL: "https://api.github.com/orgs/acme/repos?per_page=100", Header: hdr("Authorization", "token ghp_0123456789abcdef0123456789abcdef0123", "Accept", "application/vnd.github+json")},
+		Response: explain.Response{Status: 403, Header: hdr("Content-Type", "application/json; charset=utf-8", "X-Github-Request-Id", "C2D4:1A2B:3C4D5E:6F7A8B:674DF0B4", "X-Github-Sso", "required; url=https://github.com/orgs/acme/sso?authorization_request=x"),
+			Body: []byte(`{"message":"Resource protected by organization SAML enforcement. You must grant your Personal Access token access to this organization.","documentation_url":"https://docs.github.com/articles/authenticating-to-a-github-organization-with-saml-single-sign-on/"}`)},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		d := engine.Diagnose(in)
+		if top, _ := d.Top(); top.Code != explain.SSOAuthorizationRequired {
+			b.Fatal(top.Code)
+		}
+	}
+}

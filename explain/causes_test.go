@@ -98,7 +98,7 @@ func causeCases() []causeCase {
 						Body: []byte(`{"error":"unauthorized"}`)},
 				}
 			}},
-		{name: "auth_scheme_invalid/API token as Bearer to the site", top: explain.AuthSchemeInvalid, minConf: 0.8,
+		{name: "api_token_as_bearer/API token as Bearer to the site", top: explain.APITokenAsBearer, minConf: 0.8, also: explain.AuthSchemeInvalid,
 			evidence: []string{"Basic auth"}, fix: []string{"base64(email:api_token)"},
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{
@@ -157,7 +157,7 @@ func causeCases() []causeCase {
 				c := with(appClaims("GET", "/rest/api/3/myself"), "iss", testClientKey)
 				return explain.Input{Request: appReq(t, "GET", "/rest/api/3/myself", c, testSecret), Response: jiraResp(401, ""), Context: appCtx()}
 			}},
-		{name: "jwt_issuer_wrong/clientKey-looking iss without context", top: explain.JWTIssuerWrong, minConf: 0.5, maxConf: 0.7,
+		{name: "jwt_issuer_wrong/clientKey-looking iss without context", top: explain.JWTIssuerWrong, minConf: 0.35, maxConf: 0.7,
 			evidence: []string{"looks like a tenant clientKey"},
 			in: func(t *testing.T) explain.Input {
 				c := with(appClaims("GET", "/rest/api/3/myself"), "iss", "jira:"+testClientKey)
@@ -170,7 +170,7 @@ func causeCases() []causeCase {
 				return explain.Input{Request: appReq(t, "GET", "/rest/api/3/myself", appClaims("GET", "/rest/api/3/myself"), "some-other-secret-entirely-0123456789abcdef"),
 					Response: jiraResp(401, ""), Context: appCtx()}
 			}},
-		{name: "shared_secret_stale/signed with the pre-reinstall secret", top: explain.SharedSecretStale, minConf: 0.95,
+		{name: "shared_secret_stale/signed with the pre-reinstall secret", top: explain.SharedSecretStale, minConf: 0.9,
 			evidence: []string{"previous shared secret"}, fix: []string{"installed callback"},
 			in: func(t *testing.T) explain.Input {
 				ctx := appCtx()
@@ -184,14 +184,14 @@ func causeCases() []causeCase {
 				c := with(appClaims("GET", "/rest/api/3/myself"), "qsh", nil)
 				return explain.Input{Request: appReq(t, "GET", "/rest/api/3/myself", c, testSecret), Response: jiraResp(401, ""), Context: appCtx()}
 			}},
-		{name: "qsh_mismatch/query left out", top: explain.QSHMismatch, minConf: 0.95,
+		{name: "qsh_mismatch/query left out", top: explain.QSHMismatch, minConf: 0.9,
 			evidence: []string{"GET&/rest/api/3/search/jql&jql=project%20%3D%20ABC", "the query string was left out"},
 			in: func(t *testing.T) explain.Input {
 				uri := "/rest/api/3/search/jql?jql=project%20%3D%20ABC"
 				c := with(appClaims("GET", uri), "qsh", connect.QSH("GET&/rest/api/3/search/jql&"))
 				return explain.Input{Request: appReq(t, "GET", uri, c, testSecret), Response: jiraResp(401, ""), Context: appCtx()}
 			}},
-		{name: "qsh_mismatch/Confluence /wiki hashed", top: explain.QSHMismatch, minConf: 0.95,
+		{name: "qsh_mismatch/Confluence /wiki hashed", top: explain.QSHMismatch, minConf: 0.9,
 			evidence: []string{"base path /wiki was included", "GET&/rest/api/space&"},
 			in: func(t *testing.T) explain.Input {
 				c := with(appClaims("GET", "/rest/api/space"), "qsh", connect.QSH("GET&/wiki/rest/api/space&"))
@@ -200,14 +200,14 @@ func causeCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: testBase + "/wiki/rest/api/space", Header: hdr("Authorization", "JWT "+mint(t, c, testSecret))},
 					Response: jiraResp(401, ""), Context: ctx}
 			}},
-		{name: "qsh_mismatch/plus for spaces", top: explain.QSHMismatch, minConf: 0.95,
+		{name: "qsh_mismatch/plus for spaces", top: explain.QSHMismatch, minConf: 0.9,
 			evidence: []string{`"+" instead of "%20"`},
 			in: func(t *testing.T) explain.Input {
 				uri := "/rest/api/3/search/jql?jql=project+%3D+ABC&maxResults=50"
 				c := with(appClaims("GET", uri), "qsh", connect.QSH("GET&/rest/api/3/search/jql&jql=project+%3D+ABC&maxResults=50"))
 				return explain.Input{Request: appReq(t, "GET", uri, c, testSecret), Response: jiraResp(401, ""), Context: appCtx()}
 			}},
-		{name: "qsh_mismatch/minted for another method", top: explain.QSHMismatch, minConf: 0.95,
+		{name: "qsh_mismatch/minted for another method", top: explain.QSHMismatch, minConf: 0.9,
 			evidence: []string{"minted for method GET but the request used PUT"},
 			in: func(t *testing.T) explain.Input {
 				uri := "/rest/api/3/issue/ABC-1"
@@ -227,18 +227,12 @@ func causeCases() []causeCase {
 					"context": map[string]any{"jira": map[string]any{"issue": map[string]any{"id": "10001"}}}}
 				return explain.Input{Request: appReq(t, "GET", "/rest/api/3/issue/10001", c, testSecret), Response: jiraResp(401, ""), Context: appCtx()}
 			}},
-		{name: "context_token_misused/forwarded iframe token", top: explain.ContextTokenMisused, minConf: 0.9, also: explain.JWTIssuerWrong,
+		{name: "context_token_misused/forwarded iframe token", top: explain.ContextTokenMisused, minConf: 0.8, also: explain.JWTIssuerWrong,
 			evidence: []string{"forwarded back to Jira"},
 			in: func(t *testing.T) explain.Input {
 				c := claims{"iss": testClientKey, "sub": "557058:f1e2d3c4", "qsh": connect.QSH("GET&/panel&xdm_e=https%3A%2F%2Facme.atlassian.net"), "iat": testNow.Add(-time.Minute).Unix(), "exp": testNow.Add(2 * time.Minute).Unix(),
 					"context": map[string]any{}}
 				return explain.Input{Request: appReq(t, "GET", "/rest/api/3/myself", c, testSecret), Response: jiraResp(401, ""), Context: appCtx()}
-			}},
-		{name: "anonymous_request/200 search without credentials", top: explain.AnonymousRequest, maxConf: 0.4, verdict: "ok",
-			evidence: []string{"anonymous"},
-			in: func(t *testing.T) explain.Input {
-				return explain.Input{Request: explain.Request{Method: "GET", URL: testBase + "/rest/api/2/search?jql=project%3DABC"},
-					Response: jiraResp(200, `{"startAt":0,"maxResults":50,"total":0,"issues":[]}`)}
 			}},
 		{name: "anonymous_request/redirected to login with a stale cookie", top: explain.AnonymousRequest, minConf: 0.7,
 			evidence: []string{"login page"},
@@ -253,7 +247,7 @@ func causeCases() []causeCase {
 					Header: hdr("Authorization", "Basic amFuZUBhY21lLmNvbTpBVEFUVDN4RmZHRjBleGFtcGxlCg==")},
 					Response: jiraResp(401, anonBody, "X-Seraph-Loginreason", "AUTHENTICATED_FAILED")}
 			}},
-		{name: "credentials_rejected/Basic refused by Jira", top: explain.CredentialsRejected, minConf: 0.8,
+		{name: "service_account_site_url/well-formed API token refused by the site", top: explain.ServiceAccountSiteURL, minConf: 0.7, maxConf: 0.8, also: explain.CredentialsRejected,
 			evidence: []string{"AUTHENTICATED_FAILED"}, fix: []string{"API token"},
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: testBase + "/rest/api/3/myself",
@@ -311,8 +305,8 @@ func causeCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "POST", URL: "https://api.example.com/v1/orders", Header: hdr("Authorization", "Bearer 8xLOxBtZp8"), HasBody: true},
 					Response: explain.Response{Status: 403, Header: hdr("Www-Authenticate", `Bearer realm="example", error="insufficient_scope", scope="orders:write"`)}}
 			}},
-		{name: "token_scope_missing/missing scope grants", top: explain.TokenScopeMissing, minConf: 0.9,
-			evidence: []string{"granted no scopes"},
+		{name: "missing_scope_grants/gateway text without Forge context", top: explain.MissingScopeGrants, minConf: 0.8,
+			evidence: []string{"missing scope grants"},
 			in: func(t *testing.T) explain.Input {
 				body := `{"errorMessages":["Access to the resource was denied due to missing scope grants. Your app was granted the following scopes: [].\nThe resource can be accessed by having one of these groups of scopes:\n * [read:jira-user]\n * [read:application-role:jira, read:group:jira, read:user:jira, read:avatar:jira]\n"]}`
 				return explain.Input{Request: explain.Request{Method: "GET", URL: "https://api.atlassian.com/ex/jira/11223344-a1b2-3b33-c444-def123456789/rest/api/3/myself", Header: hdr("Authorization", "Bearer eyJraWQiOiJmb3JnZS9zeXN0ZW0ifQ.e30.c2ln")},
@@ -480,7 +474,7 @@ func causeCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: "https://jira.corp.example.com/rest/api/2/myself", Header: hdr("Authorization", "Bearer NjE2NDM4NzE2MzE0OkRhdGFDZW50ZXJQQVQ=")},
 					Response: explain.Response{Status: 403, Header: hdr("Server", "AkamaiGHost", "Mime-Version", "1.0", "Content-Type", "text/html"), Body: []byte(body)}}
 			}},
-		{name: "firewall_block/corporate proxy wants credentials", top: explain.FirewallBlock, minConf: 0.85, verdict: "authentication",
+		{name: "proxy_auth_required/corporate proxy wants credentials", top: explain.ProxyAuthRequired, minConf: 0.85, verdict: "authentication",
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: testBase + "/rest/api/3/myself"},
 					Response: explain.Response{Status: 407, Header: hdr("Proxy-Authenticate", `Basic realm="corp-proxy"`, "Server", "squid/5.7", "X-Squid-Error", "ERR_CACHE_ACCESS_DENIED 0")}}
@@ -497,7 +491,7 @@ func causeCases() []causeCase {
 					Response: explain.Response{Status: 401, Header: hdr("Age", "1834", "X-Cache", "Hit from cloudfront", "Via", "1.1 7e3b9b4f.cloudfront.net (CloudFront)", "Content-Type", "application/json"),
 						Body: []byte(`{"message":"Unauthorized"}`)}}
 			}},
-		{name: "rate_limited/429 with Retry-After", top: explain.RateLimited, minConf: 0.95, verdict: "rate_limited",
+		{name: "rate_limited/429 with Retry-After", top: explain.RateLimited, minConf: 0.9, verdict: "rate_limited",
 			evidence: []string{"Retry-After: 30"},
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{Request: appReq(t, "GET", "/rest/api/3/myself", appClaims("GET", "/rest/api/3/myself"), testSecret),
@@ -519,7 +513,7 @@ func causeCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: "https://jira-proxy.example.com/rest/api/3/myself", Header: hdr("Authorization", "Basic amFuZUBhY21lLmNvbTpBVEFUVDN4RmZHRjBUOW0ya3FZYjdaeDE=")},
 					Response: explain.Response{Status: 403, Header: hdr("Server", "nginx", "Content-Type", "text/html"), Body: []byte("<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>")}}
 			}},
-		{name: "token_exchange_failed/3LO refresh token rotated", top: explain.TokenExchangeFailed, minConf: 0.85,
+		{name: "refresh_token_invalid/3LO refresh token rotated", top: explain.RefreshTokenInvalid, minConf: 0.85,
 			fix: []string{"store the new refresh_token"},
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{Request: explain.Request{Method: "POST", URL: "https://auth.atlassian.com/oauth/token", HasBody: true, Header: hdr("Content-Type", "application/json")},
@@ -541,7 +535,7 @@ func causeCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: testBase + "/rest/api/2/myself", Header: hdr("Authorization", "Basic amFuZUBhY21lLmNvbTpodW50ZXIy")},
 					Response: jiraResp(401, "Basic authentication with passwords is deprecated.  For more information, see: https://developer.atlassian.com/cloud/confluence/deprecation-notice-basic-auth/", "Content-Type", "text/plain")}
 			}},
-		{name: "token_expired/seconds ago is less certain", top: explain.TokenExpired, minConf: 0.7, maxConf: 0.85,
+		{name: "token_expired/seconds ago is less certain", top: explain.TokenExpired, minConf: 0.7, maxConf: 0.9,
 			evidence: []string{"little or no leeway"},
 			in: func(t *testing.T) explain.Input {
 				c := with(appClaims("GET", "/rest/api/3/myself"), "iat", testNow.Add(-3*time.Minute).Unix(), "exp", testNow.Add(-5*time.Second).Unix())
@@ -552,7 +546,7 @@ func causeCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: "https://api.example.com/v1/x", Header: hdr("Authorization", "Bearer abcdefghijklmnop")},
 					Response: explain.Response{Status: 401}}
 			}},
-	}, forgeCauseCases()...)
+	}, append(forgeCauseCases(), serviceCauseCases()...)...)
 }
 
 func TestCauses(t *testing.T) {

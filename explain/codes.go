@@ -72,6 +72,24 @@ const (
 	MissingScopeGrants           = "missing_scope_grants"
 	SiteURLInsteadOfAPIGateway   = "site_url_instead_of_api_gateway"
 	ConnectScopesOnlyOnForgePath = "connect_scopes_only_on_forge_path"
+	// Identity providers, gateways and intermediaries (any service).
+	TokenAudienceWrong       = "token_audience_wrong"
+	TokenTypeWrong           = "token_type_wrong"
+	SSOAuthorizationRequired = "sso_authorization_required"
+	AuthHeaderStripped       = "auth_header_stripped"
+	APINotEnabled            = "api_not_enabled"
+	ProxyAuthRequired        = "proxy_auth_required"
+	ServiceAccountSiteURL    = "service_account_site_url"
+	APITokenAsBearer         = "api_token_as_bearer"
+	RequestTimeSkew          = "request_time_skew"
+	CSRFCheckFailed          = "csrf_check_failed"
+	AccountLocked            = "account_locked"
+	MFARequired              = "mfa_required"
+	OrgAPIKeyRequired        = "org_api_key_required"
+	WikiPrefixMissing        = "wiki_prefix_missing"
+	RefreshTokenInvalid      = "refresh_token_invalid"
+	ConsentRequired          = "consent_required"
+	OAuthClientUnknown       = "oauth_client_unknown"
 )
 
 // CodeInfo documents one cause code.
@@ -216,6 +234,40 @@ var codeTable = []CodeInfo{
 		"OAuth 2.0 and Forge tokens work only through https://api.atlassian.com/ex/jira/<cloudId>/… (app.apiBaseUrl), never https://<site>.atlassian.net/rest/…."},
 	{ConnectScopesOnlyOnForgePath, VerdictAuthorization, "Only Connect scopes were granted, but the call uses a Forge/OAuth token",
 		"Connect scopes (read:connect-jira, …) authorise Connect JWTs only; Forge OAuth tokens need OAuth 2.0 scopes in permissions.scopes."},
+	{TokenAudienceWrong, VerdictAuthentication, "The token was issued for another audience",
+		"The token's aud (or resource) names another API, client or environment than the one that refused it (\"invalid audience\", AADSTS50013/500131, JWT audience checks)."},
+	{TokenTypeWrong, VerdictAuthentication, "The wrong kind of token was sent",
+		"An ID token, refresh token, authorization code, app-level token or user token was sent where the API wants another kind (usually an access token)."},
+	{SSOAuthorizationRequired, VerdictAuthorization, "The token must be authorized for the organization's SSO",
+		"The organization enforces SAML/OIDC single sign-on and the personal token or key was not authorized for it (GitHub \"Resource protected by organization SAML enforcement\", X-GitHub-SSO)."},
+	{AuthHeaderStripped, VerdictAuthentication, "Something between client and API removed the Authorization header",
+		"The client sent credentials but a proxy, load balancer, web server (Apache without CGIPassAuth), CDN or a redirect to another host dropped the header, so the API saw none."},
+	{APINotEnabled, VerdictAuthorization, "The API is not enabled for this project or account",
+		"The cloud project or account has not enabled the API (Google SERVICE_DISABLED / accessNotConfigured), or the feature is switched off for the tenant."},
+	{ProxyAuthRequired, VerdictAuthentication, "A forward proxy requires authentication (407)",
+		"A corporate or forward proxy answered 407 Proxy Authentication Required: the client must authenticate to the proxy (Proxy-Authorization), not to the API."},
+	{ServiceAccountSiteURL, VerdictAuthentication, "A service account's scoped token was sent to the site URL",
+		"Atlassian service-account (and other scoped) API tokens work only through https://api.atlassian.com/ex/<product>/<cloudId>/…, not https://<site>.atlassian.net."},
+	{APITokenAsBearer, VerdictAuthentication, "An API token was sent as a Bearer token",
+		"A personal API token that the service accepts only with Basic auth (email:token) was sent as `Authorization: Bearer`."},
+	{RequestTimeSkew, VerdictAuthentication, "The request's signature or timestamp is outside the allowed clock skew",
+		"A signed request (AWS SigV4 RequestTimeTooSkewed / \"Signature expired\", HMAC webhooks, Kerberos) carries a time too far from the server's: the client's clock is off."},
+	{CSRFCheckFailed, VerdictAuthorization, "The framework's CSRF protection refused the request",
+		"A state-changing request lacked the CSRF token or matching cookie/Origin (Spring Security, Django, Express csurf, Rails): send the token, or exempt the API route that uses token authentication."},
+	{AccountLocked, VerdictAuthentication, "The account is locked or suspended",
+		"Too many failed logins or an administrator locked, suspended or disabled the account; credentials are refused until it is unlocked."},
+	{MFARequired, VerdictAuthentication, "Multi-factor authentication is required",
+		"The identity provider requires a second factor (or a one-time code header) that the non-interactive client did not provide."},
+	{OrgAPIKeyRequired, VerdictAuthentication, "The organization API needs an organization API key",
+		"The Atlassian organization (Admin) API accepts only an API key created in admin.atlassian.com as Bearer, not a personal API token or OAuth token."},
+	{WikiPrefixMissing, VerdictNotFound, "The Confluence path lacks /wiki",
+		"Confluence Cloud's REST API lives under https://<site>.atlassian.net/wiki/rest/… (and /wiki/api/v2); without /wiki the site answers 404 or Jira's error."},
+	{RefreshTokenInvalid, VerdictAuthentication, "The OAuth refresh token was refused",
+		"The authorization server answered invalid_grant for the refresh token: it expired, was already used (rotating refresh tokens invalidate the previous one) or was revoked; store each new refresh_token or authorize again."},
+	{ConsentRequired, VerdictAuthorization, "The app's permissions were not consented",
+		"The identity provider will not issue the token because the user or an administrator never consented to the app's permissions (Entra ID AADSTS65001, consent_required)."},
+	{OAuthClientUnknown, VerdictAuthentication, "The authorization server does not know this client",
+		"The client id is not registered where the request went (Entra ID AADSTS700016: wrong tenant or app id; invalid_client \"client not found\")."},
 }
 
 var codeIndex = func() map[string]int {

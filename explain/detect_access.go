@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connect-doctor/connect-doctor/explain/knowledge"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/jira/catalog"
 	"github.com/connect-doctor/connect-doctor/oauth"
@@ -64,7 +65,19 @@ func (a *analysis) detectServerTexts() {
 	if _, ok := a.bodyHas("could not find authentication data on request"); ok {
 		a.add(AuthHeaderMissing, 0.75, fixConnectJWT, said, "the receiver found no JWT: none was sent, or it was sent as Bearer")
 	}
-	if _, ok := a.bodyHas("failed to parse connect session auth token"); ok {
+	_, parseFail := a.bodyHas("failed to parse connect session auth token")
+	switch {
+	case parseFail && a.cred.kind == credBearer && tokenShape(a.cred.value) == "api-token":
+		a.addStrength(APITokenAsBearer, knowledge.Decisive, fixBasic, said, "the bearer value is an Atlassian API token (ATATT…), which the site tried to read as a Connect session token")
+	case parseFail && a.cred.token == nil:
+		// The bearer value is unknown (only the response was given) or
+		// opaque: the two things people send are an API token and an
+		// api.atlassian.com access token.
+		a.addStrength(APITokenAsBearer, knowledge.Strong, fixBasic, said, "the site read the Bearer value as a Connect session token and failed: an API token sent as Bearer is the usual reason").Collect = "the Authorization header that was sent: an ATATT… value is an API token (use Basic), an eyJ… JWT is an OAuth/Forge token (use api.atlassian.com)"
+		a.add(WrongHost, 0.7, "Send OAuth 2.0/scoped/Forge tokens to https://api.atlassian.com/ex/jira/<cloudId>/…, not to the site URL.", said, "an OAuth 2.0 or Forge token sent to the site host fails the same way")
+		parseFail = false
+	}
+	if ok := parseFail; ok {
 		a.add(WrongHost, 0.85, "Send OAuth 2.0/scoped/Forge tokens to https://api.atlassian.com/ex/jira/<cloudId>/…, not to the site URL.", said, "the site tried to read the bearer token as a Connect session token: it was sent to the wrong host")
 	}
 	if _, ok := a.bodyHas("oauth 2.0 is not enabled for this method", "is not available for oauth", "not supported for this authentication"); ok {
@@ -187,6 +200,12 @@ func (a *analysis) detectScopes() {
 
 	pf := a.runPreflight()
 	op := a.op
+	if op != nil && !a.connect && a.cred.kind == credBearer && a.cred.token == nil && a.status == 401 && siteHost(a.host) && a.in.Context.DeclaredScopes == nil &&
+		op.ConnectScope != scope.None && op.ConnectScope != scope.Read && op.ConnectScope != scope.Inaccessible {
+		c := a.addStrength(TokenScopeMissing, knowledge.Weak, a.connectScopeFix(op.ConnectScope, true), opName(op)+" needs Connect scope "+string(op.ConnectScope),
+			"an opaque Bearer token on the site URL is typically a Connect user-impersonation token (JWT-bearer grant); Jira answers such a token 401 when it lacks the operation's scope")
+		c.Collect = "the app's scopes (--scopes or --descriptor atlassian-connect.json) and --identity user, which decide whether the token can carry " + string(op.ConnectScope)
+	}
 	if op == nil || !a.connect {
 		if op != nil && op.ConnectScope == scope.Inaccessible && a.cred.kind == credBearer && a.in.Context.Identity == "" && (a.status == 403 || a.status == 401) {
 			a.add(EndpointInaccessibleToConnect, 0.4, "If this bearer token came from a Connect app's user impersonation, no scope will unlock "+op.Path+": use an API token, OAuth 2.0 (3LO) or Forge for it.",
@@ -300,6 +319,7 @@ var permissionTexts = []string{
 	"administrator privileges are required", "you are not authorized to perform this action", "must have global administrator",
 	"only jira administrators", "you must be a jira administrator", "don't have access", "do not have access",
 	"not authorized to access", "insufficient permissions", "permission denied", "you are not allowed",
+	"you cannot edit the configuration", "you cannot view", "you do not have the required permissions",
 }
 
 func (a *analysis) detectPermissions() {
@@ -418,7 +438,7 @@ func (a *analysis) detectExchange() {
 			}
 			desc = err.Error()
 		}
-	} else if c := oauthBodyError(a.low); a.jsonBody && c != "" {
+	} else if c := oauthBodyError(a.low); a.jsonBody && c != "" && (a.atlassianTarget() || a.cred.kind == credForm && a.formGrant == jwtBearerGrant) {
 		code = c
 		desc = strings.Join(a.messages, " ")
 		server = a.host
@@ -435,6 +455,15 @@ func (a *analysis) detectExchange() {
 	}
 	ld := strings.ToLower(desc)
 	declared := a.in.Context.DeclaredScopes
+	if declared == nil && a.formScope != "" {
+		// The token request named its scopes: a JWT-bearer grant asks for
+		// (at most) the scopes the app has.
+		if s, err := scope.ParseSet(a.formScope); err == nil {
+			declared = s
+			ev = append(ev, "the token request asked for scopes "+quote(a.formScope, 120))
+		}
+	}
+	actAs := strings.Contains(ld, "act as") || strings.Contains(ld, "act_as_user") || strings.Contains(ld, "impersonat")
 	_, notInstalled := firstIn(ld, "not installed", "no installed app", "uninstalled", "is disabled", "app is disabled", "disabled on this site")
 	switch {
 	case strings.Contains(ld, "refresh token") || strings.Contains(ld, "refresh_token"):
@@ -465,6 +494,13 @@ func (a *analysis) detectExchange() {
 			break
 		}
 		a.addExact(TokenExpired, 0.88, "Sign the assertion right before the exchange (exp = iat + ≤ 60 s) and keep the clock in sync (NTP).", ev...)
+		a.addExact(TokenExchangeFailed, 0.6, "", ev...)
+	case actAs:
+		ev2 := ev
+		if declared != nil && !declared.Has(scope.ActAsUser) {
+			ev2 = append(ev2, "the scopes ("+setStr(declared)+") lack ACT_AS_USER")
+		}
+		a.addExact(ActAsUserMissing, 0.95, a.connectScopeFix(scope.ActAsUser, true), ev2...)
 		a.addExact(TokenExchangeFailed, 0.6, "", ev...)
 	case strings.Contains(ld, "user") || strings.Contains(ld, "account") || strings.Contains(ld, "subject"):
 		a.addExact(UserInactiveOrUnknown, 0.8, "Check the accountId (sub = urn:atlassian:connect:useraccountid:<accountId>) exists on the site, is active and has access to the product.", ev...)
@@ -546,3 +582,7 @@ func oauthBodyError(low string) string {
 	}
 	return ""
 }
+
+// jwtBearerGrant is the grant_type of the JWT-bearer (user impersonation)
+// token request.
+const jwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"

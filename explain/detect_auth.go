@@ -1,16 +1,20 @@
 package explain
 
 import (
+	"encoding/base64"
 	"fmt"
+
+	"github.com/connect-doctor/connect-doctor/explain/knowledge"
 	"regexp"
 	"strings"
 	"time"
 )
 
 const (
-	fixConnectJWT = "Send `Authorization: JWT <token>` (the scheme is exactly \"JWT\", not Bearer), where the token is HS256-signed with the tenant's shared secret and carries iss = the app key, iat, exp (≤ 3 minutes ahead) and qsh = the hash of this exact request."
-	fixBasic      = "For Jira Cloud with an API token send `Authorization: Basic <base64(email:api_token)>`, e.g. `curl -u you@example.com:$API_TOKEN …` (encode with `printf '%s' 'email:token' | base64`, no trailing newline)."
-	fixBearer     = "Send `Authorization: Bearer <access_token>` (OAuth 2.0 tokens go to https://api.atlassian.com/ex/jira/<cloudId>/…; a Connect user-impersonation token goes to the site's baseUrl)."
+	fixServiceAccount = "Call the API through the gateway: https://api.atlassian.com/ex/jira/<cloudId>/rest/… (Confluence: /ex/confluence/<cloudId>/wiki/rest/…), with the same credentials; get the cloudId from https://<site>.atlassian.net/_edge/tenant_info. Scoped API tokens and service-account tokens are refused on the site URL."
+	fixConnectJWT     = "Send `Authorization: JWT <token>` (the scheme is exactly \"JWT\", not Bearer), where the token is HS256-signed with the tenant's shared secret and carries iss = the app key, iat, exp (≤ 3 minutes ahead) and qsh = the hash of this exact request."
+	fixBasic          = "For Jira Cloud with an API token send `Authorization: Basic <base64(email:api_token)>`, e.g. `curl -u you@example.com:$API_TOKEN …` (encode with `printf '%s' 'email:token' | base64`, no trailing newline)."
+	fixBearer         = "Send `Authorization: Bearer <access_token>` (OAuth 2.0 tokens go to https://api.atlassian.com/ex/jira/<cloudId>/…; a Connect user-impersonation token goes to the site's baseUrl)."
 )
 
 var (
@@ -83,6 +87,12 @@ func (a *analysis) detectCredential() {
 		if a.status == 0 && a.in.Context.ExchangeErr != nil {
 			return // the token exchange failed, so no request was sent
 		}
+		if a.in.Context.ResponseOnly || a.in.Request.URL == "" {
+			// Only the response was pasted: whether credentials were sent
+			// is unknown, and the request would tell.
+			a.notes = append(a.notes, "only the response was given: the request (curl -v output, or a HAR entry) would show which credential was sent, in which scheme and to which URL")
+			return
+		}
 		if a.status >= 200 && a.status < 300 {
 			if a.op != nil && a.op.AnonymousAllowed {
 				a.addExact(AnonymousRequest, 0.3, "Authenticate the call if you expected more data: anonymous requests only see what anonymous users may browse.",
@@ -121,7 +131,16 @@ func (a *analysis) detectCredential() {
 		}
 	case credBare:
 		a.detectBare(hdrEv())
+	case credForm:
+		// A token request: detectExchange reads the answer.
 	case credOther:
+		if a.schemeLegit(c.scheme) {
+			a.notes = append(a.notes, "Authorization scheme "+quote(c.scheme, 30)+" is one "+a.serviceName()+" (or a known service) accepts")
+			if len(strings.Fields(c.value)) > 1 && !strings.Contains(c.value, ",") && !strings.Contains(c.value, "=") {
+				a.add(AuthSchemeInvalid, 0.9, "Send the scheme once: `Authorization: <Scheme> <token>`.", hdrEv(), "the credential contains more than one word ("+quote(short(c.value), 30)+"); a doubled scheme?")
+			}
+			break
+		}
 		a.detectOtherScheme(hdrEv())
 	case credBearer:
 		a.detectBearer(hdrEv())
@@ -277,12 +296,28 @@ func (a *analysis) detectBasic() {
 		return
 	}
 	user, secret := c.basicUser, c.basicSecret
+	if isDCPAT(secret) && (a.status == 401 || a.status == 403) {
+		a.addStrength(AuthSchemeInvalid, knowledge.Decisive, "Data Center personal access tokens are sent as `Authorization: Bearer <token>`, not as the password of Basic auth.",
+			"the Basic password is a Data Center personal access token (base64 of \"<id>:<secret>\"), which is accepted only as a Bearer token")
+	}
+	clean := !strings.HasSuffix(secret, "\n") && !strings.HasSuffix(secret, "\r") && !strings.HasSuffix(secret, " ")
+	if clean && siteHost(a.host) && !a.gateway && (a.status == 401 || a.status == 403 || a.status == 404) {
+		switch {
+		case strings.HasSuffix(strings.ToLower(user), "@serviceaccount.atlassian.com"):
+			a.addStrength(ServiceAccountSiteURL, knowledge.Decisive, fixServiceAccount,
+				"Basic user "+quote(user, 80)+" is an Atlassian service account, whose API tokens work only through api.atlassian.com", "the request went to the site host "+a.host)
+		case tokenShape(secret) == "api-token" && strings.Contains(user, "@") && (a.seraph == "AUTHENTICATED_FAILED" || a.hdr.Get("X-Ausername") == "anonymous"):
+			a.addStrength(ServiceAccountSiteURL, knowledge.Strong, fixServiceAccount,
+				"a well-formed email:API token pair was refused by the site host "+a.host+" (X-Seraph-LoginReason "+orDefault(a.seraph, "-")+")",
+				"API tokens created with scopes (and every service-account token) are accepted only through https://api.atlassian.com/ex/<product>/<cloudId>; an unscoped token would work here unless revoked or expired").Collect = "whether the token was created with scopes (id.atlassian.com → API tokens), and the same call through https://api.atlassian.com/ex/jira/<cloudId>/…"
+		}
+	}
 	if strings.HasSuffix(secret, "\n") || strings.HasSuffix(secret, "\r") || strings.HasSuffix(secret, " ") {
 		a.add(CredentialsRejected, 0.92, "Encode without the trailing newline: `printf '%s' 'email:token' | base64` (or `echo -n`), or let the client build the header (`curl -u email:token`).",
 			"the decoded Basic credentials end with a newline or space (typical of `echo 'email:token' | base64`), so the token does not match")
 		return
 	}
-	atl := siteHost(a.host) || a.atlassian || a.gateway || a.op != nil
+	atl := siteHost(a.host) || a.atlassian || a.gateway || a.op != nil || a.svc != nil && a.svc.Atlassian
 	if atl && !strings.Contains(user, "@") && user != "" {
 		a.add(CredentialsRejected, 0.7, "Jira Cloud authenticates API tokens with the account's email address: use `email:api_token`, not the username.",
 			"Basic username "+quote(user, 40)+" is not an email address")
@@ -299,7 +334,7 @@ func (a *analysis) detectBasic() {
 		if a.seraph == "" {
 			ev = []string{a.said()}
 		}
-		a.add(CredentialsRejected, 0.85, "Check the email and API token: tokens can be revoked or expire (they have an expiry date), the account may be deactivated or lack access to this site; scoped API tokens work only through https://api.atlassian.com/ex/jira/<cloudId>.",
+		a.add(CredentialsRejected, 0.75, "Check the email and API token: tokens can be revoked or expire (they have an expiry date), the account may be deactivated or lack access to this site; scoped API tokens work only through https://api.atlassian.com/ex/jira/<cloudId>.",
 			append(ev, "Basic credentials for "+quote(user, 60)+" were presented and refused")...)
 	}
 }
@@ -349,6 +384,9 @@ func (a *analysis) detectToken() {
 		}
 		return
 	case KindAssertion:
+		if a.cred.kind == credForm {
+			return // an assertion posted to a token endpoint, as it should be
+		}
 		a.add(TokenExchangeFailed, 0.9, "POST the assertion to https://oauth-2-authorization-server.services.atlassian.com/oauth2/token (grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer, assertion=<jwt>) and send the access_token it returns as `Authorization: Bearer <access_token>`.",
 			"the token is a JWT-bearer assertion (iss "+quote(t.Claims.Issuer, 80)+"): it must be exchanged for an access token, not sent to the API").Title = "The JWT-bearer assertion was sent instead of an access token"
 		return
@@ -609,7 +647,7 @@ func (a *analysis) detectChallenges() {
 			case strings.Contains(ld, "malformed") || strings.Contains(ld, "decode") || strings.Contains(ld, "parse"):
 				a.add(TokenMalformed, 0.8, "Send the token exactly as issued: `Authorization: Bearer <token>`, no quotes or line breaks.", ev)
 			case strings.Contains(ld, "audience") || strings.Contains(ld, "aud"):
-				a.add(WrongHost, 0.65, "The token was issued for another API (audience): request it for this API's audience, or send it to the API it was issued for.", ev)
+				a.add(TokenAudienceWrong, 0.9, "The token was issued for another API (audience): request it for this API's audience (resource/scope), or send it to the API it was issued for.", ev)
 			case strings.Contains(ld, "issuer") || strings.Contains(ld, "iss"):
 				a.add(JWTIssuerWrong, 0.7, "Use a token from the issuer this API trusts.", ev)
 			default:
@@ -640,4 +678,19 @@ func (a *analysis) detectChallenges() {
 			}
 		}
 	}
+}
+
+var reDCPAT = regexp.MustCompile(`^[0-9]{10,14}:`)
+
+// isDCPAT reports whether s has the shape of a Jira/Confluence Data Center
+// personal access token: base64 of "<numeric id>:<random bytes>".
+func isDCPAT(s string) bool {
+	if len(s) < 40 || len(s) > 64 {
+		return false
+	}
+	d, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return false
+	}
+	return reDCPAT.Match(d)
 }

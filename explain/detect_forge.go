@@ -536,7 +536,9 @@ func (a *analysis) detectOAuthScopes(f forgeFacts, forgeTok bool) {
 	if !mismatch && !grants {
 		return
 	}
-	lead := forgeTok || ctx.GrantedScopes != nil
+	// "missing scope grants" is api.atlassian.com's own text for this
+	// cause: it leads whatever the path.
+	lead := forgeTok || ctx.GrantedScopes != nil || grants
 	var granted []string
 	source := ""
 	var groups [][]string

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/connect-doctor/connect-doctor/explain/knowledge"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
 )
 
@@ -31,6 +32,8 @@ func (e *Engine) Diagnose(in Input) Diagnosis {
 		a.detectIntermediaries()
 		a.detectStatus()
 		a.detectForge()
+		a.detectComputed()
+		a.detectKnowledge()
 	}
 	a.detectExchange()
 	a.detectFallback()
@@ -53,8 +56,8 @@ func (a *analysis) put(code string, conf float64, fix string, exact bool, eviden
 		if c.Code != code {
 			continue
 		}
-		if conf > c.Confidence {
-			c.Confidence, c.exact = conf, exact
+		if conf > c.legacy {
+			c.legacy, c.exact = conf, exact
 			if fix != "" {
 				c.Fix = fix
 			}
@@ -66,7 +69,7 @@ func (a *analysis) put(code string, conf float64, fix string, exact bool, eviden
 		return c
 	}
 	info, _ := LookupCode(code)
-	c := &rawCause{Cause: Cause{Code: code, Confidence: conf, Title: info.Title, Evidence: dedupe(evidence), Fix: fix}, exact: exact, order: len(a.causes)}
+	c := &rawCause{Cause: Cause{Code: code, Title: info.Title, Evidence: dedupe(evidence), Fix: fix}, legacy: conf, exact: exact, order: len(a.causes)}
 	a.causes = append(a.causes, c)
 	return c
 }
@@ -83,7 +86,7 @@ func (a *analysis) has(code string) *rawCause {
 func (a *analysis) best() float64 {
 	b := 0.0
 	for _, c := range a.causes {
-		b = math.Max(b, c.Confidence)
+		b = math.Max(b, c.legacy)
 	}
 	return b
 }
@@ -140,42 +143,25 @@ func statusFactor(class string, status int) float64 {
 
 func (a *analysis) finish() Diagnosis {
 	d := Diagnosis{Status: a.status, Request: a.method + " " + a.displayURL(), Endpoint: a.op, Token: a.cred.token, Notes: a.notes}
-	blocked := a.has(FirewallBlock) != nil && a.has(FirewallBlock).Confidence >= 0.8 && !a.atlassian
-	cached := a.has(CachedResponse) != nil && a.has(CachedResponse).Confidence >= 0.7
+	blocked := a.has(FirewallBlock) != nil && a.has(FirewallBlock).legacy >= 0.8 && !a.atlassian
+	cached := a.has(CachedResponse) != nil && a.has(CachedResponse).legacy >= 0.7
 	for _, c := range a.causes {
 		info, _ := LookupCode(c.Code)
-		conf := c.Confidence
-		if !c.exact {
-			conf *= statusFactor(info.Class, a.status)
-		}
 		switch c.Code {
 		case FirewallBlock, IPAllowlistBlock, HTMLErrorPage, CachedResponse, NetworkError, ServerError, RateLimited:
 		default:
-			if blocked && (info.Class == VerdictAuthentication || info.Class == VerdictAuthorization) {
-				conf *= 0.5 // the request never reached the API
+			if blocked && (info.Class == VerdictAuthentication || info.Class == VerdictAuthorization) && rank(c.explicit) < rank(knowledge.Decisive) {
+				c.legacy *= 0.5 // the request never reached the API
 			}
 			if cached {
-				conf *= 0.75
+				c.legacy *= 0.75
 			}
 			if a.accountID != "" && a.status == 403 && info.Class == VerdictAuthentication {
-				conf *= 0.5 // Jira authenticated the caller
+				c.legacy *= 0.5 // Jira authenticated the caller
 			}
 		}
-		conf = math.Round(math.Min(conf, maxConfidence)*100) / 100
-		if conf < 0.01 {
-			conf = 0.01
-		}
-		c.Confidence = conf
 	}
-	slices.SortStableFunc(a.causes, func(x, y *rawCause) int {
-		if x.Confidence != y.Confidence {
-			if x.Confidence > y.Confidence {
-				return -1
-			}
-			return 1
-		}
-		return x.order - y.order
-	})
+	a.finishCauses()
 	d.Causes = make([]Cause, 0, len(a.causes))
 	for _, c := range a.causes {
 		if c.Evidence == nil {

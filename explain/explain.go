@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/connect-doctor/connect-doctor/explain/knowledge"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/jira/catalog"
 	"github.com/connect-doctor/connect-doctor/scope"
@@ -35,6 +36,10 @@ type Request struct {
 	URL     string      `json:"url"`
 	Header  http.Header `json:"header,omitempty"`
 	HasBody bool        `json:"hasBody,omitempty"`
+	// Body is the request body when it is known (a token endpoint's form,
+	// a HAR's postData); the engine reads credentials from it (a JWT-bearer
+	// assertion) and never prints it whole.
+	Body []byte `json:"-"`
 }
 
 // Response is the answer that came back. Status 0 means no answer (see
@@ -79,6 +84,10 @@ type Context struct {
 	Preflight   *preflight.Result
 	ExchangeErr error // the token exchange failure, if any
 	NetworkErr  error // transport failure: the verdict is "network"
+	// ResponseOnly: the input held only a response (a pasted curl -i), so
+	// nothing is known about the request: the engine never concludes that
+	// no credentials were sent, and says what the request would tell.
+	ResponseOnly bool
 
 	// Forge Remote and OAuth 2.0 (forge.md §1, §3). All optional; unset,
 	// the engine behaves as before.
@@ -150,6 +159,15 @@ type Cause struct {
 	Title      string   `json:"title"`
 	Evidence   []string `json:"evidence"`
 	Fix        string   `json:"fix"`
+	// Strength is the class of the strongest evidence: decisive (the
+	// service's own error text or code, a recomputed qsh or signature),
+	// strong (a specific header or fact of the exchange) or weak (a
+	// heuristic, a status alone).
+	Strength string `json:"strength,omitempty"`
+	// Unconfirmed marks a generic explanation nothing specific confirms;
+	// Collect then says what would decide it.
+	Unconfirmed bool   `json:"unconfirmed,omitempty"`
+	Collect     string `json:"collect,omitempty"`
 }
 
 // Diagnosis is the engine's answer. Causes are ranked, most likely first.
@@ -178,8 +196,22 @@ func (d Diagnosis) Top() (Cause, bool) {
 // and safe for concurrent use.
 type Engine struct {
 	cat *catalog.Catalog
+	kb  *knowledge.Base
 }
 
-// New returns an engine using c to identify endpoints; a nil catalog means
-// every endpoint is unknown.
-func New(c *catalog.Catalog) *Engine { return &Engine{cat: c} }
+// New returns an engine using c to identify endpoints (a nil catalog means
+// every endpoint is unknown) and the embedded service knowledge. The
+// embedded rule files are validated by the package's tests; New panics if
+// they do not load, as regexp.MustCompile does.
+func New(c *catalog.Catalog) *Engine {
+	kb, err := knowledge.Default(func(code string) bool { _, ok := LookupCode(code); return ok })
+	if err != nil {
+		panic("explain: embedded service knowledge: " + err.Error())
+	}
+	return &Engine{cat: c, kb: kb}
+}
+
+// NewWithKnowledge returns an engine using the given service knowledge.
+func NewWithKnowledge(c *catalog.Catalog, kb *knowledge.Base) *Engine {
+	return &Engine{cat: c, kb: kb}
+}

@@ -212,7 +212,7 @@ func forgeCauseCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: gatewayBase + "/rest/api/3/myself", Header: hdr("Authorization", "Bearer "+oauthTok(t, testNow.Add(-20*time.Minute)))},
 					Response: gatewayResp(401, `{"code":401,"message":"Unauthorized"}`), Context: forgeCtx()}
 			}},
-		{name: "oauth_scope_mismatch/system token without read:jira-user", top: explain.OAuthScopeMismatch, minConf: 0.9, verdict: "authorization",
+		{name: "oauth_scope_mismatch/system token without read:jira-user", top: explain.OAuthScopeMismatch, minConf: 0.8, verdict: "authorization",
 			evidence: []string{"scope does not match", "smallest addition: read:jira-user"}, fix: []string{"Add read:jira-user to permissions.scopes", "forge deploy"},
 			in: func(t *testing.T) explain.Input {
 				ctx := forgeCtx()
@@ -241,7 +241,7 @@ func forgeCauseCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: testBase + "/rest/api/3/myself", Header: hdr("Authorization", "Bearer "+ctx.ForgeInvocation.Get("X-Forge-Oauth-System"))},
 					Response: jiraResp(401, `{"message":"Failed to parse Connect Session Auth Token","status-code":401}`), Context: ctx}
 			}},
-		{name: "connect_scopes_only_on_forge_path/Connect scopes, gateway call", top: explain.ConnectScopesOnlyOnForgePath, minConf: 0.9,
+		{name: "connect_scopes_only_on_forge_path/Connect scopes, gateway call", top: explain.ConnectScopesOnlyOnForgePath, minConf: 0.8,
 			evidence: []string{"read:connect-jira"}, fix: []string{"read:jira-user", "OAuth 2.0 equivalents"}, also: explain.OAuthScopeMismatch,
 			in: func(t *testing.T) explain.Input {
 				ctx := forgeCtx()

@@ -190,7 +190,7 @@ func TestForgeEndToEnd(t *testing.T) {
 			if !ok || top.Code != tc.top {
 				t.Fatalf("top cause %v, want %s\n%s", top.Code, tc.top, dump(d))
 			}
-			if top.Confidence < 0.85 {
+			if top.Confidence < 0.8 {
 				t.Errorf("confidence %.2f", top.Confidence)
 			}
 			for _, f := range tc.fix {

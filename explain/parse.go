@@ -20,6 +20,9 @@ var (
 // maxParseInput bounds the text the parsers look at.
 const maxParseInput = 4 << 20
 
+// maxRequestBody bounds the request body kept from a capture.
+const maxRequestBody = 64 << 10
+
 // lines splits text into lines without their CR/LF endings.
 func lines(raw string) []string {
 	if len(raw) > maxParseInput {
@@ -45,7 +48,7 @@ func isVerbose(ls []string) bool {
 // verbose splits `curl -v` output into the request lines, the response
 // lines (headers and body) and curl's own "*" info lines.
 func verbose(ls []string) (req, resp, info []string) {
-	inBody := false
+	inBody, reqBody := false, false
 	for _, l := range ls {
 		switch {
 		case strings.HasPrefix(l, "> ") || l == ">":
@@ -59,8 +62,14 @@ func verbose(ls []string) (req, resp, info []string) {
 			strings.HasPrefix(l, "curl: (") || strings.HasPrefix(l, "  % Total") || strings.HasPrefix(l, "                                 Dload"):
 			info = append(info, l)
 		default:
-			if inBody || len(resp) > 0 {
+			switch {
+			case inBody || len(resp) > 0:
 				resp = append(resp, l)
+			case len(req) > 0 && req[len(req)-1] == "" || reqBody:
+				// A body pasted after the request headers (curl -d
+				// shown by the user, or --trace-ascii).
+				req = append(req, l)
+				reqBody = true
 			}
 		}
 	}
@@ -222,7 +231,10 @@ func ParseRequest(raw string) (Request, error) {
 		}
 	}
 	req := Request{Method: strings.ToUpper(f[0]), URL: u, Header: hdr}
-	req.HasBody = strings.TrimSpace(strings.Join(body, "\n")) != ""
+	if b := strings.TrimSpace(strings.Join(body, "\n")); b != "" {
+		req.HasBody = true
+		req.Body = []byte(truncate(b, maxRequestBody))
+	}
 	if cl, err := strconv.Atoi(hdr.Get("Content-Length")); err == nil && cl > 0 {
 		req.HasBody = true
 	}

@@ -60,8 +60,14 @@ func (d Diagnosis) WriteText(w io.Writer, color bool) {
 		for _, e := range c.Evidence {
 			fmt.Fprintf(w, "   - %s\n", e)
 		}
+		if c.Unconfirmed {
+			fmt.Fprintf(w, "   %s nothing specific confirms this; it is what the status alone suggests\n", p.c(ansiYellow, "unconfirmed:"))
+		}
 		if c.Fix != "" {
 			fmt.Fprintf(w, "   %s %s\n", p.c(ansiGreen, "fix:"), c.Fix)
+		}
+		if c.Collect != "" {
+			fmt.Fprintf(w, "   %s %s\n", p.c(ansiYellow, "to decide, collect:"), c.Collect)
 		}
 	}
 	if t := d.Token; t != nil {

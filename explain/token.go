@@ -85,6 +85,9 @@ type TokenClaims struct {
 	Scope     string          `json:"scope,omitempty"`
 	Tenant    string          `json:"tnt,omitempty"`
 	Context   json.RawMessage `json:"context,omitempty"`
+	// TokenUse is what the token says it is (token_use, token_type or
+	// typ claim: "access", "id", "refresh"), when it says so.
+	TokenUse string `json:"tokenUse,omitempty"`
 }
 
 // TokenTime is one time claim in human form.
@@ -188,6 +191,13 @@ func DecodeToken(tok string) (*TokenReport, error) {
 	c.Subject = str(rc.Sub, "sub", &r.Problems)
 	c.QSH = str(rc.QSH, "qsh", &r.Problems)
 	c.Tenant = str(rc.Tnt, "tnt", &r.Problems)
+	for _, k := range []string{"token_use", "token_type", "typ"} {
+		var v string
+		if json.Unmarshal(names[k], &v) == nil && v != "" {
+			c.TokenUse = v
+			break
+		}
+	}
 	c.Scope = scopeClaim(rc.Scope)
 	if c.Scope == "" {
 		c.Scope = scopeClaim(rc.Scp)

@@ -446,6 +446,11 @@ func TestExplainRoute(t *testing.T) {
 		verdict string
 	}{
 		{"curl -i", map[string]any{"raw": raw}, 200, "", "authorization"},
+		{"HAR paste", map[string]any{"raw": `{"log":{"entries":[` +
+			`{"request":{"method":"GET","url":"https://acme.atlassian.net/rest/api/3/myself","headers":[]},"response":{"status":200,"headers":[],"content":{"text":"{}"}}},` +
+			`{"request":{"method":"GET","url":"https://acme.atlassian.net/rest/api/2/permissions","headers":[{"name":"Authorization","value":"Bearer abc"}]},"response":{"status":403,"headers":[{"name":"Content-Type","value":"application/json"}],"content":{"text":"{\"message\":\"Request not in an authorized API scope\"}"}}}]}}`}, 200, "", "authorization"},
+		{"HAR without entries", map[string]any{"raw": `{"log":{"entries":[]}}`}, 400, "unparseable_exchange", ""},
+		{"HAR not JSON", map[string]any{"raw": `{"log": {"entries": [`}, 400, "unparseable_exchange", ""},
 		{"curl -v", map[string]any{"raw": curl, "as": "user"}, 200, "", "authorization"},
 		{"structured", map[string]any{"request": map[string]any{"method": "GET", "url": e.sim.URL() + "/rest/api/2/permissions"},
 			"response": map[string]any{"status": 403, "headers": map[string]string{"Content-Type": "application/json"}, "body": `{"message":"Request not in an authorized API scope"}`}}, 200, "", "authorization"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
+	"github.com/connect-doctor/connect-doctor/explain/capture"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/jira"
 	"github.com/connect-doctor/connect-doctor/jira/catalog"
@@ -474,15 +476,16 @@ func (p *Panel) explain(c *gin.Context) {
 	}
 	var req explain.Request
 	var resp explain.Response
+	responseOnly, note := false, ""
 	switch {
 	case strings.TrimSpace(in.Raw) != "":
-		var err error
-		req, resp, err = parseRaw(in.Raw)
+		pasted, n, err := parseRaw(in.Raw)
 		if err != nil {
-			httperr.Abort(c, http.StatusBadRequest, CodeUnparseable, "The pasted text is not an HTTP response: "+err.Error(),
-				"Paste the output of `curl -i` (status line, headers, blank line, body), or of `curl -v`.")
+			httperr.Abort(c, http.StatusBadRequest, CodeUnparseable, "The pasted text cannot be read: "+err.Error(),
+				"Paste the output of `curl -i` (status line, headers, blank line, body), of `curl -v`, or a HAR export (its first failing entry is explained).")
 			return
 		}
+		req, resp, responseOnly, note = pasted.Request, pasted.Response, pasted.Context.ResponseOnly, n
 	case in.Response != nil:
 		if in.Response.Status < 100 || in.Response.Status > 599 {
 			httperr.Abort(c, http.StatusBadRequest, CodeUnparseable, "response.status must be an HTTP status code.", "For example 401 or 403.")
@@ -507,22 +510,34 @@ func (p *Panel) explain(c *gin.Context) {
 	t := v.Tenant
 	ectx := explain.Context{
 		TenantBaseURL: t.BaseURL, DeclaredScopes: t.Scopes, AppKey: p.AppKey, ClientKey: t.ClientKey,
-		TenantState: string(t.State), Identity: id, Now: p.Now(),
+		TenantState: string(t.State), Identity: id, Now: p.Now(), ResponseOnly: responseOnly,
 	}
 	p.forgeContext(c.Request.Context(), t, &ectx)
 	d := p.Engine.Diagnose(explain.Input{Request: req, Response: resp, Context: ectx})
+	if note != "" {
+		d.Notes = append(d.Notes, note)
+	}
 	p.OnDiagnosis(d)
 	c.JSON(http.StatusOK, d)
 }
 
-// parseRaw reads pasted text: a full exchange (curl -v, or request then
-// response) when possible, else a response alone.
-func parseRaw(raw string) (explain.Request, explain.Response, error) {
-	if req, resp, err := explain.ParseExchange(raw); err == nil {
-		return req, resp, nil
+// parseRaw reads pasted text as the CLI's --capture does: a HAR export (its
+// first failing entry), a full exchange (curl -v, or request then
+// response), or a response alone. The note says which HAR entry was taken.
+func parseRaw(raw string) (explain.Input, string, error) {
+	if capture.LooksLikeHAR(raw) {
+		items, err := capture.HAR(raw, capture.Select{Entry: -1})
+		if err != nil {
+			return explain.Input{}, "", err
+		}
+		note := "explained HAR " + items[0].Label
+		if len(items) > 1 {
+			note += fmt.Sprintf(" (the first of %d failing entries)", len(items))
+		}
+		return items[0].Input, note, nil
 	}
-	resp, err := explain.ParseResponse(raw)
-	return explain.Request{}, resp, err
+	in, err := capture.Paste(raw)
+	return in, "", err
 }
 
 func toHeader(m map[string]string) http.Header {

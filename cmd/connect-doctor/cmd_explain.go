@@ -7,17 +7,15 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
-	"github.com/connect-doctor/connect-doctor/scope"
+	"github.com/connect-doctor/connect-doctor/explain/capture"
 )
 
 // multiFlag is a repeatable string flag.
@@ -25,22 +23,6 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
-// headerFlag is a repeatable "Name: value" flag, checked when set.
-type headerFlag struct{ h http.Header }
-
-func (f *headerFlag) String() string { return "" }
-func (f *headerFlag) Set(v string) error {
-	name, value, err := explain.ParseHeaderLine(v)
-	if err != nil {
-		return err
-	}
-	if f.h == nil {
-		f.h = http.Header{}
-	}
-	f.h.Add(name, value)
-	return nil
-}
 
 // colorFor reports whether w is a terminal and colour is wanted.
 func colorFor(w io.Writer, noColor bool, std stdio) bool {
@@ -87,34 +69,8 @@ func writeDoctorJSON(w io.Writer, v any) {
 
 func runExplain(args []string, std stdio) int {
 	fs := cmdFlags("explain")
-	var (
-		method      = fs.String("method", "GET", "request method")
-		url         = fs.String("url", "", "request URL (absolute, or a path relative to --base-url)")
-		status      = fs.Int("status", 0, "response status code")
-		reqHeaders  headerFlag
-		respHeaders headerFlag
-		body        = fs.String("body", "", "response body")
-		bodyFile    = fs.String("body-file", "", "file holding the response body ('-' = stdin)")
-		reqBody     = fs.Bool("request-body", false, "the request carried a body")
-		scopesFlag  = fs.String("scopes", "", "the app's declared Connect scopes, e.g. \"READ,WRITE,ACT_AS_USER\"")
-		appKey      = fs.String("app-key", "", "the app key (descriptor \"key\")")
-		clientKey   = fs.String("client-key", "", "the tenant's clientKey")
-		secret      = fs.String("secret", "", "the tenant's shared secret (to check JWT signatures; never printed)")
-		previous    multiFlag
-		baseURL     = fs.String("base-url", "", "the tenant's baseUrl, e.g. https://acme.atlassian.net")
-		identity    = fs.String("identity", "", "who the request acts as: app or user")
-		tenantState = fs.String("tenant-state", "", "the app's record of the install: installed, disabled or uninstalled")
-		respFile    = fs.String("response-file", "", "raw HTTP response as printed by curl -i ('-' = stdin)")
-		requestFile = fs.String("request-file", "", "raw HTTP request or curl -v output ('-' = stdin)")
-		exchangeErr = fs.String("exchange-error", "", "the token exchange error text, if the user token could not be obtained")
-		networkErr  = fs.String("network-error", "", "the transport error, if no response came back")
-		nowFlag     = fs.String("now", "", "the clock to judge token times by (RFC 3339; default: now)")
-		asJSON      = fs.Bool("json", false, "print the diagnosis as JSON")
-		noColor     = fs.Bool("no-color", false, "never colour the output")
-	)
-	fs.Var(&reqHeaders, "header", "request header 'Name: value' (repeatable)")
-	fs.Var(&respHeaders, "response-header", "response header 'Name: value' (repeatable)")
-	fs.Var(&previous, "previous-secret", "a shared secret from before a reinstall (repeatable)")
+	var f capture.Flags
+	f.Bind(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return usageError(std, fs, err)
@@ -122,122 +78,41 @@ func runExplain(args []string, std stdio) int {
 	if len(pos) > 0 {
 		return usageError(std, fs, fmt.Errorf("unexpected argument %q (explain takes only flags)", pos[0]))
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-
-	var in explain.Input
-	if *requestFile != "" {
-		raw, err := readInput(*requestFile, std)
-		if err != nil {
-			return usageError(std, fs, fmt.Errorf("--request-file: %w", err))
-		}
-		req, resp, err := explain.ParseExchange(raw)
-		switch {
-		case err == nil:
-			in.Request, in.Response = req, resp
-		case errors.Is(err, explain.ErrNoResponse):
-			in.Request = req
-			if cerr := explain.CurlError(raw); cerr != nil {
-				in.Context.NetworkErr = cerr
-			}
-		default:
-			return usageError(std, fs, fmt.Errorf("--request-file: %w", err))
-		}
-	}
-	if *respFile != "" {
-		raw, err := readInput(*respFile, std)
-		if err != nil {
-			return usageError(std, fs, fmt.Errorf("--response-file: %w", err))
-		}
-		resp, err := explain.ParseResponse(raw)
-		if err != nil {
-			return usageError(std, fs, fmt.Errorf("--response-file: %w", err))
-		}
-		in.Response = resp
-	}
-	if set["method"] || in.Request.Method == "" {
-		in.Request.Method = strings.ToUpper(*method)
-	}
-	if set["url"] {
-		in.Request.URL = *url
-	}
-	if in.Request.URL == "" {
-		return usageError(std, fs, errors.New("missing --url (or --request-file)"))
-	}
-	if in.Request.Header == nil {
-		in.Request.Header = http.Header{}
-	}
-	for k, vs := range reqHeaders.h {
-		in.Request.Header[k] = vs // a flag replaces the captured header
-	}
-	if *reqBody {
-		in.Request.HasBody = true
-	}
-	if set["status"] {
-		if *status < 100 || *status > 999 {
-			return usageError(std, fs, fmt.Errorf("--status %d is not an HTTP status", *status))
-		}
-		in.Response.Status = *status
-	}
-	if in.Response.Header == nil {
-		in.Response.Header = http.Header{}
-	}
-	for k, vs := range respHeaders.h {
-		in.Response.Header[k] = vs
-	}
-	switch {
-	case set["body-file"]:
-		raw, err := readInput(*bodyFile, std)
-		if err != nil {
-			return usageError(std, fs, fmt.Errorf("--body-file: %w", err))
-		}
-		in.Response.Body = []byte(raw)
-	case set["body"]:
-		in.Response.Body = []byte(*body)
-	}
-	ctx := &in.Context
-	if *networkErr != "" {
-		ctx.NetworkErr = errors.New(*networkErr)
-	}
-	if in.Response.Status == 0 && ctx.NetworkErr == nil && *exchangeErr == "" {
-		return usageError(std, fs, errors.New("missing --status (or --response-file, --network-error, --exchange-error)"))
-	}
-	if *exchangeErr != "" {
-		ctx.ExchangeErr = errors.New(*exchangeErr)
-	}
-	if *scopesFlag != "" {
-		s, err := scope.ParseSet(*scopesFlag)
-		if err != nil {
-			return usageError(std, fs, fmt.Errorf("--scopes: %w", err))
-		}
-		ctx.DeclaredScopes = s
-	}
-	switch *identity {
-	case "", explain.IdentityApp, explain.IdentityUser:
-		ctx.Identity = *identity
-	default:
-		return usageError(std, fs, fmt.Errorf("--identity %q: want app or user", *identity))
-	}
-	switch *tenantState {
-	case "", "installed", "disabled", "uninstalled":
-		ctx.TenantState = *tenantState
-	default:
-		return usageError(std, fs, fmt.Errorf("--tenant-state %q: want installed, disabled or uninstalled", *tenantState))
-	}
-	ctx.TenantBaseURL, ctx.AppKey, ctx.ClientKey, ctx.SharedSecret, ctx.PreviousSecrets = *baseURL, *appKey, *clientKey, *secret, previous
-	if ctx.Now, err = parseNow(*nowFlag); err != nil {
-		return usageError(std, fs, err)
+	items, err := f.Inputs(capture.Env{ReadFile: func(name string) (string, error) { return readInput(name, std) }, Now: time.Now})
+	if err != nil {
+		return usageError(std, fs, errors.New(strings.TrimPrefix(err.Error(), capture.ErrUsage.Error()+": ")))
 	}
 	cat, err := catalogFor("", std)
 	if err != nil {
 		return usageError(std, fs, err)
 	}
-	d := explain.New(cat).Diagnose(in)
-	if *asJSON {
-		writeDoctorJSON(std.out, d)
+	eng := explain.New(cat)
+	if f.JSON {
+		if len(items) == 1 && items[0].Label == "" {
+			writeDoctorJSON(std.out, eng.Diagnose(items[0].Input))
+			return 0
+		}
+		type labelled struct {
+			Entry     string            `json:"entry"`
+			Diagnosis explain.Diagnosis `json:"diagnosis"`
+		}
+		out := make([]labelled, 0, len(items))
+		for _, it := range items {
+			out = append(out, labelled{it.Label, eng.Diagnose(it.Input)})
+		}
+		writeDoctorJSON(std.out, out)
 		return 0
 	}
-	d.WriteText(std.out, colorFor(std.out, *noColor, std))
+	color := colorFor(std.out, f.NoColor, std)
+	for i, it := range items {
+		if it.Label != "" {
+			if i > 0 {
+				fmt.Fprintln(std.out)
+			}
+			fmt.Fprintf(std.out, "== %s\n", it.Label)
+		}
+		eng.Diagnose(it.Input).WriteText(std.out, color)
+	}
 	return 0
 }
 
@@ -282,6 +157,9 @@ func runJWT(args []string, std stdio) int {
 		r.VerifySignature(*secret, previous...)
 	}
 	if *url != "" {
+		if err := capture.CheckURL(*url); err != nil {
+			return usageError(std, fs, err)
+		}
 		bp := *basePath
 		if bp == "" {
 			bp = gatewayBase(*url)
@@ -362,6 +240,9 @@ func runQSH(args []string, std stdio) int {
 	m := strings.ToUpper(pos[0])
 	if !validMethod(m) {
 		return usageError(std, fs, fmt.Errorf("%q is not an HTTP method", pos[0]))
+	}
+	if err := capture.CheckURL(pos[1]); err != nil {
+		return usageError(std, fs, err)
 	}
 	bp := *basePath
 	if bp == "" {

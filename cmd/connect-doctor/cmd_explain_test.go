@@ -232,3 +232,80 @@ func TestQSHCommand(t *testing.T) {
 		})
 	}
 }
+
+func TestExplainHonestInputs(t *testing.T) {
+	perms := "> GET /rest/api/2/permissions HTTP/1.1\n> Host: acme.atlassian.net\n> Authorization: Bearer 0a1b2c3d4e5f60718293a4b5c6d7e8f9\n>\n< HTTP/1.1 401 Unauthorized\n< Server: AtlassianEdge\n< Content-Type: application/json\n<\n"
+	t.Run("founding case without scopes names the flags", func(t *testing.T) {
+		code, out, errOut := runCmd(t, "", "explain", "--capture", writeFile(t, "p.txt", perms))
+		if code != 0 || !strings.Contains(out, "--scopes") || !strings.Contains(out, "--descriptor") {
+			t.Fatalf("exit %d %s\n%s", code, errOut, out)
+		}
+	})
+	t.Run("founding case with the descriptor names ADMIN", func(t *testing.T) {
+		desc := writeFile(t, "atlassian-connect.json", `{"key":"com.example.app","scopes":["read","write","act_as_user"]}`)
+		code, out, errOut := runCmd(t, "", "explain", "--json", "--capture", writeFile(t, "p.txt", perms), "--descriptor", desc, "--as", "user")
+		if code != 0 || !strings.Contains(out, `"code": "token_scope_missing"`) || !strings.Contains(out, "ADMIN") {
+			t.Fatalf("exit %d %s\n%s", code, errOut, out)
+		}
+	})
+	t.Run("token endpoint refuses to act as a user", func(t *testing.T) {
+		raw := "POST /oauth2/token HTTP/1.1\nHost: oauth-2-authorization-server.services.atlassian.com\nContent-Type: application/x-www-form-urlencoded\n\n" +
+			"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&scope=READ+WRITE&assertion=eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJ1cm46YXRsYXNzaWFuOmNvbm5lY3Q6Y2xpZW50aWQ6YWJjIiwic3ViIjoidXJuOmF0bGFzc2lhbjpjb25uZWN0OnVzZXJhY2NvdW50aWQ6MTIzIn0.c2ln\n\n" +
+			"HTTP/1.1 400 Bad Request\nContent-Type: application/json\n\n{\"error\":\"invalid_grant\",\"error_description\":\"The app is not allowed to act as a user\"}"
+		code, out, errOut := runCmd(t, "", "explain", "--json", "--capture", writeFile(t, "t.txt", raw))
+		if code != 0 || !strings.Contains(out, `"code": "act_as_user_missing"`) || strings.Contains(out, `"code": "auth_header_missing"`) {
+			t.Fatalf("exit %d %s\n%s", code, errOut, out)
+		}
+		i, j := strings.Index(out, `"code": "act_as_user_missing"`), strings.Index(out, `"code": "user_inactive_or_unknown"`)
+		if j >= 0 && j < i {
+			t.Errorf("inactive user ranked above act_as_user_missing\n%s", out)
+		}
+	})
+	t.Run("response only never claims no credentials", func(t *testing.T) {
+		code, out, _ := runCmd(t, "", "explain", "--capture", writeFile(t, "r.txt", anon401))
+		if code != 0 || strings.Contains(out, "auth_header_missing") || !strings.Contains(out, "curl -v") {
+			t.Fatalf("exit %d\n%s", code, out)
+		}
+	})
+	t.Run("HAR failing entries", func(t *testing.T) {
+		har := `{"log":{"entries":[{"request":{"method":"GET","url":"https://acme.atlassian.net/rest/api/3/myself","headers":[]},"response":{"status":200,"headers":[],"content":{"text":"{}"}}},` +
+			`{"request":{"method":"GET","url":"https://acme.atlassian.net/rest/api/3/field","headers":[]},"response":{"status":403,"headers":[],"content":{"text":"{\"errorMessages\":[\"The IP address has been rejected because it is not on the allowedlist.\"]}"}}}]}}`
+		code, out, errOut := runCmd(t, "", "explain", "--har", writeFile(t, "x.har", har))
+		if code != 0 || !strings.Contains(out, "== entry 1: GET") || !strings.Contains(out, "ip_allowlist_block") || strings.Contains(out, "entry 0") {
+			t.Fatalf("exit %d %s\n%s", code, errOut, out)
+		}
+	})
+}
+
+func TestExplainBadURLsAndHAR(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"explain bad scheme", []string{"explain", "--url", "ht!tp://bad url", "--status", "401"}, "unparseable URL"},
+		{"explain unclosed IPv6", []string{"explain", "--url", "http://[::1", "--status", "401"}, "unparseable URL"},
+		{"qsh bad scheme", []string{"qsh", "GET", "ht!tp://bad url"}, "unparseable URL"},
+		{"qsh unclosed IPv6", []string{"qsh", "GET", "http://[::1"}, "unparseable URL"},
+		{"HAR not JSON", []string{"explain", "--har", "HAR:not json"}, "not a HAR file"},
+		{"HAR no entries", []string{"explain", "--har", `HAR:{"log":{"entries":[]}}`}, "no entries"},
+		{"HAR no match", []string{"explain", "--har", `HAR:{"log":{"entries":[{"request":{"method":"GET","url":"https://x.example/a"},"response":{"status":200}}]}}`, "--url-contains", "zzz"}, "no HAR entry matches"},
+		{"bad descriptor", []string{"explain", "--url", "/x", "--status", "401", "--descriptor", "HAR:{"}, "--descriptor"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for i, a := range tc.args {
+				if strings.HasPrefix(a, "HAR:") {
+					tc.args[i] = writeFile(t, "in.har", strings.TrimPrefix(a, "HAR:"))
+				}
+			}
+			code, out, errOut := runCmd(t, "", tc.args...)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2 (out %q)", code, out)
+			}
+			if !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Errorf("stderr %q: want one line containing %q", errOut, tc.want)
+			}
+		})
+	}
+}

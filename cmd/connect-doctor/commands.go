@@ -50,11 +50,15 @@ func commands() []command {
 		{name: "delete-tenant", group: "app", synopsis: "--yes CLIENT_KEY", summary: "erase everything stored for one tenant (GDPR)",
 			about: "Erases the tenant's row, shared secret, check history, lifecycle log and linked Forge installations.", run: runDeleteTenant},
 
-		{name: "explain", group: "doctor", synopsis: "[flags]", summary: "diagnose a 401/403 (flags, or curl -v / curl -i captures)",
+		{name: "explain", group: "doctor", synopsis: "[flags]", summary: "diagnose a 401/403 (flags, curl -v / curl -i captures or a HAR)",
 			about: "Diagnose a failed request. Give the request and response with flags, or as\n" +
-				"captures: --response-file (curl -i output), --request-file (a raw request or\n" +
-				"curl -v output, which may hold both sides). Flags override the captures.\n" +
-				"Exit code 0 when a diagnosis was produced, 2 on bad input.", run: runExplain},
+				"captures: --capture (any paste: curl -v, curl -i, a raw request and response, or\n" +
+				"a HAR), --response-file (curl -i output), --request-file (a raw request or curl -v\n" +
+				"output, which may hold both sides), --har (a browser's network export: its failing\n" +
+				"entries, or --entry N / --url-contains S). Context: --descriptor\n" +
+				"atlassian-connect.json (app key and scopes), --scopes, --identity, --base-url,\n" +
+				"--secret. Flags override the captures. Exit code 0 when a diagnosis was\n" +
+				"produced, 2 on bad input.", run: runExplain},
 		{name: "jwt decode", group: "doctor", synopsis: "TOKEN [--secret S] [--method M --url U] [--base-path P] [--json]",
 			summary: "decode a JWT, check signature, expiry and qsh",
 			about: "Decode a JWT without trusting it: header, claims with human times,\n" +
