@@ -1033,24 +1033,7 @@ func (c *converter) write() []byte {
 	} else {
 		w.line(0, "connectModules:")
 	}
-	names := make([]string, 0, len(c.cm))
-	for n := range c.cm {
-		names = append(names, n)
-	}
-	slices.SortFunc(names, func(a, b string) int {
-		la, lb := strings.HasSuffix(a, ":lifecycle"), strings.HasSuffix(b, ":lifecycle")
-		switch {
-		case la && !lb:
-			return -1
-		case lb && !la:
-			return 1
-		}
-		return strings.Compare(a, b)
-	})
-	for _, n := range names {
-		w.line(1, n+":")
-		w.sequence(2, c.cm[n])
-	}
+	w.connectModules(c.cm)
 	if len(c.fm) > 0 {
 		w.line(0, "modules:")
 		fnames := make([]string, 0, len(c.fm))

@@ -428,25 +428,7 @@ func (g *gen) connectOnForge(w *yw) error {
 		return err
 	}
 	w.line(0, "connectModules:")
-	names := make([]string, 0, len(cm))
-	for n := range cm {
-		names = append(names, n)
-	}
-	slices.SortFunc(names, func(a, b string) int {
-		// lifecycle first, then alphabetical.
-		la, lb := strings.HasSuffix(a, ":lifecycle"), strings.HasSuffix(b, ":lifecycle")
-		switch {
-		case la && !lb:
-			return -1
-		case lb && !la:
-			return 1
-		}
-		return strings.Compare(a, b)
-	})
-	for _, n := range names {
-		w.line(1, n+":")
-		w.sequence(2, cm[n])
-	}
+	w.connectModules(cm)
 	w.line(0, "modules:")
 	for _, n := range []string{"jira:globalPermission", "jira:projectPermission"} {
 		if items := forgeMods[n]; len(items) > 0 {

@@ -184,3 +184,27 @@ func (w *yw) list(indent int, name string, items []string) {
 		w.line(indent+1, "- "+scalar(it))
 	}
 }
+
+// connectModules writes the entries of a connectModules map (the caller
+// writes the key): one sequence per module type, the lifecycle type first,
+// then alphabetically, so that the output does not depend on map order.
+func (w *yw) connectModules(cm map[string][]any) {
+	names := make([]string, 0, len(cm))
+	for n := range cm {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		la, lb := strings.HasSuffix(a, ":lifecycle"), strings.HasSuffix(b, ":lifecycle")
+		switch {
+		case la && !lb:
+			return -1
+		case lb && !la:
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	for _, n := range names {
+		w.line(1, n+":")
+		w.sequence(2, cm[n])
+	}
+}
