@@ -56,6 +56,12 @@ type Config struct {
 	// validated FORGE_* settings.
 	ForgeEnabled bool
 	Forge        forge.Config
+	// ForgeLicense, when set (FORGE_REQUIRE_LICENSE), refuses /forge/api
+	// calls whose FIT carries no active Marketplace licence (issue 15).
+	ForgeLicense *forge.LicensePolicy
+	// ForgePreUninstallTimeout bounds the pre-uninstall call's work
+	// (FORGE_PRE_UNINSTALL_TIMEOUT; Forge waits 55 s).
+	ForgePreUninstallTimeout time.Duration
 }
 
 // Error is an invalid setting.
@@ -242,13 +248,29 @@ func Load(getenv func(string) string) (*Config, error) {
 	var ferr error
 	if c.Forge, c.ForgeEnabled, ferr = forge.ConfigFromEnv(getenv); ferr != nil {
 		v := "FORGE_APP_ID"
-		for _, name := range []string{"FORGE_JWKS_URL", "FORGE_ALLOW_STAGING", "FORGE_ALLOWED_ENVIRONMENTS", "FORGE_API_HOSTS"} {
+		for _, name := range []string{"FORGE_IC_JWKS_URL", "FORGE_IC_LABELS", "FORGE_JWKS_URL", "FORGE_ALLOW_STAGING", "FORGE_ALLOWED_ENVIRONMENTS", "FORGE_API_HOSTS"} {
 			if strings.Contains(ferr.Error(), name) {
 				v = name
 				break
 			}
 		}
 		bad(v, getenv(v), ferr.Error())
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("FORGE_REQUIRE_LICENSE"))); v {
+	case "", "false", "off":
+	case "true", "on":
+		c.ForgeLicense = &forge.LicensePolicy{}
+	case "allow-absent":
+		c.ForgeLicense = &forge.LicensePolicy{AllowAbsentInProduction: true}
+	default:
+		bad("FORGE_REQUIRE_LICENSE", v, "must be true, false or allow-absent")
+	}
+	if v := strings.TrimSpace(getenv("FORGE_PRE_UNINSTALL_TIMEOUT")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d >= 55*time.Second {
+			bad("FORGE_PRE_UNINSTALL_TIMEOUT", v, "must be a duration from 1s to under 55s (Forge gives the pre-uninstall call 55 s), e.g. 50s")
+		}
+		c.ForgePreUninstallTimeout = d
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

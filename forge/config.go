@@ -33,7 +33,20 @@ const (
 	DefaultReplayCacheSize = 100_000
 	// DefaultAPIHost is the only product API gateway trusted by default.
 	DefaultAPIHost = "api.atlassian.com"
+	// ICLabelPlaceholder is replaced by a FIT's icLabel in the Isolated
+	// Cloud key set URL template (forge.md §1.3).
+	ICLabelPlaceholder = "{IC_LABEL}"
+	// ICLabelPattern is the only shape of icLabel that may select a key
+	// set: it is read before the signature is checked.
+	ICLabelPattern = `^[a-z0-9_-]{1,50}$`
 )
+
+var icLabelRE = regexp.MustCompile(ICLabelPattern)
+
+// ValidICLabel reports whether label has the pinned icLabel shape
+// (ICLabelPattern): lower-case letters, digits, "_" and "-", 1 to 50 bytes.
+// A label of any other shape never reaches a URL.
+func ValidICLabel(label string) bool { return icLabelRE.MatchString(label) }
 
 // The Forge environment types (app.environment.type).
 const (
@@ -80,6 +93,14 @@ type Config struct {
 	// KeySets shares cached key sets between verifiers. Default: a
 	// private cache.
 	KeySets *KeySets
+	// ICKeySetURL is the Isolated Cloud key set URL template Atlassian
+	// gives at onboarding; ICLabelPlaceholder is replaced by the label.
+	// ICLabels lists the Isolated Cloud labels this backend serves: a
+	// FIT's icLabel selects a key set only when it matches ICLabelPattern
+	// and is listed here, never on its own. Both empty: FITs that carry an
+	// icLabel are refused.
+	ICKeySetURL string
+	ICLabels    []string
 }
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -116,6 +137,9 @@ func (c Config) normalized() (Config, error) {
 			return c, err
 		}
 	}
+	if err := c.checkIC(); err != nil {
+		return c, err
+	}
 	if len(c.AllowedEnvironments) == 0 {
 		c.AllowedEnvironments = []string{EnvProduction}
 	}
@@ -146,6 +170,32 @@ func (c Config) normalized() (Config, error) {
 		c.Now = time.Now
 	}
 	return c, nil
+}
+
+// checkIC validates the Isolated Cloud settings: every label has the
+// pinned shape and yields an absolute key set URL.
+func (c Config) checkIC() error {
+	switch {
+	case len(c.ICLabels) > 0 && c.ICKeySetURL == "":
+		return fmt.Errorf("%w: FORGE_IC_LABELS is set but FORGE_IC_JWKS_URL (the Isolated Cloud key set URL template) is not", ErrConfig)
+	case c.ICKeySetURL != "" && !strings.Contains(c.ICKeySetURL, ICLabelPlaceholder):
+		return fmt.Errorf("%w: FORGE_IC_JWKS_URL %q does not contain %s", ErrConfig, c.ICKeySetURL, ICLabelPlaceholder)
+	}
+	for _, l := range c.ICLabels {
+		if !ValidICLabel(l) {
+			return fmt.Errorf("%w: FORGE_IC_LABELS entry %.64q does not match %s", ErrConfig, l, ICLabelPattern)
+		}
+		if err := checkKeySetURL(c.icKeySetURL(l)); err != nil {
+			return fmt.Errorf("FORGE_IC_JWKS_URL: %w", err)
+		}
+	}
+	return nil
+}
+
+// icKeySetURL is the key set URL of a label already checked against
+// ICLabelPattern (whose characters need no escaping in a URL).
+func (c Config) icKeySetURL(label string) string {
+	return strings.ReplaceAll(c.ICKeySetURL, ICLabelPlaceholder, label)
 }
 
 func checkKeySetURL(raw string) error {
@@ -218,8 +268,9 @@ func checkAPIHosts(hosts []string) error {
 }
 
 // ConfigFromEnv reads FORGE_APP_ID, FORGE_JWKS_URL, FORGE_ALLOW_STAGING,
-// FORGE_ALLOWED_ENVIRONMENTS (comma-separated) and FORGE_API_HOSTS
-// (comma-separated). enabled is false when FORGE_APP_ID is unset, meaning the
+// FORGE_ALLOWED_ENVIRONMENTS (comma-separated), FORGE_API_HOSTS
+// (comma-separated), FORGE_IC_JWKS_URL and FORGE_IC_LABELS
+// (comma-separated, taken as written: an upper-case label is an error). enabled is false when FORGE_APP_ID is unset, meaning the
 // Forge routes stay off. The returned Config is validated.
 func ConfigFromEnv(getenv func(string) string) (cfg Config, enabled bool, err error) {
 	cfg.AppID = strings.TrimSpace(getenv("FORGE_APP_ID"))
@@ -244,6 +295,8 @@ func ConfigFromEnv(getenv func(string) string) (cfg Config, enabled bool, err er
 		}
 	}
 	cfg.APIHosts = splitList(getenv("FORGE_API_HOSTS"), false)
+	cfg.ICKeySetURL = strings.TrimSpace(getenv("FORGE_IC_JWKS_URL"))
+	cfg.ICLabels = strings.FieldsFunc(getenv("FORGE_IC_LABELS"), func(r rune) bool { return r == ',' || r == ' ' })
 	if _, err := cfg.normalized(); err != nil {
 		return Config{}, true, err
 	}

@@ -74,6 +74,9 @@ var (
 	ErrFITReplayed = sentinel("fit_replayed",
 		"the Forge Invocation Token's jti was already used",
 		"Each FIT is accepted once; a repeated jti means a replayed or duplicated request.")
+	ErrFITICLabel = sentinel("fit_ic_label_refused",
+		"the token's icLabel names an Isolated Cloud whose key set this backend does not trust",
+		"icLabel selects an Isolated Cloud key set only when it matches ^[a-z0-9_-]{1,50}$ and is listed in FORGE_IC_LABELS, with FORGE_IC_JWKS_URL set to the key set URL template Atlassian gave at onboarding.")
 	ErrJWKSUnavailable = &Sentinel{code: "fit_jwks_unavailable",
 		msg:    "the Forge key set could not be fetched",
 		hint:   "Check that FORGE_JWKS_URL is reachable from the server and returns a JWKS with RS256 keys.",

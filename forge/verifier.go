@@ -18,6 +18,7 @@ const MaxTokenLen = 16 << 10
 type Verifier struct {
 	cfg    Config
 	keys   []KeySource
+	ic     map[string]KeySource // Isolated Cloud key sets by label
 	parser *jwt.Parser
 	replay *replayCache
 }
@@ -38,11 +39,21 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if cfg.AllowStaging && cfg.StagingURL != cfg.JWKSURL {
 		keys = append(keys, sets.For(cfg.StagingURL))
 	}
-	return newVerifier(cfg, keys), nil
+	return newVerifier(cfg, keys, icKeySets(cfg, sets)), nil
+}
+
+// icKeySets builds one key set per configured Isolated Cloud label.
+func icKeySets(cfg Config, sets *KeySets) map[string]KeySource {
+	ic := make(map[string]KeySource, len(cfg.ICLabels))
+	for _, l := range cfg.ICLabels {
+		ic[l] = sets.For(cfg.icKeySetURL(l))
+	}
+	return ic
 }
 
 // NewVerifierWithKeys is NewVerifier with explicit key sources (e.g.
 // StaticKeys in tests); JWKSURL, AllowStaging and KeySets are ignored.
+// Isolated Cloud key sets still come from ICKeySetURL and ICLabels.
 func NewVerifierWithKeys(cfg Config, keys ...KeySource) (*Verifier, error) {
 	cfg, err := cfg.normalized()
 	if err != nil {
@@ -51,11 +62,11 @@ func NewVerifierWithKeys(cfg Config, keys ...KeySource) (*Verifier, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%w: no key source", ErrConfig)
 	}
-	return newVerifier(cfg, keys), nil
+	return newVerifier(cfg, keys, icKeySets(cfg, NewKeySets(KeySetOptions{HTTPClient: cfg.HTTPClient, Now: cfg.Now}))), nil
 }
 
-func newVerifier(cfg Config, keys []KeySource) *Verifier {
-	v := &Verifier{cfg: cfg, keys: keys}
+func newVerifier(cfg Config, keys []KeySource, ic map[string]KeySource) *Verifier {
+	v := &Verifier{cfg: cfg, keys: keys, ic: ic}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{"RS256"}),
 		jwt.WithIssuer(Issuer),
@@ -117,12 +128,24 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: token longer than %d bytes", ErrFITMalformed, MaxTokenLen)
 	}
 	claims := new(Claims)
+	icUsed := ""
 	tok, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
-		return v.key(ctx, kid)
+		// claims holds the payload decoded but not yet verified: icLabel
+		// may choose among the configured key sets, nothing more.
+		keys, err := v.keySources(claims.ICLabel)
+		if err != nil {
+			return nil, err
+		}
+		icUsed = claims.ICLabel
+		return v.key(ctx, keys, kid)
 	})
 	if err != nil {
 		return nil, classify(tok, err)
+	}
+	// The verified icLabel must name the key set that verified it.
+	if claims.ICLabel != icUsed {
+		return nil, fmt.Errorf("%w: verified icLabel %.64q, key set chosen for %.64q", ErrFITICLabel, claims.ICLabel, icUsed)
 	}
 	// Checks golang-jwt does not do.
 	if len(claims.Audience) != 1 {
@@ -160,14 +183,32 @@ func orNone(s string) string {
 	return s
 }
 
+// keySources picks the key sets for a token's (unverified) icLabel: the
+// configured production (and staging) sets without one; with one, only the
+// Isolated Cloud set of a label that has the pinned shape and is listed in
+// ICLabels. A label never falls back to another set.
+func (v *Verifier) keySources(icLabel string) ([]KeySource, error) {
+	if icLabel == "" {
+		return v.keys, nil
+	}
+	if !ValidICLabel(icLabel) {
+		return nil, fmt.Errorf("%w: icLabel %.64q does not match %s", ErrFITICLabel, icLabel, ICLabelPattern)
+	}
+	ks, ok := v.ic[icLabel]
+	if !ok {
+		return nil, fmt.Errorf("%w: icLabel %q is not in FORGE_IC_LABELS", ErrFITICLabel, icLabel)
+	}
+	return []KeySource{ks}, nil
+}
+
 // key looks kid up in each key source in turn; an unknown kid in one source
 // moves on to the next.
-func (v *Verifier) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+func (v *Verifier) key(ctx context.Context, keys []KeySource, kid string) (*rsa.PublicKey, error) {
 	if kid == "" {
 		return nil, fmt.Errorf("%w: token header has no kid", ErrFITUnknownKID)
 	}
 	var firstErr error
-	for _, ks := range v.keys {
+	for _, ks := range keys {
 		k, err := ks.Key(ctx, kid)
 		if err == nil {
 			return k, nil

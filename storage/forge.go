@@ -36,6 +36,9 @@ type ForgeInstallationRow struct {
 	State                string `gorm:"size:16;not null"`
 	InstalledAt          time.Time
 	UpdatedAt            time.Time `gorm:"autoUpdateTime:false"`
+	// ReplacedBy is the installation that took over this one's record
+	// after a reinstall (migration 00006); NULL otherwise.
+	ReplacedBy *string `gorm:"size:255"`
 }
 
 // TableName fixes the table name.
@@ -67,6 +70,9 @@ type ForgeInstallation struct {
 	State             tenant.State
 	InstalledAt       time.Time
 	UpdatedAt         time.Time
+	// ReplacedBy is the installation that took over this record after a
+	// reinstall ("" when none).
+	ReplacedBy string
 }
 
 // Forge store errors.
@@ -117,6 +123,9 @@ func (s *ForgeStore) toInstallation(r *ForgeInstallationRow) *ForgeInstallation 
 	}
 	if r.SystemTokenExpiresAt != nil && r.SystemTokenEnc != "" {
 		out.SystemTokenExpiry = r.SystemTokenExpiresAt.UTC()
+	}
+	if r.ReplacedBy != nil {
+		out.ReplacedBy = *r.ReplacedBy
 	}
 	return out
 }
@@ -174,6 +183,12 @@ func (s *ForgeStore) SaveInstallation(ctx context.Context, in ForgeInstallation)
 		}).Create(&row).Error; err != nil {
 			return "", err
 		}
+		// An installation whose record a reinstall took over stays
+		// uninstalled: a late redelivery of its event revives nothing.
+		if err := tx.Model(&ForgeInstallationRow{}).Where("installation_id = ? AND replaced_by IS NOT NULL", in.InstallationID).
+			Update("state", string(tenant.StateUninstalled)).Error; err != nil {
+			return "", err
+		}
 		var err error
 		out, err = s.link(tx, in.InstallationID)
 		return out.ClientKey, err
@@ -203,6 +218,17 @@ func (s *ForgeStore) link(tx *gorm.DB, id string) (*ForgeInstallation, error) {
 			if err := tx.Model(&ForgeInstallationRow{}).Where("client_key = ? AND installation_id <> ? AND state = ?",
 				ck[0], id, string(tenant.StateInstalled)).Count(&others).Error; err != nil {
 				return nil, err
+			}
+		}
+		// Never across sites: a Connect tenant whose cloudId is known and
+		// differs is not linked, whatever installationId it reported.
+		if len(ck) == 1 && row.CloudID != "" {
+			var tc []string
+			if err := tx.Model(&TenantRow{}).Where("client_key = ?", ck[0]).Limit(1).Pluck("cloud_id", &tc).Error; err != nil {
+				return nil, err
+			}
+			if len(tc) == 1 && tc[0] != "" && tc[0] != row.CloudID {
+				ck = nil
 			}
 		}
 		if len(ck) == 1 && others == 0 {

@@ -22,7 +22,15 @@ type DeletedCounts struct {
 func DeleteTenantData(ctx context.Context, db *DB, clientKey string) (DeletedCounts, error) {
 	var n DeletedCounts
 	err := db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		r := tx.Where("client_key = ? OR installation_id = ?", clientKey, clientKey).Delete(&ForgeInstallationRow{})
+		// With them go the earlier installations they replaced
+		// (replaced_by names the installation holding the record).
+		held := tx.Model(&ForgeInstallationRow{}).Select("installation_id").Where("client_key = ? OR installation_id = ?", clientKey, clientKey)
+		var ids []string
+		if err := held.Pluck("installation_id", &ids).Error; err != nil {
+			return err
+		}
+		r := tx.Where("client_key = ? OR installation_id = ? OR replaced_by = ? OR replaced_by IN ?", clientKey, clientKey, clientKey, append(ids, "")).
+			Delete(&ForgeInstallationRow{})
 		if r.Error != nil {
 			return r.Error
 		}

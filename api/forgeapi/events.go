@@ -18,7 +18,6 @@ import (
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/forge"
 	"github.com/connect-doctor/connect-doctor/storage"
-	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // Lifecycle event types (forge.md §1.5).
@@ -33,6 +32,7 @@ const (
 	logUpgraded  = "forge:upgraded"
 	logScheduled = "forge:scheduled"
 	logUninstall = "forge:uninstall"
+	logRelinked  = "forge:relinked"
 )
 
 // RetryContext is what Forge adds to a redelivered event.
@@ -73,6 +73,12 @@ type EventAnswer struct {
 	// kept (the stored one expires later), absent or error.
 	SystemToken string `json:"systemToken"`
 	Retry       int    `json:"retryCount,omitempty"`
+	// RelinkedFrom are the earlier installation ids of the same site
+	// whose record (history, Connect link) this installation took over.
+	RelinkedFrom []string `json:"relinkedFrom,omitempty"`
+	// Repeated is true when a pre-uninstall call found the installation
+	// already uninstalled and changed nothing.
+	Repeated bool `json:"repeated,omitempty"`
 }
 
 // readEvent decodes the body (either shape) or writes 400.
@@ -180,6 +186,10 @@ func (s *Server) lifecycle(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.EventTimeout)
 	defer cancel()
 	inst, err := s.Store.SaveInstallation(ctx, in)
+	var from []string
+	if err == nil {
+		inst, from, err = s.takeOver(ctx, c, inv, inst)
+	}
 	if err != nil {
 		s.logEvent(c, logName, id, storage.OutcomeFailed, "store_unavailable", detail)
 		s.storeDown(c, err) // 503: Forge redelivers (up to 4 times)
@@ -202,7 +212,7 @@ func (s *Server) lifecycle(c *gin.Context) {
 		status = "upgraded"
 	}
 	c.JSON(http.StatusOK, EventAnswer{Status: status, InstallationID: id, Linked: inst.ClientKey != "", LinkCandidate: inst.LinkCandidate,
-		SystemToken: tok, Retry: retry})
+		SystemToken: tok, Retry: retry, RelinkedFrom: from})
 }
 
 // scheduled stores the system token the hourly scheduledTrigger delivers
@@ -222,6 +232,10 @@ func (s *Server) scheduled(c *gin.Context) {
 		// The installed event was missed: the verified FIT describes it.
 		inst, err = s.Store.SaveInstallation(ctx, installationFromClaims(inv.Claims))
 	}
+	var from []string
+	if err == nil && inst.ReplacedBy == "" {
+		inst, from, err = s.takeOver(ctx, c, inv, inst)
+	}
 	if err != nil {
 		s.logEvent(c, logScheduled, id, storage.OutcomeFailed, "store_unavailable", detail)
 		s.storeDown(c, err)
@@ -234,11 +248,15 @@ func (s *Server) scheduled(c *gin.Context) {
 	}
 	s.logEvent(c, logScheduled, id, storage.OutcomeAccepted, "system_token_"+tok, detail)
 	c.JSON(http.StatusOK, EventAnswer{Status: "refreshed", InstallationID: id, Linked: inst.ClientKey != "", LinkCandidate: inst.LinkCandidate,
-		SystemToken: tok, Retry: retry})
+		SystemToken: tok, Retry: retry, RelinkedFrom: from})
 }
 
 // preUninstall marks the installation uninstalled (Forge sends no
-// uninstalled event; the preUninstall module is the best-effort signal).
+// uninstalled event; the preUninstall module is the best-effort signal,
+// which Forge waits 55 s for and which does not block the uninstall). Its
+// work is bounded by PreUninstallTimeout (50 s by default), so it answers
+// before Forge gives up, and it is idempotent: a second call for the same
+// installation changes nothing and answers success.
 func (s *Server) preUninstall(c *gin.Context) {
 	inv, _ := FromContext(c.Request.Context())
 	ev, ok := readEvent(c)
@@ -247,16 +265,27 @@ func (s *Server) preUninstall(c *gin.Context) {
 	}
 	id := inv.Claims.InstallationID()
 	_, detail := retryDetail(ev.RetryContext)
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.EventTimeout)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.PreUninstallTimeout)
 	defer cancel()
 	inst, _ := s.Store.Get(ctx, id)
-	err := s.Store.SetState(ctx, id, tenant.StateUninstalled)
+	changed, err := s.Store.MarkUninstalled(ctx, id)
+	ans := EventAnswer{Status: "uninstalled", InstallationID: id, SystemToken: "absent"}
 	switch {
 	case errors.Is(err, storage.ErrUnknownInstallation):
 		s.logEvent(c, logUninstall, id, storage.OutcomeAccepted, "unknown_installation", detail)
 	case err != nil:
-		s.logEvent(c, logUninstall, id, storage.OutcomeFailed, "store_unavailable", detail)
+		reason := "store_unavailable"
+		if ctx.Err() != nil {
+			reason = "timeout"
+		}
+		s.logEvent(c, logUninstall, id, storage.OutcomeFailed, reason, detail)
 		s.storeDown(c, err)
+		return
+	case !changed:
+		// Already uninstalled: a repeated or redelivered call. Nothing is
+		// written (not even the lifecycle log: the first call logged it).
+		ans.Status, ans.Repeated = "already_uninstalled", true
+		c.JSON(http.StatusOK, ans)
 		return
 	default:
 		s.logEvent(c, logUninstall, id, storage.OutcomeAccepted, "", detail)
@@ -267,7 +296,41 @@ func (s *Server) preUninstall(c *gin.Context) {
 		s.Offline.ForgetInstallation(id)
 	}
 	s.Logger.Info("forge: pre-uninstall", slog.String("installation_id", id))
-	c.JSON(http.StatusOK, EventAnswer{Status: "uninstalled", InstallationID: id, SystemToken: "absent"})
+	c.JSON(http.StatusOK, ans)
+}
+
+// takeOver gives an installation of a verified Forge call the record of
+// the earlier installations of the app on the same site (a reinstall
+// changes the installation id, not the cloudId). It runs only on the event
+// routes, after fromForge: never on a user's UI call.
+func (s *Server) takeOver(ctx context.Context, c *gin.Context, inv *Invocation, inst *storage.ForgeInstallation) (*storage.ForgeInstallation, []string, error) {
+	cloud := inv.Claims.CloudID()
+	if cloud == "" {
+		return inst, nil, nil
+	}
+	id := inv.Claims.InstallationID()
+	out, rl, err := s.Store.TakeOver(ctx, id, cloud)
+	switch {
+	case errors.Is(err, storage.ErrRelinkRefused):
+		s.Logger.Warn("forge: relink refused", slog.String("installation_id", id), slog.String("error", err.Error()))
+		return inst, nil, nil
+	case err != nil:
+		return nil, nil, err
+	case len(rl.From) == 0:
+		return out, nil, nil
+	}
+	for _, old := range rl.From {
+		s.Invalidate(old)
+		if s.Offline != nil {
+			s.Offline.ForgetInstallation(old)
+		}
+	}
+	s.invalidate(out)
+	s.logEvent(c, logRelinked, id, storage.OutcomeAccepted, "reinstall_same_cloud",
+		truncate(fmt.Sprintf("from %s; %d checks, %d events moved; clientKey %q", strings.Join(rl.From, ", "), rl.Checks, rl.Events, rl.ClientKey), 1000))
+	s.Logger.Info("forge: reinstall relinked", slog.String("installation_id", id), slog.String("cloud_id", cloud),
+		slog.Any("from", rl.From), slog.Int64("checks", rl.Checks), slog.Bool("linked", rl.ClientKey != ""))
+	return out, rl.From, nil
 }
 
 func (s *Server) invalidate(inst *storage.ForgeInstallation) {

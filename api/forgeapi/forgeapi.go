@@ -43,7 +43,8 @@ import (
 type Store interface {
 	SaveInstallation(ctx context.Context, in storage.ForgeInstallation) (*storage.ForgeInstallation, error)
 	Get(ctx context.Context, installationID string) (*storage.ForgeInstallation, error)
-	SetState(ctx context.Context, installationID string, state tenant.State) error
+	MarkUninstalled(ctx context.Context, installationID string) (bool, error)
+	TakeOver(ctx context.Context, installationID, cloudID string) (*storage.ForgeInstallation, *storage.Relink, error)
 	StoreSystemToken(ctx context.Context, installationID, token string, exp time.Time) (bool, error)
 	SystemToken(ctx context.Context, installationID string) (string, time.Time, error)
 	ConfirmLink(ctx context.Context, installationID, clientKey string) (*storage.ForgeInstallation, error)
@@ -101,7 +102,20 @@ type Deps struct {
 	// EventModules are the endpoint module keys the manifest routes to
 	// each event route (default DefaultEventModules).
 	EventModules EventModules
+	// PreUninstallTimeout bounds the pre-uninstall call's work. Forge
+	// waits 55 s for it (manifest reference, preUninstall); default
+	// DefaultPreUninstallTimeout, and never 55 s or more.
+	PreUninstallTimeout time.Duration
+	// License, when set, refuses /forge/api calls whose verified FIT does
+	// not pass the licence policy (RequireActiveLicense).
+	License *forge.LicensePolicy
 }
+
+// Pre-uninstall bounds: Forge gives the call 55 s.
+const (
+	PreUninstallLimit          = 55 * time.Second
+	DefaultPreUninstallTimeout = 50 * time.Second
+)
 
 // EventModules lists, per event route, the app.module.key values of the
 // FITs it accepts: the endpoint (and, since Atlassian does not document
@@ -145,6 +159,9 @@ func New(d Deps) *Server {
 	if d.EventTimeout <= 0 {
 		d.EventTimeout = 3 * time.Second
 	}
+	if d.PreUninstallTimeout <= 0 || d.PreUninstallTimeout >= PreUninstallLimit {
+		d.PreUninstallTimeout = DefaultPreUninstallTimeout
+	}
 	def := DefaultEventModules()
 	if len(d.EventModules.Lifecycle) == 0 {
 		d.EventModules.Lifecycle = def.Lifecycle
@@ -175,7 +192,11 @@ func (s *Server) Register(r Router, api APIMounter) {
 	// requestRemote calls come straight from the browser (the Forge
 	// iframe's origin): CORS preflights carry no token.
 	r.Group("/forge/api").OPTIONS("/*path", preflightCORS)
-	g := r.Group("/forge/api", cors, s.fit(s.Verifier), s.tenant())
+	mw := []gin.HandlerFunc{cors, s.fit(s.Verifier), s.tenant()}
+	if s.License != nil {
+		mw = append(mw, s.RequireActiveLicense(*s.License))
+	}
+	g := r.Group("/forge/api", mw...)
 	g.GET("/link", s.getLink)
 	g.POST("/link", panel.LimitBody(4<<10), s.postLink)
 	api.RegisterAPI(g)
@@ -301,6 +322,11 @@ func (s *Server) tenant() gin.HandlerFunc {
 		}
 		if err != nil {
 			s.storeDown(c, err)
+			return
+		}
+		if inst.ReplacedBy != "" {
+			httperr.Abort(c, http.StatusForbidden, "forge_installation_replaced", "This Forge installation was replaced by a reinstall on the same site; its record moved to the new installation.",
+				"Reload the page: the app's current installation answers.")
 			return
 		}
 		if inst.State == tenant.StateUninstalled {

@@ -22,7 +22,9 @@ import (
 // event for that installation) — and expects one tenant: the Forge panel
 // API shows the Connect clientKey, and checks made through Forge appear in
 // the Connect panel's history. A Forge reinstall (new installation id, same
-// cloudId) is only a link candidate until a Jira administrator confirms it.
+// cloudId) seen only through a user's UI call is a link candidate until a
+// Jira administrator confirms it; one announced by Forge's verified
+// installed event takes over the earlier installation's record.
 func TestConnectAndForgeLinkedIntoOneTenant(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
@@ -93,23 +95,17 @@ func TestConnectAndForgeLinkedIntoOneTenant(t *testing.T) {
 			t.Fatalf("Connect history does not show the Forge check: %+v", h)
 		}
 
-		// A Forge reinstall gets a new installation id: same cloudId, so the
-		// Connect tenant is only a candidate.
+		// A Forge reinstall gets a new installation id. Seen first through
+		// a user's UI call (no verified lifecycle event yet), the Connect
+		// tenant of the same cloudId is only a candidate: a user's call
+		// never relinks.
 		newID := "ari:cloud:ecosystem::installation/00000000-0000-0000-0000-00000000000b"
 		gw.Install(forgesim.InstallationSpec{InstallationID: newID, AppID: site.AppID(), CloudID: site.CloudID(), Scopes: forgesim.DefaultScopes()})
 		m2 := m
 		m2.InstallationID = newID
 		iv2 := forgesim.NewInvoker(forgesim.InvokerOptions{Minter: &m2, Gateway: gw, Sleep: func(context.Context, time.Duration) error { return nil }})
-		resp, err = iv2.Invoke(ctx, f.base, forgesim.LifecyclePath, forgesim.InvocationSpec{InstallationID: newID,
-			Event: forgesim.InstalledEvent(newID, site.AppID(), site.CloudID(), sim.URL()), WithSystemToken: true})
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("Forge reinstall: %v %v", resp, err)
-		}
-		if ans := decode[forgeapi.EventAnswer](t, resp); ans.Linked || ans.LinkCandidate != inst.ClientKey {
-			t.Fatalf("reinstall: %+v", ans)
-		}
 		if v := decode[panel.InstallationView](t, ui(iv2, newID, admin.AccountID, "GET", "/forge/api/installation", nil)); v.ClientKey != newID {
-			t.Fatalf("unconfirmed candidate already merged: %+v", v)
+			t.Fatalf("a UI call merged the candidate: %+v", v)
 		}
 		lv := decode[forgeapi.LinkView](t, ui(iv2, newID, admin.AccountID, "GET", "/forge/api/link", nil))
 		if lv.LinkCandidate != inst.ClientKey || lv.ClientKey != "" || lv.CloudID != site.CloudID() {
@@ -146,6 +142,35 @@ func TestConnectAndForgeLinkedIntoOneTenant(t *testing.T) {
 		// was unlinked.
 		if old, _ := f.app.ForgeStore.Get(ctx, inst.InstallationID); old.ClientKey != "" {
 			t.Fatalf("old installation still linked: %+v", old)
+		}
+
+		// Another reinstall, announced by Forge's verified installed event:
+		// same app, environment and cloudId, so the new installation takes
+		// over the record of the earlier ones (issue 15 part 5): linked to
+		// the Connect tenant, its history visible, the old rows replaced.
+		thirdID := "ari:cloud:ecosystem::installation/00000000-0000-0000-0000-00000000000c"
+		gw.Install(forgesim.InstallationSpec{InstallationID: thirdID, AppID: site.AppID(), CloudID: site.CloudID(), Scopes: forgesim.DefaultScopes()})
+		m3 := m
+		m3.InstallationID = thirdID
+		iv3 := forgesim.NewInvoker(forgesim.InvokerOptions{Minter: &m3, Gateway: gw, Sleep: func(context.Context, time.Duration) error { return nil }})
+		resp, err = iv3.Invoke(ctx, f.base, forgesim.LifecyclePath, forgesim.InvocationSpec{InstallationID: thirdID,
+			Event: forgesim.InstalledEvent(thirdID, site.AppID(), site.CloudID(), sim.URL()), WithSystemToken: true})
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("Forge reinstall: %v %v", resp, err)
+		}
+		if ans := decode[forgeapi.EventAnswer](t, resp); !ans.Linked || len(ans.RelinkedFrom) != 2 {
+			t.Fatalf("reinstall did not take over: %+v", ans)
+		}
+		if v := decode[panel.InstallationView](t, ui(iv3, thirdID, admin.AccountID, "GET", "/forge/api/installation", nil)); v.ClientKey != inst.ClientKey {
+			t.Fatalf("after the reinstall: %+v", v)
+		}
+		if h := decode[panel.HistoryPage](t, ui(iv3, thirdID, admin.AccountID, "GET", "/forge/api/checks", nil)); len(h.Items) != 1 || h.Items[0].ID != res.ID {
+			t.Fatalf("history lost on reinstall: %+v", h)
+		}
+		for _, id := range []string{inst.InstallationID, newID} {
+			if old, _ := f.app.ForgeStore.Get(ctx, id); old.ReplacedBy != thirdID || old.ClientKey != "" || old.HasSystemToken {
+				t.Fatalf("earlier installation %s: %+v", id, old)
+			}
 		}
 	})
 }
