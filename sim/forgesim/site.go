@@ -174,3 +174,19 @@ func (s *Site) UI(ctx context.Context, remoteURL, method, path, accountID string
 func (s *Site) RequestRemote(ctx context.Context, remoteURL, path, method string, body any, accountID string) (*http.Response, error) {
 	return s.inv.RequestRemote(ctx, remoteURL, path, method, body, s.InstallationID(), accountID)
 }
+
+// Reinstall plays an uninstall followed by a new install of the app on the
+// same site: Forge gives the new installation a new id (forge.md §1.3:
+// app.installationId "changes on reinstall") while the site's cloudId stays.
+// The gateway registers newInstallationID with the same app, environment
+// and scopes (the old one stays uninstalled there), every FIT the site
+// mints from now on names it, and the installed event is delivered for it.
+// Call PreUninstall first to play the whole sequence as Forge does.
+func (s *Site) Reinstall(ctx context.Context, remoteURL, newInstallationID string, opts ...EventOption) (*http.Response, error) {
+	old := s.install
+	s.gw.Uninstall(old.InstallationID)
+	s.install = s.gw.Install(InstallationSpec{InstallationID: newInstallationID, AppID: old.AppID, CloudID: old.CloudID,
+		Environment: old.Environment, Scopes: slices.Clone(old.Scopes)})
+	s.minter.InstallationID = newInstallationID
+	return s.Install(ctx, remoteURL, opts...)
+}
