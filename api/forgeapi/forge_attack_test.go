@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -185,6 +186,57 @@ func forgeAttacks() []forgeAttack {
 				}
 				if err == nil && asked.Load() == 0 {
 					err = errors.New("refused without asking the Connect site")
+				}
+				return err
+			}},
+		{"hostile icLabel picks the key set", "issue 15 part 5: an icLabel read before verification chooses where keys are fetched from",
+			func(t *testing.T, e *forgeEnv) error {
+				fetches := e.site.KeyHost().Fetches()
+				var errs []error
+				for _, label := range []string{"../../evil", "EVIL", strings.Repeat("a", 51), "unlisted-ic"} {
+					fit := e.site.Minter().MustMint(forgesim.WithClaim("icLabel", label))
+					resp := e.post(t, "/forge/scheduled", fit, map[string]any{})
+					if resp.StatusCode != 401 {
+						errs = append(errs, fmt.Errorf("icLabel %q: answered %d", label, resp.StatusCode))
+						resp.Body.Close()
+						continue
+					}
+					if c := errCode(t, resp); c != "fit_ic_label_refused" {
+						errs = append(errs, fmt.Errorf("icLabel %q: code %s", label, c))
+					}
+				}
+				if n := e.site.KeyHost().Fetches() - fetches; n != 0 {
+					errs = append(errs, fmt.Errorf("%d key set fetches", n))
+				}
+				return errors.Join(errs...)
+			}},
+		{"user call of a new installation takes the record", "issue 15 part 5: a requestRemote of another installation id on the same cloudId relinks the site's record",
+			func(t *testing.T, e *forgeEnv) error {
+				m := *e.site.Minter()
+				m.InstallationID = "ari:cloud:ecosystem::installation/0000aaaa-0000-4000-8000-00000000a77a"
+				fit := m.MustMint(forgesim.WithClaim("app.module", map[string]any{"type": "jira:adminPage", "key": "doctor-admin"}), forgesim.WithPrincipal(attackUser),
+					forgesim.WithClaim("context", map[string]any{"cloudId": e.site.CloudID(), "siteUrl": e.site.SiteURL(), "moduleKey": "doctor-admin"}))
+				e.f.do(t, "GET", "/forge/api/link", http.Header{"Authorization": {"Bearer " + fit}}, nil).Body.Close()
+				err := refused(e.post(t, "/forge/lifecycle", fit, forgesim.InstalledEvent(m.InstallationID, e.site.AppID(), e.site.CloudID(), "")), 403)
+				if in, _ := e.f.app.ForgeStore.Get(context.Background(), e.site.InstallationID()); in.ReplacedBy != "" || in.State != tenant.StateInstalled {
+					err = errors.Join(err, fmt.Errorf("the site's installation was replaced: %+v", in))
+				}
+				return err
+			}},
+		{"reinstall on another cloudId takes the record", "issue 15 part 5: an installed event of the attacker's own site (another cloudId, the victim's siteUrl) relinks the victim's record",
+			func(t *testing.T, e *forgeEnv) error {
+				m := *e.site.Minter()
+				m.InstallationID, m.CloudID = "ari:cloud:ecosystem::installation/0000bbbb-0000-4000-8000-00000000b00b", "0000bbbb-attacker-cloud"
+				m.APIBaseURL = e.site.Gateway().APIBaseURL(m.CloudID)
+				fit := m.MustMint(forgesim.WithClaim("context", map[string]any{"cloudId": m.CloudID, "siteUrl": e.site.SiteURL()}))
+				resp := e.post(t, "/forge/lifecycle", fit, forgesim.InstalledEvent(m.InstallationID, e.site.AppID(), m.CloudID, ""))
+				ans := decode[forgeapi.EventAnswer](t, resp)
+				var err error
+				if len(ans.RelinkedFrom) != 0 {
+					err = fmt.Errorf("took over %v", ans.RelinkedFrom)
+				}
+				if in, _ := e.f.app.ForgeStore.Get(context.Background(), e.site.InstallationID()); in.ReplacedBy != "" {
+					err = errors.Join(err, fmt.Errorf("the victim's installation was replaced: %+v", in))
 				}
 				return err
 			}},
