@@ -63,6 +63,7 @@ const (
 	FITLifetimeTooLong = "fit_lifetime_too_long"
 	FITDevEnvironment  = "fit_dev_environment"
 	FITReplayed        = "fit_replayed"
+	FITICLabelRefused  = "fit_ic_label_refused"
 	FITJWKSUnavailable = "fit_jwks_unavailable"
 	// Forge OAuth tokens and OAuth 2.0 on api.atlassian.com.
 	ForgeTokenAbsent             = "forge_token_absent"
@@ -218,6 +219,8 @@ var codeTable = []CodeInfo{
 		"All Forge environments share the app id; a production backend refuses DEVELOPMENT or STAGING installations unless configured."},
 	{FITReplayed, VerdictAuthentication, "The FIT was already used",
 		"The remote's replay cache saw this jti before: a replayed or duplicated request."},
+	{FITICLabelRefused, VerdictAuthentication, "The FIT names an Isolated Cloud the remote does not trust",
+		"icLabel picks the key set of an Isolated Cloud, and it is read before the signature is checked, so only a label of the pinned shape (^[a-z0-9_-]{1,50}$) listed in the remote's configuration may do so."},
 	{FITJWKSUnavailable, VerdictServer, "The Forge key set could not be fetched",
 		"The remote could not download the JWKS it trusts, so it cannot verify any FIT."},
 	{ForgeTokenAbsent, VerdictAuthentication, "Forge delivered no OAuth token for this call",

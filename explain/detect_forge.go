@@ -42,7 +42,7 @@ type forgeFacts struct {
 // forgeRemoteCodes are the codes a remote may answer with in its JSON error
 // envelope ({"error":{"code":…}}).
 var forgeRemoteCodes = []string{FITMissing, FITMalformed, FITBadAlg, FITBadSignature, FITUnknownKID, FITWrongIssuer, FITWrongAudience,
-	FITAppMismatch, FITExpired, FITNotYetValid, FITLifetimeTooLong, FITClaimMissing, FITDevEnvironment, FITReplayed, FITJWKSUnavailable, ForgeTokenMalformed, ForgeTokenAbsent}
+	FITAppMismatch, FITExpired, FITNotYetValid, FITLifetimeTooLong, FITClaimMissing, FITDevEnvironment, FITReplayed, FITICLabelRefused, FITJWKSUnavailable, ForgeTokenMalformed, ForgeTokenAbsent}
 
 func (a *analysis) forgeFacts() forgeFacts {
 	ctx := &a.in.Context
@@ -353,6 +353,8 @@ func fitFix(code string, ctx *Context) string {
 		return "Point development installs (`forge deploy -e development`, `forge install -e development`) at a development backend: give the development environment its own remotes.baseUrl (environment variables in manifest.yml) — or, for a staging backend, add the environment to FORGE_ALLOWED_ENVIRONMENTS (e.g. PRODUCTION,DEVELOPMENT)."
 	case FITReplayed:
 		return "Each FIT is accepted once: do not retry a request with the same FIT; Forge mints a new FIT for every delivery, retries included."
+	case FITICLabelRefused:
+		return "For an Isolated Cloud customer, list its label in FORGE_IC_LABELS and set FORGE_IC_JWKS_URL to the key set URL template Atlassian gave at onboarding ({IC_LABEL} in place of the label). A label of another shape (upper case, '/', '..', over 50 characters) is never accepted."
 	case FITJWKSUnavailable:
 		return "Let the remote reach FORGE_JWKS_URL (" + forgeProdJWKS + " by default): egress firewall, DNS, proxy settings."
 	case ForgeTokenMalformed:

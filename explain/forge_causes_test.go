@@ -178,6 +178,12 @@ func forgeCauseCases() []causeCase {
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{Request: remoteReq(fit(t)), Response: remoteResp(401, "fit_replayed", "the Forge Invocation Token's jti was already used"), Context: forgeCtx()}
 			}},
+		{name: "fit_ic_label_refused/remote's code for an unlisted Isolated Cloud", top: explain.FITICLabelRefused, minConf: 0.85, fix: []string{"FORGE_IC_LABELS"},
+			in: func(t *testing.T) explain.Input {
+				tok := fit(t, forgesim.WithClaim("icLabel", "acme-gov"))
+				return explain.Input{Request: remoteReq(tok), Response: remoteResp(401, "fit_ic_label_refused",
+					"the token's icLabel names an Isolated Cloud whose key set this backend does not trust"), Context: forgeCtx()}
+			}},
 		{name: "fit_jwks_unavailable/remote's code", top: explain.FITJWKSUnavailable, minConf: 0.85,
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{Request: remoteReq(fit(t)), Response: remoteResp(503, "fit_jwks_unavailable", "the Forge key set could not be fetched"), Context: forgeCtx()}

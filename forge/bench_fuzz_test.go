@@ -87,6 +87,12 @@ func FuzzVerifyFIT(f *testing.F) {
 		m.MustMint(forgesim.WithKID("k1")),
 		m.MustMint(forgesim.WithIssuedAt(now.Add(-time.Hour))),
 		m.MustMint(forgesim.WithClaim("aud", "forge"), forgesim.WithClaim("iss", "forge/context-token")),
+		// icLabel picks a key set before the signature is checked: none is
+		// configured here, so every label must be refused, hostile or not.
+		m.MustMint(forgesim.WithClaim("icLabel", "acme-gov")),
+		m.MustMint(forgesim.WithClaim("icLabel", "../../evil")),
+		m.MustMint(forgesim.WithClaim("icLabel", strings.Repeat("a", 51))),
+		m.MustMint(forgesim.WithClaim("icLabel", 7)),
 		g[0] + "." + g[1] + ".",
 		g[0] + "." + g[1] + "." + g[2] + "=",
 		g[0] + "." + g[1] + "=." + g[2],

@@ -4,6 +4,12 @@
 // replay policy, and reads the Forge OAuth headers (x-forge-oauth-system,
 // x-forge-oauth-user) into values that never print their secrets.
 //
+// A FIT's icLabel (Isolated Cloud) selects a key set only when it matches
+// ICLabelPattern and is listed in Config.ICLabels; the label is read before
+// verification, so it never names a URL by itself. Claims.LicenseState and
+// LicensePolicy/RequireLicense read app.license ("active", falling back to
+// the deprecated "isActive").
+//
 // Every verification failure is a sentinel error with a stable code
 // (Code(err), e.g. "fit_wrong_aud"), a hint and an HTTP status: a Sentinel
 // implements the Code/Hint/Status interface that api/httperr renders as the
