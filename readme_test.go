@@ -651,3 +651,81 @@ func TestConfigTableComplete(t *testing.T) {
 		t.Fatalf("config.Load read only %d variables: %v", len(read), read)
 	}
 }
+
+// layoutEntries reads a layout block (the first fenced block without a
+// language whose lines start with a folder): each entry's folders, in order.
+// "tenant/, scope/" is one entry of two folders; "api/httperr (…)" named in
+// a description is not an entry.
+func layoutEntries(md string) [][]string {
+	entry := regexp.MustCompile(`^((?:[a-z][a-z0-9-]*(?:/[a-z][a-z0-9-]*)*/?)(?:, [a-z][a-z0-9-]*(?:/[a-z][a-z0-9-]*)*/?)*)\s{2,}`)
+	for _, f := range fences(md) {
+		if f.lang != "" || !strings.HasPrefix(f.body, "cmd/") {
+			continue
+		}
+		var out [][]string
+		for _, l := range strings.Split(f.body, "\n") {
+			m := entry.FindStringSubmatch(l)
+			if m == nil {
+				continue
+			}
+			var folders []string
+			for _, d := range strings.Split(m[1], ", ") {
+				folders = append(folders, strings.TrimSuffix(d, "/"))
+			}
+			out = append(out, folders)
+		}
+		return out
+	}
+	return nil
+}
+
+// TestReadmeLayoutOrder: the README and docs/architecture.md say imports
+// run one way, down their layout lists; no package imports a package of an
+// entry above its own (a package belongs to the entry with the longest
+// matching folder).
+func TestReadmeLayoutOrder(t *testing.T) {
+	const mod = "github.com/connect-doctor/connect-doctor/"
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	imports := map[string][]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(l)
+		for _, imp := range f[1:] {
+			if strings.HasPrefix(imp, mod) {
+				imports[strings.TrimPrefix(f[0], mod)] = append(imports[strings.TrimPrefix(f[0], mod)], strings.TrimPrefix(imp, mod))
+			}
+		}
+	}
+	for _, file := range []string{"README.md", "docs/architecture.md"} {
+		t.Run(file, func(t *testing.T) {
+			entries := layoutEntries(readFile(t, file))
+			if len(entries) < 10 {
+				t.Fatalf("%s: no layout list found (%d entries)", file, len(entries))
+			}
+			index := func(pkg string) int {
+				best, at := -1, -1
+				for i, e := range entries {
+					for _, d := range e {
+						if (pkg == d || strings.HasPrefix(pkg, d+"/")) && len(d) > best {
+							best, at = len(d), i
+						}
+					}
+				}
+				return at
+			}
+			for pkg, imps := range imports {
+				from := index(pkg)
+				if from < 0 {
+					continue
+				}
+				for _, imp := range imps {
+					if to := index(imp); to >= 0 && to < from {
+						t.Errorf("%s: %s (entry %v) imports %s (entry %v), which the list puts above it", file, pkg, entries[from], imp, entries[to])
+					}
+				}
+			}
+		})
+	}
+}
