@@ -36,7 +36,8 @@ func commands() []command {
 			about: "Applies the embedded SQL migrations to DATABASE_URL, or to the SQLite file under DATA_DIR.", run: runMigrate},
 		{name: "dev", group: "app", synopsis: "[--forge] [--port N]", summary: "run the app with an in-process Jira simulator (and Forge platform)",
 			about: "Starts the app on SQLite under DATA_DIR and a simulated Jira Cloud site, installs the app into it\n" +
-				"and prints the URLs to open. Stop it with Ctrl-C.", run: runDev},
+				"and prints the URLs to open. It listens on --port (by default $PORT, else 8080).\n" +
+				"Stop it with Ctrl-C.", run: runDev},
 		{name: "healthcheck", group: "app", synopsis: "[--url URL] [--timeout D]", summary: "exit 0 when the local server answers /readyz with 200",
 			about: "Calls the running server's /readyz (http://127.0.0.1:$PORT, under the path of BASE_URL) and exits\n" +
 				"0 when it answers 200, 1 otherwise. Meant for container healthchecks.", run: runHealthcheck},

@@ -21,6 +21,19 @@ import (
 	"github.com/connect-doctor/connect-doctor/sim/jirasim"
 )
 
+// devPort is dev's default port: $PORT when set (0 picks a free one, as
+// --port 0 does), else 8080.
+func devPort(env string) (int, error) {
+	if env == "" {
+		return config.DefaultPort, nil
+	}
+	p, err := strconv.Atoi(env)
+	if err != nil || p < 0 || p > 65535 {
+		return 0, fmt.Errorf("PORT=%q: must be a port number between 0 and 65535 (0 picks a free one; unset it for %d)", env, config.DefaultPort)
+	}
+	return p, nil
+}
+
 // runDev starts the app on SQLite and an in-process Jira simulator, installs
 // the app into the simulated site and prints where to open its admin panel.
 // With --forge it also runs the simulated Forge platform for the same site
@@ -30,7 +43,11 @@ import (
 // requestRemote and invokeRemote do.
 func runDev(args []string, io stdio) int {
 	fs := cmdFlags("dev")
-	port := fs.Int("port", 8080, "app port (0 picks a free one)")
+	defPort, err := devPort(io.getenv("PORT"))
+	if err != nil {
+		return usageError(io, fs, err)
+	}
+	port := fs.Int("port", defPort, "app port, $PORT when set (0 picks a free one)")
 	simPort := fs.Int("sim-port", 0, "simulated Jira site port (0 picks a free one)")
 	seed := fs.Int64("seed", 1, "simulator seed (same ids and clientKey every run)")
 	withForge := fs.Bool("forge", false, "also run the Forge Remote path: simulated JWKS host, API gateway and Forge invoker")

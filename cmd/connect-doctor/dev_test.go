@@ -90,3 +90,32 @@ func TestDevCommand(t *testing.T) {
 		t.Fatal("dev did not stop")
 	}
 }
+
+// TestDevPort: dev listens on $PORT when it is set (0 picks a free port, as
+// the README's first-screen test runs it), on 8080 otherwise, and refuses a
+// PORT that is not a port.
+func TestDevPort(t *testing.T) {
+	tests := []struct {
+		name, env string
+		want      int
+		wantErr   bool
+	}{
+		{"unset", "", 8080, false},
+		{"set", "9191", 9191, false},
+		{"zero picks a free port", "0", 0, false},
+		{"not a number", "http", 0, true},
+		{"negative", "-1", 0, true},
+		{"out of range", "70000", 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := devPort(tc.env)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Fatalf("devPort(%q) = %d, %v; want %d, error %v", tc.env, got, err, tc.want, tc.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "PORT") {
+				t.Fatalf("error does not name PORT: %v", err)
+			}
+		})
+	}
+}

@@ -1,5 +1,5 @@
-// Command hello is the README's example: a Connect app on the framework
-// with one route of its own that calls Jira as the app.
+// Command hello is the README's library example, byte for byte: a Connect app
+// with one route of its own that calls Jira as the app (readme_test.go).
 package main
 
 import (
@@ -10,27 +10,28 @@ import (
 	"os"
 
 	"github.com/connect-doctor/connect-doctor/api"
+	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/app"
 	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/gin-gonic/gin"
 )
 
 func main() {
-	cfg, err := config.Load(os.Getenv) // PORT, BASE_URL, DATABASE_URL, … (see Configuration)
+	cfg, err := config.Load(os.Getenv) // PORT, BASE_URL, DATABASE_URL, … as for serve
 	if err != nil {
 		log.Fatal(err)
 	}
+	// Descriptor, lifecycle callbacks, JWT verification, storage, the Jira client.
 	a, err := app.Build(context.Background(), cfg, app.BuildOptions{})
-	if err != nil { // lifecycle, JWT verification, storage and the Jira client are wired here
+	if err != nil {
 		log.Fatal(err)
 	}
 	defer a.Close()
-	// A route of your own: the context token is verified before the handler runs.
+	// The context token is verified first; the tenant comes from it, never from the request.
 	a.Server.Group("/api/me", a.Server.ContextAuth()).GET("", func(c *gin.Context) {
-		v := api.Verified(c) // the tenant comes from the verified token, never the request
-		resp, err := a.Jira.AsApp(v.Tenant).Call(c, http.MethodGet, "/rest/api/3/myself", nil)
+		resp, err := a.Jira.AsApp(api.Verified(c).Tenant).Call(c, http.MethodGet, "/rest/api/3/myself", nil)
 		if err != nil {
-			c.JSON(http.StatusBadGateway, gin.H{"error": err.Error()})
+			httperr.AbortErr(c, err) // {"error":{"code","message","hint","requestId"}}
 			return
 		}
 		c.Data(resp.Status, "application/json", resp.Body)
