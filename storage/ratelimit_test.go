@@ -142,3 +142,48 @@ func TestRateStorePauses(t *testing.T) {
 		}
 	})
 }
+
+// TestRateStoreReturnAndTier2: returned points go back to the tenant and
+// the pool (never below zero); a Tier 2 lease is bounded by the tenant's
+// own quota, not the pool.
+func TestRateStoreReturnAndTier2(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string) {
+		s := instances(t, dialect, 1)[0]
+		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		ws := now.Truncate(time.Hour)
+		req := jira.LeaseRequest{Window: ws, Length: time.Hour, Now: now, Tenant: "a", Want: 300, Budget: 1000}
+		if g, err := s.Lease(t.Context(), req); err != nil || g != 300 {
+			t.Fatalf("lease: %d, %v", g, err)
+		}
+		if err := s.Return(t.Context(), ws, "a", 100); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Return(t.Context(), ws, "a", 500); err != nil { // more than held
+			t.Fatal(err)
+		}
+		if err := s.Return(t.Context(), ws, "nobody", 50); err != nil {
+			t.Fatal(err)
+		}
+		pool, per, err := s.Spent(t.Context(), ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pool != 0 || per["a"] != 0 {
+			t.Errorf("after returning everything: pool %d, tenant %d, want 0, 0", pool, per["a"])
+		}
+		// Tier 2: a 1,500-point tenant quota over a 1,000-point pool.
+		t2 := req
+		t2.Tenant, t2.TenantQuota, t2.Want = "b", 1500, 1200
+		got := int64(0)
+		for range 3 {
+			g, err := s.Lease(t.Context(), t2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += g
+		}
+		if got != 1500 {
+			t.Errorf("Tier 2 tenant leased %d, want its quota 1500", got)
+		}
+	})
+}
