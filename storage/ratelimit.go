@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -243,11 +244,19 @@ func (s *RateStore) Publish(ctx context.Context, p jira.Pause) error {
 		if err := tx.Raw("UPDATE rate_seq SET n = n + 1 WHERE id = 1 RETURNING n").Scan(&seq).Error; err != nil {
 			return err
 		}
-		return tx.Exec(`INSERT INTO rate_pauses (scope_key, scope, client_key, method, endpoint, issue, reason, until_ms, seq)
+		if err := tx.Exec(`INSERT INTO rate_pauses (scope_key, scope, client_key, method, endpoint, issue, reason, until_ms, seq)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (scope_key) DO UPDATE SET reason = excluded.reason, until_ms = excluded.until_ms, seq = excluded.seq
 			WHERE rate_pauses.until_ms < excluded.until_ms`,
-			p.Key(), int(p.Scope), p.Tenant, p.Method, p.Endpoint, p.Issue, p.Reason, p.Until.UnixMilli(), seq).Error
+			p.Key(), int(p.Scope), p.Tenant, p.Method, p.Endpoint, p.Issue, p.Reason, p.Until.UnixMilli(), seq).Error; err != nil {
+			return err
+		}
+		if s.dialect == Postgres {
+			// Delivered at commit to every listening instance
+			// (ListenRatePauses); the payload is only a hint.
+			return tx.Exec("SELECT pg_notify(?, ?)", RateChannel, strconv.FormatInt(seq, 10)).Error
+		}
+		return nil
 	})
 	if err != nil {
 		return rateErr("publish pause", err)

@@ -187,3 +187,52 @@ func TestRateStoreReturnAndTier2(t *testing.T) {
 		}
 	})
 }
+
+// TestListenRatePauses: a pause published by one instance is announced on
+// RateChannel; the listener of another instance syncs and its limiter then
+// refuses calls, before any poll.
+func TestListenRatePauses(t *testing.T) {
+	url := storagetest.PostgresURL(t)
+	var stores []*storage.RateStore
+	for i := range 2 {
+		db, err := storage.Open(t.Context(), storage.OpenOptions{DatabaseURL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if i == 0 {
+			if _, err := db.Migrate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stores = append(stores, storage.NewRateStore(db, nil))
+	}
+	other := jira.NewLimiter(jira.LimiterOptions{Store: stores[1]})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	connected := make(chan struct{}, 1)
+	synced := make(chan struct{}, 16)
+	first := true
+	go storage.ListenRatePauses(ctx, url, func() {
+		_ = other.Sync(ctx)
+		if first {
+			first = false
+			connected <- struct{}{}
+			return
+		}
+		synced <- struct{}{}
+	}, nil)
+	<-connected // the listener syncs once when it connects
+	p := jira.Pause{Scope: jira.ScopeGlobal, Reason: "jira-quota-global-based", Until: time.Now().Add(time.Hour)}
+	if err := stores[0].Publish(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-synced:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no notification reached the other instance")
+	}
+	if _, err := other.Admit(t.Context(), &jira.Call{Tenant: "t", Method: "GET", Path: "/rest/api/3/myself"}); !errors.Is(err, jira.ErrRateLimited) {
+		t.Errorf("the other instance admitted a call after the notification: %v", err)
+	}
+}

@@ -117,6 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		leaseSpan = fs.Duration("lease-span", 250*time.Millisecond, "a lease covers this much of the tenant's demand (JIRA_RATE_LEASE_SPAN)")
 		leaseMax  = fs.Int64("lease-max", 5000, "largest lease in points (JIRA_RATE_LEASE_MAX)")
 		leaseIdle = fs.Duration("lease-idle", 500*time.Millisecond, "an unused lease goes back to the ledger after this (JIRA_RATE_LEASE_IDLE)")
+		notify    = fs.Bool("notify", true, "with --database-url: pauses reach the other instances by LISTEN/NOTIFY as well as by polling")
 		asJSON    = fs.Bool("json", false, "print the report as JSON")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -165,18 +166,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			// processes would.
 			stores = append(stores, storage.NewRateStore(db, nil))
 		}
-		return runWith(ctx, stdout, &rep, model, srv.URL, *tenants, *quietRate, noisyRate, *duration, *window, *poll, leaseOpts{*leaseSpan, *leaseMax, *leaseIdle}, *asJSON,
+		lo := leaseOpts{span: *leaseSpan, max: *leaseMax, idle: *leaseIdle}
+		if *notify {
+			lo.listen = func(ctx context.Context, sync func()) { storage.ListenRatePauses(ctx, *dbURL, sync, nil) }
+		}
+		return runWith(ctx, stdout, &rep, model, srv.URL, *tenants, *quietRate, noisyRate, *duration, *window, *poll, lo, *asJSON,
 			*instances, func(i int) (jira.BudgetStore, jira.PauseStore) { return stores[i], stores[i] })
 	}
 	ledger, mem := jira.NewMemoryLedger(), newMemPauses()
-	return runWith(ctx, stdout, &rep, model, srv.URL, *tenants, *quietRate, noisyRate, *duration, *window, *poll, leaseOpts{*leaseSpan, *leaseMax, *leaseIdle}, *asJSON,
+	return runWith(ctx, stdout, &rep, model, srv.URL, *tenants, *quietRate, noisyRate, *duration, *window, *poll, leaseOpts{span: *leaseSpan, max: *leaseMax, idle: *leaseIdle}, *asJSON,
 		*instances, func(int) (jira.BudgetStore, jira.PauseStore) { return ledger, mem })
 }
 
 type leaseOpts struct {
-	span time.Duration
-	max  int64
-	idle time.Duration
+	span   time.Duration
+	max    int64
+	idle   time.Duration
+	listen func(ctx context.Context, sync func()) // nil: polling only
 }
 
 type instance struct {
@@ -196,6 +202,9 @@ func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.
 			LeaseSpan: lo.span, LeaseMax: lo.max, LeaseIdle: lo.idle})
 		lim := jira.NewLimiter(jira.LimiterOptions{Window: window, Budget: b, Store: ps})
 		go lim.Run(ctx, poll)
+		if lo.listen != nil {
+			go lo.listen(ctx, func() { _ = lim.Sync(ctx) })
+		}
 		c := jira.New(jira.Options{AppKey: "com.example.load", Version: "load", RateLimit: lim,
 			HTTP:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 			Retry: jira.RetryPolicy{MaxAttempts: 1}})
