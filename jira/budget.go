@@ -32,6 +32,10 @@ type SharePolicy struct {
 	// is kept for each other active tenant when one borrows beyond its
 	// share (default 1.5).
 	Headroom float64
+	// Floor is kept for each other active tenant however little it is
+	// projected to need (within its unspent share): its next leases.
+	// Budget sets it to 2 × LeaseMin when zero.
+	Floor int64
 }
 
 // TenantUse is one tenant's spend as the ledger knows it.
@@ -50,7 +54,7 @@ type TenantUse struct {
 // share gets what it asks. Beyond it, it may borrow what the others are
 // not projected to need: each other tenant keeps min(its unspent share,
 // its spend rate (this window, or the last one, whichever is higher) ×
-// time left × Headroom); a tenant with no spend in the last window keeps
+// time left × Headroom, and at least Floor); a tenant with no spend in the last window keeps
 // its whole unspent share for the first tenth of the window, before its
 // rate can be projected.
 func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []TenantUse, want int64, elapsed, window time.Duration) int64 {
@@ -84,7 +88,7 @@ func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []
 			continue
 		}
 		rate := max(float64(u.Spent)/el, float64(u.PrevSpent)/window.Seconds())
-		reserve += min(unspent, rate*left*headroom)
+		reserve += min(unspent, max(rate*left*headroom, float64(pol.Floor)))
 	}
 	borrow := max(int64(float64(free)-reserve)-own, 0)
 	return min(own+min(want-own, borrow), free)
@@ -211,6 +215,9 @@ func NewBudget(o BudgetOptions) *Budget {
 	}
 	if o.Store == nil {
 		o.Store = NewMemoryLedger()
+	}
+	if o.Policy.Floor <= 0 {
+		o.Policy.Floor = 2 * o.LeaseMin
 	}
 	return &Budget{o: o}
 }
