@@ -108,6 +108,13 @@ func (s *RateStore) tryLease(ctx context.Context, r jira.LeaseRequest) (int64, b
 		budget = w[0].Quota
 	}
 	g := jira.FairGrant(r.Policy, budget, w[0].Spent, me, others, r.Want, r.Now.Sub(r.Window), r.Length)
+	if own := max(budget/int64(1+len(others))-me.Spent, 0); g > own && !r.Policy.FirstCome {
+		// Borrowing: several instances may lease on the same snapshot, and
+		// the UPDATE below only guards the pool's size, not the others'
+		// reserve; one lease takes at most a quarter of what may be
+		// borrowed, so that concurrent ones cannot eat into the reserve.
+		g = own + max((g-own)/4, 1)
+	}
 	if g == 0 && me.Spent > 0 {
 		return 0, true, nil
 	}

@@ -52,9 +52,10 @@ type Report struct {
 	Pool               int64 // points per window
 	QuietSent          int64
 	QuietOK            int64
-	QuietSuccess       float64 // QuietOK / QuietSent
-	QuietMinSuccess    float64 // worst quiet tenant
-	QuietBelow95       int     // quiet tenants under 95%
+	QuietSuccess       float64          // QuietOK / QuietSent
+	QuietMinSuccess    float64          // worst quiet tenant
+	QuietBelow95       int              // quiet tenants under 95%
+	QuietRefused       map[string]int64 // quiet tenants' failed calls by cause (a LimitedError's reason, a status)
 	NoisyAttempts      int64
 	NoisyOK            int64
 	Early              map[string]int64 // requests reaching the simulator inside an announced pause, per reason
@@ -218,6 +219,8 @@ func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.
 	sent := make([]atomic.Int64, tenants)
 	ok := make([]atomic.Int64, tenants)
 	var wg sync.WaitGroup
+	var refusedMu sync.Mutex
+	rep.QuietRefused = map[string]int64{}
 	start := time.Now()
 	end := start.Add(duration)
 	drive := func(ti int, rate float64) {
@@ -241,6 +244,16 @@ func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.
 			resp, err := in.client.AsApp(ts[ti]).Call(ctx, "GET", "/rest/api/3/issue/DOC-1", nil)
 			if err == nil && resp.Status == 200 {
 				ok[ti].Add(1)
+			} else if ti > 0 {
+				why := "other"
+				if le, isLimited := errors.AsType[*jira.LimitedError](err); isLimited {
+					why = le.Reason
+				} else if err == nil {
+					why = fmt.Sprint(resp.Status)
+				}
+				refusedMu.Lock()
+				rep.QuietRefused[why]++
+				refusedMu.Unlock()
 			}
 		}
 	}
@@ -340,6 +353,7 @@ func sum(m map[string]int64) int64 {
 func printReport(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "tenants %d (1 noisy), instances %d, ledger %s, window %s, pool %d points/window\n", r.Tenants, r.Instances, r.Ledger, r.Window, r.Pool)
 	fmt.Fprintf(w, "quiet tenants: %d/%d ok (%.2f%%), worst tenant %.2f%%, %d tenants under 95%%\n", r.QuietOK, r.QuietSent, 100*r.QuietSuccess, 100*r.QuietMinSuccess, r.QuietBelow95)
+	fmt.Fprintf(w, "quiet tenants' failures by cause: %v\n", r.QuietRefused)
 	fmt.Fprintf(w, "noisy tenant: %d/%d ok\n", r.NoisyOK, r.NoisyAttempts)
 	fmt.Fprintf(w, "429s by reason %v; after the first per scope %v; requests inside an announced pause %v\n", r.Limited, r.Repeat429, r.Early)
 	fmt.Fprintf(w, "spend: %.1f%% of the pool over %d windows (worst window %.1f%%)\n", 100*r.SpentVsPool, r.Windows, 100*r.MaxWindowSpend)
