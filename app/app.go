@@ -161,8 +161,11 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	// points budget, shared with every instance through the database.
 	rm := newRateMetrics()
 	rates := storage.NewRateStore(db, o.Now)
+	rl := cfg.RateLimits
 	limiter := jira.NewLimiter(jira.LimiterOptions{Now: o.Now, Store: rates, Observer: rm,
-		Budget: jira.NewBudget(jira.BudgetOptions{Store: rates, Now: o.Now})})
+		Budget: jira.NewBudget(jira.BudgetOptions{Store: rates, Now: o.Now, Points: rl.PoolPoints,
+			Policy:   jira.SharePolicy{FirstCome: rl.Share == "first-come", NoBorrow: rl.Share == "equal"},
+			LeaseMax: rl.LeaseMax, LeaseSpan: rl.LeaseSpan, LeaseIdle: rl.LeaseIdle, Tier2: rl.Tier == 2})})
 	jiraOpts := jira.Options{HTTP: &http.Client{Transport: om.transport(base)}, AppKey: cfg.AppKey, Version: o.Version, Tokens: tokens, Now: o.Now, Logger: log,
 		PermissionTTL: time.Minute, ForgeBaseCheck: forgeCheck, RateLimit: limiter}
 	jc := jira.New(jiraOpts)
@@ -234,8 +237,12 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		go storage.ListenTenantChanges(bg, cfg.DatabaseURL, tenantInvalidator{invalidate, cache.Purge}, log)
 	}
 	go purgeLoop(bg, db, ledger, cfg.UninstalledRetention, cfg.LifecycleLogRetention, o.Now, log)
-	// Pauses other instances set reach this one within the poll interval.
+	// Pauses other instances set reach this one within the poll interval,
+	// and on PostgreSQL at once by notification.
 	go limiter.Run(bg, 250*time.Millisecond)
+	if db.Dialect == storage.Postgres {
+		go storage.ListenRatePauses(bg, cfg.DatabaseURL, func() { _ = limiter.Sync(bg) }, log)
+	}
 	app.RateLimits = limiter
 	// Rows stored by older versions held Jira's answers with personal
 	// fields: bring them to the current rule (idempotent, once per start).

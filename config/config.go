@@ -62,6 +62,19 @@ type Config struct {
 	// ForgePreUninstallTimeout bounds the pre-uninstall call's work
 	// (FORGE_PRE_UNINSTALL_TIMEOUT; Forge waits 55 s).
 	ForgePreUninstallTimeout time.Duration
+	// RateLimits configure the points budget shared by the instances
+	// (JIRA_RATE_*, issue 17).
+	RateLimits RateLimits
+}
+
+// RateLimits are the JIRA_RATE_* settings of the points budget.
+type RateLimits struct {
+	PoolPoints int64         // JIRA_RATE_POOL_POINTS: the app's pool per hour until Jira reports its quota
+	Share      string        // JIRA_RATE_SHARE: borrow (equal share, idle capacity lent), equal (no borrowing), first-come
+	LeaseMax   int64         // JIRA_RATE_LEASE_MAX: largest lease one instance takes for one tenant
+	LeaseSpan  time.Duration // JIRA_RATE_LEASE_SPAN: a lease covers this much of the tenant's demand
+	LeaseIdle  time.Duration // JIRA_RATE_LEASE_IDLE: an unused lease goes back to the ledger after this
+	Tier       int           // JIRA_RATE_TIER: 1 (one pool per app) or 2 (a quota per tenant)
 }
 
 // Error is an invalid setting.
@@ -271,6 +284,50 @@ func Load(getenv func(string) string) (*Config, error) {
 			bad("FORGE_PRE_UNINSTALL_TIMEOUT", v, "must be a duration from 1s to under 55s (Forge gives the pre-uninstall call 55 s), e.g. 50s")
 		}
 		c.ForgePreUninstallTimeout = d
+	}
+	c.RateLimits = RateLimits{PoolPoints: 65000, Share: "borrow", LeaseMax: 5000, LeaseSpan: 500 * time.Millisecond, LeaseIdle: 5 * time.Second, Tier: 1}
+	for _, v := range []struct {
+		name string
+		dst  *int64
+		lo   int64
+	}{{"JIRA_RATE_POOL_POINTS", &c.RateLimits.PoolPoints, 1}, {"JIRA_RATE_LEASE_MAX", &c.RateLimits.LeaseMax, 1}} {
+		if raw := strings.TrimSpace(getenv(v.name)); raw != "" {
+			n, err := strconv.ParseInt(raw, 10, 64)
+			if err != nil || n < v.lo {
+				bad(v.name, raw, "must be a positive integer (points)")
+				continue
+			}
+			*v.dst = n
+		}
+	}
+	for _, v := range []struct {
+		name   string
+		dst    *time.Duration
+		lo, hi time.Duration
+	}{{"JIRA_RATE_LEASE_SPAN", &c.RateLimits.LeaseSpan, 10 * time.Millisecond, time.Minute},
+		{"JIRA_RATE_LEASE_IDLE", &c.RateLimits.LeaseIdle, 100 * time.Millisecond, 30 * time.Minute}} {
+		if raw := strings.TrimSpace(getenv(v.name)); raw != "" {
+			d, err := time.ParseDuration(raw)
+			if err != nil || d < v.lo || d > v.hi {
+				bad(v.name, raw, fmt.Sprintf("must be a duration from %s to %s", v.lo, v.hi))
+				continue
+			}
+			*v.dst = d
+		}
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("JIRA_RATE_SHARE"))); v {
+	case "":
+	case "borrow", "equal", "first-come":
+		c.RateLimits.Share = v
+	default:
+		bad("JIRA_RATE_SHARE", v, "must be borrow (equal shares, idle capacity lent), equal (no borrowing) or first-come")
+	}
+	switch v := strings.TrimSpace(getenv("JIRA_RATE_TIER")); v {
+	case "", "1":
+	case "2":
+		c.RateLimits.Tier = 2
+	default:
+		bad("JIRA_RATE_TIER", v, "must be 1 (one pool per app, the default) or 2 (a quota per tenant, after Atlassian's review)")
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

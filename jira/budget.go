@@ -32,6 +32,10 @@ type SharePolicy struct {
 	// is kept for each other active tenant when one borrows beyond its
 	// share (default 1.5).
 	Headroom float64
+	// Floor is kept for each other active tenant however little it is
+	// projected to need (within its unspent share): its next leases.
+	// Budget sets it to 2 × LeaseMin when zero.
+	Floor int64
 }
 
 // TenantUse is one tenant's spend as the ledger knows it.
@@ -50,7 +54,7 @@ type TenantUse struct {
 // share gets what it asks. Beyond it, it may borrow what the others are
 // not projected to need: each other tenant keeps min(its unspent share,
 // its spend rate (this window, or the last one, whichever is higher) ×
-// time left × Headroom); a tenant with no spend in the last window keeps
+// time left × Headroom, and at least Floor); a tenant with no spend in the last window keeps
 // its whole unspent share for the first tenth of the window, before its
 // rate can be projected.
 func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []TenantUse, want int64, elapsed, window time.Duration) int64 {
@@ -84,17 +88,20 @@ func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []
 			continue
 		}
 		rate := max(float64(u.Spent)/el, float64(u.PrevSpent)/window.Seconds())
-		reserve += min(unspent, rate*left*headroom)
+		reserve += min(unspent, max(rate*left*headroom, float64(pol.Floor)))
 	}
 	borrow := max(int64(float64(free)-reserve)-own, 0)
 	return min(own+min(want-own, borrow), free)
 }
 
 // BudgetStore is the shared ledger. Lease grants up to Want points to the
-// tenant for the window (counting them as spent); Observe records what
-// Jira reported for the app's pool (quota q, remaining r).
+// tenant for the window (counting them as spent); Return gives back points
+// leased but not used (an idle lease), so that other tenants and instances
+// can spend them before the reset; Observe records what Jira reported for
+// the app's pool (quota q, remaining r).
 type BudgetStore interface {
 	Lease(ctx context.Context, r LeaseRequest) (int64, error)
+	Return(ctx context.Context, window time.Time, tenant string, points int64) error
 	Observe(ctx context.Context, window time.Time, quota, remaining int64) error
 }
 
@@ -107,6 +114,16 @@ type LeaseRequest struct {
 	Want   int64
 	Budget int64 // the configured pool, used until Jira reports a quota
 	Policy SharePolicy
+	// TenantQuota > 0: Tier 2, the tenant has a quota of its own (the
+	// pool and the fair share do not apply); the grant is what is left of
+	// it.
+	TenantQuota int64
+}
+
+// Tier2Grant is the grant on Tier 2: want, up to what is left of the
+// tenant's own quota.
+func Tier2Grant(quota, spent, want int64) int64 {
+	return max(min(want, quota-spent), 0)
 }
 
 // BudgetOptions configure a Budget.
@@ -120,10 +137,20 @@ type BudgetOptions struct {
 	// (default 500 ms).
 	LeaseMin, LeaseMax int64
 	LeaseSpan          time.Duration
+	// LeaseIdle: a lease not drawn on for this long is returned to the
+	// ledger by Flush (default 5 s), so that points leased by a tenant
+	// that went quiet are not lost at the reset.
+	LeaseIdle time.Duration
 	// DenyFor: after the ledger refused a lease, calls of that tenant are
-	// refused locally for this long before asking again (default 1 s).
+	// refused locally for this long before asking again (default 250 ms).
 	DenyFor time.Duration
-	Now     func() time.Time
+	// Tier2: each tenant has its own hourly quota (Jira's Tier 2) instead
+	// of a share of the app's pool. TenantQuota gives it (nil: the Free
+	// edition's, Tier2Quota(EditionFree, 0)); a tenant-app-quota q= Jira
+	// reports replaces it for that tenant.
+	Tier2       bool
+	TenantQuota func(tenant string) int64
+	Now         func() time.Time
 }
 
 // Budget is the per-instance view of the shared budget. Safe for
@@ -142,15 +169,22 @@ type Budget struct {
 }
 
 type tenantLease struct {
-	window   atomic.Int64 // UnixNano of the window the lease belongs to
-	left     atomic.Int64
-	deny     atomic.Int64 // UnixNano until which leases are not asked for
-	refill   atomic.Bool
-	mu       sync.Mutex // serialises leasing
+	window atomic.Int64 // UnixNano of the window the lease belongs to
+	left   atomic.Int64
+	deny   atomic.Int64 // UnixNano until which leases are not asked for
+	refill atomic.Bool
+	mu     sync.Mutex // serialises leasing and returning
+	// asked counts the points every take asked for, granted or not: the
+	// tenant's demand, which sizes the next lease.
+	asked    atomic.Int64
 	used     atomic.Int64
 	lastAt   time.Time
-	lastUsed int64
+	lastAsk  int64
 	granted  atomic.Int64 // this window, for the panel
+	last     atomic.Int64 // the last lease's size
+	quota    atomic.Int64 // Tier 2: Jira's tenant-app-quota, 0 when not seen
+	idleAsk  int64        // Flush: asked at the last change
+	idleFrom time.Time    // Flush: when asked last changed
 }
 
 // NewBudget returns a Budget.
@@ -174,10 +208,16 @@ func NewBudget(o BudgetOptions) *Budget {
 		o.LeaseSpan = 500 * time.Millisecond
 	}
 	if o.DenyFor <= 0 {
-		o.DenyFor = time.Second
+		o.DenyFor = 250 * time.Millisecond
+	}
+	if o.LeaseIdle <= 0 {
+		o.LeaseIdle = 5 * time.Second
 	}
 	if o.Store == nil {
 		o.Store = NewMemoryLedger()
+	}
+	if o.Policy.Floor <= 0 {
+		o.Policy.Floor = 2 * o.LeaseMin
 	}
 	return &Budget{o: o}
 }
@@ -202,13 +242,16 @@ func (b *Budget) Take(ctx context.Context, tenant string, points int64) error {
 func (b *Budget) take(ctx context.Context, tenant string, points int64, now time.Time) error {
 	tl := b.lease(tenant)
 	w := now.Truncate(b.o.Window).UnixNano()
+	tl.asked.Add(points)
 	if tl.window.Load() == w {
 		if d := tl.deny.Load(); d > now.UnixNano() {
 			return &LimitedError{Reason: ReasonBudget, Scope: ScopeTenant, Until: time.Unix(0, d), Tenant: tenant, Key: tenant}
 		}
 		if left := tl.left.Add(-points); left >= 0 {
 			tl.used.Add(points)
-			if left < points*4+b.o.LeaseMin && tl.refill.CompareAndSwap(false, true) {
+			// Refill in the background with half the last lease still
+			// left, so that a busy tenant never waits for the ledger.
+			if left < max(points*4+b.o.LeaseMin, tl.last.Load()/2) && tl.refill.CompareAndSwap(false, true) {
 				go b.refillAsync(tenant, tl)
 			}
 			return nil
@@ -268,23 +311,29 @@ func (b *Budget) leaseLocked(ctx context.Context, tenant string, tl *tenantLease
 		tl.deny.Store(0)
 		tl.granted.Store(0)
 	}
-	used := tl.used.Load()
+	// The lease covers LeaseSpan of the tenant's demand (granted or
+	// not: a refused tenant's use says nothing of what it needs).
+	asked := tl.asked.Load()
 	want := b.o.LeaseMin
 	if !tl.lastAt.IsZero() {
 		if dt := now.Sub(tl.lastAt); dt > 0 {
-			rate := float64(used-tl.lastUsed) / dt.Seconds()
+			rate := float64(asked-tl.lastAsk) / dt.Seconds()
 			want = int64(rate * b.o.LeaseSpan.Seconds())
 		}
 	}
 	want = min(max(want, b.o.LeaseMin, need), max(b.o.LeaseMax, need))
-	tl.lastAt, tl.lastUsed = now, used
+	tl.lastAt, tl.lastAsk = now, asked
 	b.obs.Lock()
 	budget := b.o.Points
 	if b.obs.quota > 0 && b.obs.window.Equal(ws) {
 		budget = b.obs.quota
 	}
 	b.obs.Unlock()
-	got, err := b.o.Store.Lease(ctx, LeaseRequest{Window: ws, Length: b.o.Window, Now: now, Tenant: tenant, Want: want, Budget: budget, Policy: b.o.Policy})
+	req := LeaseRequest{Window: ws, Length: b.o.Window, Now: now, Tenant: tenant, Want: want, Budget: budget, Policy: b.o.Policy}
+	if b.o.Tier2 {
+		req.TenantQuota = b.tenantQuota(tenant, tl)
+	}
+	got, err := b.o.Store.Lease(ctx, req)
 	if err != nil {
 		// The ledger is unreachable: fail open on this instance rather
 		// than stop every call; Jira's own 429s still pause.
@@ -294,14 +343,31 @@ func (b *Budget) leaseLocked(ctx context.Context, tenant string, tl *tenantLease
 		tl.left.Add(got)
 		tl.granted.Add(got)
 	}
+	tl.last.Store(got)
 	return got, nil
 }
 
+func (b *Budget) tenantQuota(tenant string, tl *tenantLease) int64 {
+	if q := tl.quota.Load(); q > 0 {
+		return q
+	}
+	if b.o.TenantQuota != nil {
+		if q := b.o.TenantQuota(tenant); q > 0 {
+			return q
+		}
+	}
+	return Tier2Quota(EditionFree, 0)
+}
+
 // Observe records the pool's quota and remaining points from Jira's
-// headers; the ledger gets them at the next Flush.
+// headers; the ledger gets them at the next Flush. A tenant's quota
+// (perTenant, Tier 2) replaces the configured one for that tenant.
 func (b *Budget) Observe(tenant string, perTenant bool, quota, remaining int64) {
 	if perTenant {
-		return // Tier 2 quotas are enforced by Jira per tenant; the pool ledger is the app's
+		if b.o.Tier2 && quota > 0 {
+			b.lease(tenant).quota.Store(quota)
+		}
+		return
 	}
 	now := b.o.Now()
 	b.obs.Lock()
@@ -309,17 +375,55 @@ func (b *Budget) Observe(tenant string, perTenant bool, quota, remaining int64) 
 	b.obs.Unlock()
 }
 
-// Flush sends the latest observation to the ledger (Limiter.Run calls it).
+// Flush returns idle leases to the ledger, forgets tenants not seen for a
+// window and sends the latest observation (Limiter.Run calls it every
+// poll interval).
 func (b *Budget) Flush(ctx context.Context) error {
+	err := b.returnIdle(ctx)
 	b.obs.Lock()
 	if !b.obs.pending {
 		b.obs.Unlock()
-		return nil
+		return err
 	}
 	w, q, r := b.obs.window, b.obs.quota, b.obs.left
 	b.obs.pending = false
 	b.obs.Unlock()
-	return b.o.Store.Observe(ctx, w, q, r)
+	return errors.Join(err, b.o.Store.Observe(ctx, w, q, r))
+}
+
+// returnIdle gives back the unused part of every lease whose tenant asked
+// for nothing during LeaseIdle.
+func (b *Budget) returnIdle(ctx context.Context) error {
+	now := b.o.Now()
+	ws := now.Truncate(b.o.Window)
+	var errs []error
+	b.tenants.Range(func(k, v any) bool {
+		tenant, tl := k.(string), v.(*tenantLease)
+		w := tl.window.Load()
+		if w != ws.UnixNano() {
+			if w < ws.Add(-b.o.Window).UnixNano() && tl.quota.Load() == 0 {
+				b.tenants.CompareAndDelete(k, v) // not seen for a window
+			}
+			return true
+		}
+		tl.mu.Lock()
+		defer tl.mu.Unlock()
+		if a := tl.asked.Load(); a != tl.idleAsk || tl.idleFrom.IsZero() {
+			tl.idleAsk, tl.idleFrom = a, now
+			return true
+		}
+		if now.Sub(tl.idleFrom) < b.o.LeaseIdle {
+			return true
+		}
+		if n := tl.left.Swap(0); n > 0 {
+			tl.granted.Add(-n)
+			if err := b.o.Store.Return(ctx, ws, tenant, n); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return true
+	})
+	return errors.Join(errs...)
 }
 
 // TenantLease is one tenant's local lease state, for the panel.
@@ -413,11 +517,28 @@ func (m *MemoryLedger) Lease(_ context.Context, r LeaseRequest) (int64, error) {
 		}
 	}
 	g := FairGrant(r.Policy, budget, w.spent, me, others, r.Want, r.Now.Sub(r.Window), r.Length)
+	if r.TenantQuota > 0 {
+		g = Tier2Grant(r.TenantQuota, me.Spent, r.Want)
+	}
 	if g > 0 || w.use[r.Tenant] == 0 {
 		w.use[r.Tenant] += g // a zero row still marks the tenant active
 	}
 	w.spent += g
 	return g, nil
+}
+
+// Return implements BudgetStore.
+func (m *MemoryLedger) Return(_ context.Context, window time.Time, tenant string, points int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w, ok := m.windows[window.UnixNano()]
+	if !ok || points <= 0 {
+		return nil
+	}
+	n := min(points, w.use[tenant])
+	w.use[tenant] -= n
+	w.spent = max(w.spent-n, 0)
+	return nil
 }
 
 // Observe implements BudgetStore: Jira's figures raise the ledger's

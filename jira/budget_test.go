@@ -188,3 +188,76 @@ func BenchmarkGateAdmitSerial(b *testing.B) {
 		}
 	}
 }
+
+// TestBudgetReturnsIdleLease: a lease not drawn on for LeaseIdle goes back
+// to the ledger at Flush; a lease in use stays.
+func TestBudgetReturnsIdleLease(t *testing.T) {
+	now := fixedNow
+	ledger := NewMemoryLedger()
+	b := NewBudget(BudgetOptions{Store: ledger, Points: 1000, LeaseMin: 50, LeaseIdle: 2 * time.Second, Now: func() time.Time { return now }})
+	for _, tenant := range []string{"idle", "busy"} {
+		if err := b.Take(t.Context(), tenant, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws := fixedNow.Truncate(time.Hour)
+	for step := range 4 {
+		now = fixedNow.Add(time.Duration(step) * time.Second)
+		if err := b.Take(t.Context(), "busy", 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, per := ledger.Spent(ws)
+	if per["idle"] != 2 {
+		t.Errorf("idle tenant holds %d points in the ledger after 3 s idle, want 2 (the 48 unused returned)", per["idle"])
+	}
+	if per["busy"] != 50 {
+		t.Errorf("busy tenant holds %d, want its lease of 50 kept", per["busy"])
+	}
+	if l := b.Lease("idle"); l.Left != 0 || l.Granted != 2 {
+		t.Errorf("idle lease after return: %+v", l)
+	}
+	// The tenant comes back: it leases again.
+	if err := b.Take(t.Context(), "idle", 2); err != nil {
+		t.Errorf("take after the return: %v", err)
+	}
+}
+
+// TestBudgetTier2: each tenant spends its own quota (default: Free), a
+// larger edition's quota comes from TenantQuota, and Jira's
+// tenant-app-quota replaces it.
+func TestBudgetTier2(t *testing.T) {
+	now := fixedNow
+	ledger := NewMemoryLedger()
+	quotas := map[string]int64{"big": Tier2Quota(EditionStandard, 2000)}
+	b := NewBudget(BudgetOptions{Store: ledger, Points: 100, Tier2: true, LeaseMax: 1000, Now: func() time.Time { return now },
+		TenantQuota: func(t string) int64 { return quotas[t] }})
+	spend := func(tenant string, n int) int {
+		ok := 0
+		for range n {
+			if b.Take(t.Context(), tenant, 100) == nil {
+				ok++
+			}
+		}
+		return ok
+	}
+	// The app pool (100) does not apply: each tenant has its own quota.
+	if got := spend("free", 700); got != 650 {
+		t.Errorf("free tenant spent %d×100 points, want 650 (65,000)", got)
+	}
+	if got := spend("big", 1300); got != 1200 {
+		t.Errorf("standard 2,000-user tenant spent %d×100, want 1200 (120,000)", got)
+	}
+	l := NewLimiter(LimiterOptions{Now: func() time.Time { return now }, Budget: b})
+	resp := &http.Response{StatusCode: 200, Header: http.Header{}}
+	resp.Header.Add("RateLimit-Policy", `"tenant-app-quota";q=70000;w=3600`)
+	resp.Header.Add("RateLimit", `"tenant-app-quota";r=5000;t=600`)
+	l.Done(&Call{Tenant: "free"}, resp)
+	now = now.Add(time.Second) // past the deny
+	if got := spend("free", 100); got != 50 {
+		t.Errorf("after Jira reported q=70000, the free tenant spent %d×100 more, want 50", got)
+	}
+}

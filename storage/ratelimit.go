@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -58,6 +59,9 @@ func (s *RateStore) Lease(ctx context.Context, r jira.LeaseRequest) (int64, erro
 }
 
 func (s *RateStore) tryLease(ctx context.Context, r jira.LeaseRequest) (int64, bool, error) {
+	if r.TenantQuota > 0 {
+		return s.tryLeaseTier2(ctx, r)
+	}
 	ws := r.Window.UnixMilli()
 	prev := r.Window.Add(-r.Length).UnixMilli()
 	db := s.db.WithContext(ctx)
@@ -104,8 +108,28 @@ func (s *RateStore) tryLease(ctx context.Context, r jira.LeaseRequest) (int64, b
 		budget = w[0].Quota
 	}
 	g := jira.FairGrant(r.Policy, budget, w[0].Spent, me, others, r.Want, r.Now.Sub(r.Window), r.Length)
+	if own := max(budget/int64(1+len(others))-me.Spent, 0); g > own && !r.Policy.FirstCome {
+		// Borrowing: several instances may lease on the same snapshot, and
+		// the UPDATE below only guards the pool's size, not the others'
+		// reserve; one lease takes at most a quarter of what may be
+		// borrowed, so that concurrent ones cannot eat into the reserve.
+		g = own + max((g-own)/4, 1)
+	}
 	if g == 0 && me.Spent > 0 {
 		return 0, true, nil
+	}
+	if s.dialect == Postgres && g > 0 {
+		// One statement, one round trip: the window's row is locked only
+		// while it runs.
+		res := db.Exec(`WITH w AS (UPDATE rate_windows SET spent = spent + ? WHERE window_start = ?
+				AND spent + ? <= CASE WHEN quota > 0 THEN quota ELSE budget END RETURNING 1)
+			INSERT INTO rate_spend (window_start, client_key, spent) SELECT ?, ?, ? FROM w
+			ON CONFLICT (window_start, client_key) DO UPDATE SET spent = rate_spend.spent + excluded.spent`,
+			g, ws, g, ws, r.Tenant, g)
+		if res.Error != nil {
+			return 0, false, res.Error
+		}
+		return g, res.RowsAffected > 0, nil
 	}
 	applied := false
 	err := db.Transaction(func(tx *gorm.DB) error {
@@ -128,6 +152,59 @@ func (s *RateStore) tryLease(ctx context.Context, r jira.LeaseRequest) (int64, b
 		return 0, false, err
 	}
 	return g, true, nil
+}
+
+// tryLeaseTier2 grants from the tenant's own quota (Tier 2): one
+// conditional UPDATE of its row that never passes the quota.
+func (s *RateStore) tryLeaseTier2(ctx context.Context, r jira.LeaseRequest) (int64, bool, error) {
+	ws := r.Window.UnixMilli()
+	db := s.db.WithContext(ctx)
+	if err := db.Exec(`INSERT INTO rate_spend (window_start, client_key, spent) VALUES (?, ?, 0)
+		ON CONFLICT (window_start, client_key) DO NOTHING`, ws, r.Tenant).Error; err != nil {
+		return 0, false, err
+	}
+	var spent int64
+	if err := db.Raw("SELECT spent FROM rate_spend WHERE window_start = ? AND client_key = ?", ws, r.Tenant).Scan(&spent).Error; err != nil {
+		return 0, false, err
+	}
+	g := jira.Tier2Grant(r.TenantQuota, spent, r.Want)
+	if g == 0 {
+		return 0, true, nil
+	}
+	res := db.Exec(`UPDATE rate_spend SET spent = spent + ? WHERE window_start = ? AND client_key = ? AND spent + ? <= ?`,
+		g, ws, r.Tenant, g, r.TenantQuota)
+	if res.Error != nil {
+		return 0, false, res.Error
+	}
+	return g, res.RowsAffected > 0, nil
+}
+
+// Return implements jira.BudgetStore: points leased and not used go back
+// to the tenant's row and the pool (never below zero).
+func (s *RateStore) Return(ctx context.Context, window time.Time, tenant string, points int64) error {
+	if points <= 0 {
+		return nil
+	}
+	ws := window.UnixMilli()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var spent []int64
+		if err := tx.Raw("SELECT spent FROM rate_spend WHERE window_start = ? AND client_key = ?", ws, tenant).Scan(&spent).Error; err != nil {
+			return err
+		}
+		if len(spent) == 0 {
+			return nil
+		}
+		n := min(points, spent[0])
+		if err := tx.Exec(`UPDATE rate_spend SET spent = CASE WHEN spent < ? THEN 0 ELSE spent - ? END
+			WHERE window_start = ? AND client_key = ?`, n, n, ws, tenant).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`UPDATE rate_windows SET spent = CASE WHEN spent < ? THEN 0 ELSE spent - ? END WHERE window_start = ?`, n, n, ws).Error
+	})
+	if err != nil {
+		return rateErr("return lease", err)
+	}
+	return nil
 }
 
 // Observe implements jira.BudgetStore: Jira's quota replaces the
@@ -174,11 +251,19 @@ func (s *RateStore) Publish(ctx context.Context, p jira.Pause) error {
 		if err := tx.Raw("UPDATE rate_seq SET n = n + 1 WHERE id = 1 RETURNING n").Scan(&seq).Error; err != nil {
 			return err
 		}
-		return tx.Exec(`INSERT INTO rate_pauses (scope_key, scope, client_key, method, endpoint, issue, reason, until_ms, seq)
+		if err := tx.Exec(`INSERT INTO rate_pauses (scope_key, scope, client_key, method, endpoint, issue, reason, until_ms, seq)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (scope_key) DO UPDATE SET reason = excluded.reason, until_ms = excluded.until_ms, seq = excluded.seq
 			WHERE rate_pauses.until_ms < excluded.until_ms`,
-			p.Key(), int(p.Scope), p.Tenant, p.Method, p.Endpoint, p.Issue, p.Reason, p.Until.UnixMilli(), seq).Error
+			p.Key(), int(p.Scope), p.Tenant, p.Method, p.Endpoint, p.Issue, p.Reason, p.Until.UnixMilli(), seq).Error; err != nil {
+			return err
+		}
+		if s.dialect == Postgres {
+			// Delivered at commit to every listening instance
+			// (ListenRatePauses); the payload is only a hint.
+			return tx.Exec("SELECT pg_notify(?, ?)", RateChannel, strconv.FormatInt(seq, 10)).Error
+		}
+		return nil
 	})
 	if err != nil {
 		return rateErr("publish pause", err)

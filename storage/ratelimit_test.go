@@ -142,3 +142,97 @@ func TestRateStorePauses(t *testing.T) {
 		}
 	})
 }
+
+// TestRateStoreReturnAndTier2: returned points go back to the tenant and
+// the pool (never below zero); a Tier 2 lease is bounded by the tenant's
+// own quota, not the pool.
+func TestRateStoreReturnAndTier2(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string) {
+		s := instances(t, dialect, 1)[0]
+		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		ws := now.Truncate(time.Hour)
+		req := jira.LeaseRequest{Window: ws, Length: time.Hour, Now: now, Tenant: "a", Want: 300, Budget: 1000}
+		if g, err := s.Lease(t.Context(), req); err != nil || g != 300 {
+			t.Fatalf("lease: %d, %v", g, err)
+		}
+		if err := s.Return(t.Context(), ws, "a", 100); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Return(t.Context(), ws, "a", 500); err != nil { // more than held
+			t.Fatal(err)
+		}
+		if err := s.Return(t.Context(), ws, "nobody", 50); err != nil {
+			t.Fatal(err)
+		}
+		pool, per, err := s.Spent(t.Context(), ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pool != 0 || per["a"] != 0 {
+			t.Errorf("after returning everything: pool %d, tenant %d, want 0, 0", pool, per["a"])
+		}
+		// Tier 2: a 1,500-point tenant quota over a 1,000-point pool.
+		t2 := req
+		t2.Tenant, t2.TenantQuota, t2.Want = "b", 1500, 1200
+		got := int64(0)
+		for range 3 {
+			g, err := s.Lease(t.Context(), t2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += g
+		}
+		if got != 1500 {
+			t.Errorf("Tier 2 tenant leased %d, want its quota 1500", got)
+		}
+	})
+}
+
+// TestListenRatePauses: a pause published by one instance is announced on
+// RateChannel; the listener of another instance syncs and its limiter then
+// refuses calls, before any poll.
+func TestListenRatePauses(t *testing.T) {
+	url := storagetest.PostgresURL(t)
+	var stores []*storage.RateStore
+	for i := range 2 {
+		db, err := storage.Open(t.Context(), storage.OpenOptions{DatabaseURL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if i == 0 {
+			if _, err := db.Migrate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stores = append(stores, storage.NewRateStore(db, nil))
+	}
+	other := jira.NewLimiter(jira.LimiterOptions{Store: stores[1]})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	connected := make(chan struct{}, 1)
+	synced := make(chan struct{}, 16)
+	first := true
+	go storage.ListenRatePauses(ctx, url, func() {
+		_ = other.Sync(ctx)
+		if first {
+			first = false
+			connected <- struct{}{}
+			return
+		}
+		synced <- struct{}{}
+	}, nil)
+	<-connected // the listener syncs once when it connects
+	p := jira.Pause{Scope: jira.ScopeGlobal, Reason: "jira-quota-global-based", Until: time.Now().Add(time.Hour)}
+	if err := stores[0].Publish(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-synced:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no notification reached the other instance")
+	}
+	if _, err := other.Admit(t.Context(), &jira.Call{Tenant: "t", Method: "GET", Path: "/rest/api/3/myself"}); !errors.Is(err, jira.ErrRateLimited) {
+		t.Errorf("the other instance admitted a call after the notification: %v", err)
+	}
+}

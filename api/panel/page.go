@@ -74,7 +74,7 @@ func (p *Panel) static(c *gin.Context) {
 }
 
 // sections are the panel's sections, in page order; ?view= selects one.
-var sections = []string{"installation", "explorer", "check", "explain", "history", "advisor"}
+var sections = []string{"installation", "explorer", "check", "explain", "history", "advisor", "quota"}
 
 // page renders the admin page. The tenant comes from the verified page
 // token; nothing secret is put into the page.

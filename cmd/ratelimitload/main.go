@@ -52,9 +52,10 @@ type Report struct {
 	Pool               int64 // points per window
 	QuietSent          int64
 	QuietOK            int64
-	QuietSuccess       float64 // QuietOK / QuietSent
-	QuietMinSuccess    float64 // worst quiet tenant
-	QuietBelow95       int     // quiet tenants under 95%
+	QuietSuccess       float64          // QuietOK / QuietSent
+	QuietMinSuccess    float64          // worst quiet tenant
+	QuietBelow95       int              // quiet tenants under 95%
+	QuietRefused       map[string]int64 // quiet tenants' failed calls by cause (a LimitedError's reason, a status)
 	NoisyAttempts      int64
 	NoisyOK            int64
 	Early              map[string]int64 // requests reaching the simulator inside an announced pause, per reason
@@ -65,6 +66,40 @@ type Report struct {
 	MaxWindowSpend     float64 // the worst single window's spend / pool
 	PropagationMs      []float64
 	Ledger             string
+	LedgerCalls        LedgerStats
+	ledgerStats        *ledgerCounters
+}
+
+// LedgerStats: the ledger round trips of all instances.
+type LedgerStats struct {
+	Leases, Returns        int64
+	Wanted, Granted, Given int64 // points asked for, leased, returned
+	MeanLeaseMs            float64
+}
+
+type ledgerCounters struct {
+	leases, returns, wanted, granted, given, nanos atomic.Int64
+}
+
+type countingLedger struct {
+	jira.BudgetStore
+	st *ledgerCounters
+}
+
+func (c *countingLedger) Lease(ctx context.Context, r jira.LeaseRequest) (int64, error) {
+	t0 := time.Now()
+	g, err := c.BudgetStore.Lease(ctx, r)
+	c.st.nanos.Add(int64(time.Since(t0)))
+	c.st.leases.Add(1)
+	c.st.wanted.Add(r.Want)
+	c.st.granted.Add(g)
+	return g, err
+}
+
+func (c *countingLedger) Return(ctx context.Context, w time.Time, tenant string, n int64) error {
+	c.st.returns.Add(1)
+	c.st.given.Add(n)
+	return c.BudgetStore.Return(ctx, w, tenant, n)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -80,6 +115,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		instances = fs.Int("instances", 1, "client instances sharing the ledger")
 		dbURL     = fs.String("database-url", "", "PostgreSQL URL for the shared ledger and pauses (default: an in-process ledger)")
 		poll      = fs.Duration("poll", 200*time.Millisecond, "how often each instance polls for pauses set by the others")
+		leaseSpan = fs.Duration("lease-span", 250*time.Millisecond, "a lease covers this much of the tenant's demand (JIRA_RATE_LEASE_SPAN)")
+		leaseMax  = fs.Int64("lease-max", 5000, "largest lease in points (JIRA_RATE_LEASE_MAX)")
+		leaseIdle = fs.Duration("lease-idle", 500*time.Millisecond, "an unused lease goes back to the ledger after this (JIRA_RATE_LEASE_IDLE)")
+		notify    = fs.Bool("notify", true, "with --database-url: pauses reach the other instances by LISTEN/NOTIFY as well as by polling")
 		asJSON    = fs.Bool("json", false, "print the report as JSON")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -107,7 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}))
 	defer srv.Close()
 
-	rep := Report{Tenants: *tenants, Instances: *instances, Window: window.String(), Pool: pool, Ledger: "memory"}
+	rep := Report{Tenants: *tenants, Instances: *instances, Window: window.String(), Pool: pool, Ledger: "memory", ledgerStats: &ledgerCounters{}}
 	if *dbURL != "" {
 		rep.Ledger = "postgres"
 		var stores []*storage.RateStore
@@ -128,12 +167,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			// processes would.
 			stores = append(stores, storage.NewRateStore(db, nil))
 		}
-		return runWith(ctx, stdout, &rep, model, srv.URL, *tenants, *quietRate, noisyRate, *duration, *window, *poll, *asJSON,
+		lo := leaseOpts{span: *leaseSpan, max: *leaseMax, idle: *leaseIdle}
+		if *notify {
+			lo.listen = func(ctx context.Context, sync func()) { storage.ListenRatePauses(ctx, *dbURL, sync, nil) }
+		}
+		return runWith(ctx, stdout, &rep, model, srv.URL, *tenants, *quietRate, noisyRate, *duration, *window, *poll, lo, *asJSON,
 			*instances, func(i int) (jira.BudgetStore, jira.PauseStore) { return stores[i], stores[i] })
 	}
 	ledger, mem := jira.NewMemoryLedger(), newMemPauses()
-	return runWith(ctx, stdout, &rep, model, srv.URL, *tenants, *quietRate, noisyRate, *duration, *window, *poll, *asJSON,
+	return runWith(ctx, stdout, &rep, model, srv.URL, *tenants, *quietRate, noisyRate, *duration, *window, *poll, leaseOpts{span: *leaseSpan, max: *leaseMax, idle: *leaseIdle}, *asJSON,
 		*instances, func(int) (jira.BudgetStore, jira.PauseStore) { return ledger, mem })
+}
+
+type leaseOpts struct {
+	span   time.Duration
+	max    int64
+	idle   time.Duration
+	listen func(ctx context.Context, sync func()) // nil: polling only
 }
 
 type instance struct {
@@ -142,15 +192,20 @@ type instance struct {
 }
 
 func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.Model, base string, tenants int,
-	quietRate, noisyRate float64, duration, window, poll time.Duration, asJSON bool, instances int, stores func(int) (jira.BudgetStore, jira.PauseStore)) int {
+	quietRate, noisyRate float64, duration, window, poll time.Duration, lo leaseOpts, asJSON bool, instances int, stores func(int) (jira.BudgetStore, jira.PauseStore)) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var insts []instance
 	for i := range instances {
 		ledger, ps := stores(i)
-		b := jira.NewBudget(jira.BudgetOptions{Store: ledger, Points: rep.Pool, Window: window, LeaseMin: 4, LeaseSpan: 250 * time.Millisecond})
+		ledger = &countingLedger{BudgetStore: ledger, st: rep.ledgerStats}
+		b := jira.NewBudget(jira.BudgetOptions{Store: ledger, Points: rep.Pool, Window: window, LeaseMin: 4,
+			LeaseSpan: lo.span, LeaseMax: lo.max, LeaseIdle: lo.idle})
 		lim := jira.NewLimiter(jira.LimiterOptions{Window: window, Budget: b, Store: ps})
 		go lim.Run(ctx, poll)
+		if lo.listen != nil {
+			go lo.listen(ctx, func() { _ = lim.Sync(ctx) })
+		}
 		c := jira.New(jira.Options{AppKey: "com.example.load", Version: "load", RateLimit: lim,
 			HTTP:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 			Retry: jira.RetryPolicy{MaxAttempts: 1}})
@@ -164,6 +219,8 @@ func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.
 	sent := make([]atomic.Int64, tenants)
 	ok := make([]atomic.Int64, tenants)
 	var wg sync.WaitGroup
+	var refusedMu sync.Mutex
+	rep.QuietRefused = map[string]int64{}
 	start := time.Now()
 	end := start.Add(duration)
 	drive := func(ti int, rate float64) {
@@ -187,6 +244,16 @@ func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.
 			resp, err := in.client.AsApp(ts[ti]).Call(ctx, "GET", "/rest/api/3/issue/DOC-1", nil)
 			if err == nil && resp.Status == 200 {
 				ok[ti].Add(1)
+			} else if ti > 0 {
+				why := "other"
+				if le, isLimited := errors.AsType[*jira.LimitedError](err); isLimited {
+					why = le.Reason
+				} else if err == nil {
+					why = fmt.Sprint(resp.Status)
+				}
+				refusedMu.Lock()
+				rep.QuietRefused[why]++
+				refusedMu.Unlock()
 			}
 		}
 	}
@@ -226,6 +293,11 @@ func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.
 		for r, n := range m {
 			rep.Limited[r] += n
 		}
+	}
+	ls := rep.ledgerStats
+	rep.LedgerCalls = LedgerStats{Leases: ls.leases.Load(), Returns: ls.returns.Load(), Wanted: ls.wanted.Load(), Granted: ls.granted.Load(), Given: ls.given.Load()}
+	if n := ls.leases.Load(); n > 0 {
+		rep.LedgerCalls.MeanLeaseMs = float64(ls.nanos.Load()) / float64(n) / 1e6
 	}
 	total, worst, windows := model.WindowSpend()
 	rep.Windows = windows
@@ -281,9 +353,12 @@ func sum(m map[string]int64) int64 {
 func printReport(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "tenants %d (1 noisy), instances %d, ledger %s, window %s, pool %d points/window\n", r.Tenants, r.Instances, r.Ledger, r.Window, r.Pool)
 	fmt.Fprintf(w, "quiet tenants: %d/%d ok (%.2f%%), worst tenant %.2f%%, %d tenants under 95%%\n", r.QuietOK, r.QuietSent, 100*r.QuietSuccess, 100*r.QuietMinSuccess, r.QuietBelow95)
+	fmt.Fprintf(w, "quiet tenants' failures by cause: %v\n", r.QuietRefused)
 	fmt.Fprintf(w, "noisy tenant: %d/%d ok\n", r.NoisyOK, r.NoisyAttempts)
 	fmt.Fprintf(w, "429s by reason %v; after the first per scope %v; requests inside an announced pause %v\n", r.Limited, r.Repeat429, r.Early)
 	fmt.Fprintf(w, "spend: %.1f%% of the pool over %d windows (worst window %.1f%%)\n", 100*r.SpentVsPool, r.Windows, 100*r.MaxWindowSpend)
+	l := r.LedgerCalls
+	fmt.Fprintf(w, "ledger: %d leases (mean %.2f ms), %d points asked, %d leased, %d returned in %d returns\n", l.Leases, l.MeanLeaseMs, l.Wanted, l.Granted, l.Given, l.Returns)
 	if len(r.PropagationMs) > 0 {
 		fmt.Fprintf(w, "pause propagation to the other instances: %v ms\n", r.PropagationMs)
 	}

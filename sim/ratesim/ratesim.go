@@ -10,7 +10,8 @@
 // without Retry-After. Force makes any one of them happen on demand.
 //
 // Like the simulators it sits in front of, it never imports the app's
-// packages. It also counts what a well-behaved client must avoid: requests
+// packages, only the leaf table jira/tiers (Tier 2 quotas), which the
+// client reads too. It also counts what a well-behaved client must avoid: requests
 // arriving for a scope before the time a 429 told the client to come back,
 // and 429s after the first one per reason and scope.
 package ratesim
@@ -24,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/connect-doctor/connect-doctor/jira/tiers"
 )
 
 // Reasons, literal (§3).
@@ -36,35 +39,21 @@ const (
 	ReasonGateway = "gateway"
 )
 
-// Edition names a Jira plan for the Tier 2 quota table.
-type Edition string
+// Edition names a Jira plan for the Tier 2 quota table, which is
+// jira/tiers (tier2.tsv): the client and the simulator use one table.
+type Edition = tiers.Edition
 
 // Editions (§2).
 const (
-	Free       Edition = "free"
-	Standard   Edition = "standard"
-	Premium    Edition = "premium"
-	Enterprise Edition = "enterprise"
+	Free       = tiers.Free
+	Standard   = tiers.Standard
+	Premium    = tiers.Premium
+	Enterprise = tiers.Enterprise
 )
 
-// TenantQuota is the Tier 2 hourly quota of an edition with users users:
-// Free 65,000; Standard 100,000 + 10/user; Premium 130,000 + 20/user;
-// Enterprise 150,000 + 30/user; paid editions capped at 500,000.
-func TenantQuota(e Edition, users int) int64 {
-	u := int64(max(users, 0))
-	var q int64
-	switch e {
-	case Standard:
-		q = 100000 + 10*u
-	case Premium:
-		q = 130000 + 20*u
-	case Enterprise:
-		q = 150000 + 30*u
-	default:
-		return 65000
-	}
-	return min(q, 500000)
-}
+// TenantQuota is the Tier 2 hourly quota of an edition with users users
+// (tiers.Quota).
+func TenantQuota(e Edition, users int) int64 { return tiers.Quota(e, users) }
 
 // Plan is a tenant's edition and user count.
 type Plan struct {

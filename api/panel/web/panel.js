@@ -46,7 +46,7 @@
     function $(id) {
       return document.getElementById(id);
     }
-    function el(tag, attrs) {
+    function el2(tag, attrs) {
       var e = document.createElement(tag);
       if (attrs) {
         Object.keys(attrs).forEach(function(k) {
@@ -84,19 +84,19 @@
       }
       return e;
     }
-    function clear(node) {
+    function clear2(node) {
       while (node.firstChild) {
         node.removeChild(node.firstChild);
       }
       return node;
     }
     function errorBox(err, cls) {
-      var box = el(
+      var box = el2(
         "div",
         { cls: "cd-message " + (cls || "cd-error"), role: "alert", "data-code": err.code || "" },
-        el("strong", { text: err.message || "Something went wrong." }),
-        el("div", { cls: "cd-mono", text: "code: " + (err.code || "unknown") + (err.retryAfter ? " · retry after " + err.retryAfter + " s" : "") }),
-        err.hint ? el("div", { text: err.hint }) : null
+        el2("strong", { text: err.message || "Something went wrong." }),
+        el2("div", { cls: "cd-mono", text: "code: " + (err.code || "unknown") + (err.retryAfter ? " · retry after " + err.retryAfter + " s" : "") }),
+        err.hint ? el2("div", { text: err.hint }) : null
       );
       return box;
     }
@@ -112,35 +112,35 @@
         cls += " cd-warn";
       }
       var label = (pred.status ? pred.status + " " : "") + String(pred.outcome || "unknown").replace(/_/g, " ");
-      return el("span", { cls, title: pred.reason || "", "data-outcome": pred.outcome }, label);
+      return el2("span", { cls, title: pred.reason || "", "data-outcome": pred.outcome }, label);
     }
     function statusLozenge(status) {
       var cls = "cd-lozenge " + (status >= 200 && status < 300 ? "cd-ok" : status >= 400 ? "cd-bad" : status === 0 ? "cd-warn" : "cd-info");
-      return el("span", { cls, "data-status": status }, status ? String(status) : "no answer");
+      return el2("span", { cls, "data-status": status }, status ? String(status) : "no answer");
     }
     function scopeLozenge(s) {
-      return el("span", { cls: "cd-lozenge" + (s === "INACCESSIBLE" ? " cd-bad" : s === "ADMIN" ? " cd-new" : " cd-info") }, s || "?");
+      return el2("span", { cls: "cd-lozenge" + (s === "INACCESSIBLE" ? " cd-bad" : s === "ADMIN" ? " cd-new" : " cd-info") }, s || "?");
     }
     function renderDiagnosis(d) {
-      var box = el("div", { cls: "cd-diagnosis", "data-verdict": d.verdict });
-      box.appendChild(el("h3", null, "Diagnosis ", el("span", { cls: "cd-lozenge cd-info" }, String(d.verdict || "").replace(/_/g, " "))));
+      var box = el2("div", { cls: "cd-diagnosis", "data-verdict": d.verdict });
+      box.appendChild(el2("h3", null, "Diagnosis ", el2("span", { cls: "cd-lozenge cd-info" }, String(d.verdict || "").replace(/_/g, " "))));
       if (d.summary) {
-        box.appendChild(el("p", { cls: "cd-summary" }, d.summary));
+        box.appendChild(el2("p", { cls: "cd-summary" }, d.summary));
       }
       (d.causes || []).forEach(function(c, i) {
-        box.appendChild(el(
+        box.appendChild(el2(
           "div",
           { cls: "cd-cause" + (i === 0 ? " cd-top" : ""), "data-cause": c.code },
-          el("h4", null, c.title + " ", el("span", { cls: "cd-lozenge" }, c.code), " ", el("span", { cls: "cd-muted", text: Math.round((c.confidence || 0) * 100) + "%" })),
-          c.evidence && c.evidence.length ? el("ul", null, c.evidence.map(function(e) {
-            return el("li", null, e);
+          el2("h4", null, c.title + " ", el2("span", { cls: "cd-lozenge" }, c.code), " ", el2("span", { cls: "cd-muted", text: Math.round((c.confidence || 0) * 100) + "%" })),
+          c.evidence && c.evidence.length ? el2("ul", null, c.evidence.map(function(e) {
+            return el2("li", null, e);
           })) : null,
-          c.fix ? el("div", { cls: "cd-fix" }, el("strong", { text: "Fix" }), c.fix) : null
+          c.fix ? el2("div", { cls: "cd-fix" }, el2("strong", { text: "Fix" }), c.fix) : null
         ));
       });
       if (d.notes && d.notes.length) {
-        box.appendChild(el("details", null, el("summary", null, "Notes"), el("ul", null, d.notes.map(function(n) {
-          return el("li", null, n);
+        box.appendChild(el2("details", null, el2("summary", null, "Notes"), el2("ul", null, d.notes.map(function(n) {
+          return el2("li", null, n);
         }))));
       }
       return box;
@@ -156,46 +156,46 @@
       }
     }
     function renderCheck(r) {
-      var box = el("div", { cls: "cd-check", "data-status": r.response.status, "data-id": r.id || "" });
-      box.appendChild(el(
+      var box = el2("div", { cls: "cd-check", "data-status": r.response.status, "data-id": r.id || "" });
+      box.appendChild(el2(
         "p",
         null,
         statusLozenge(r.response.status),
         " ",
-        el("code", null, r.request.method + " " + r.request.path),
+        el2("code", null, r.request.method + " " + r.request.path),
         " as ",
         r.request.as === "user" ? "you" : "the app",
         " · ",
-        el("span", { cls: "cd-duration" }, r.response.durationMs + " ms"),
-        r.createdAt ? el("span", { cls: "cd-muted" }, " · " + r.createdAt) : null,
-        r.stored === false ? el("span", { cls: "cd-muted" }, " · not saved in the history") : null
+        el2("span", { cls: "cd-duration" }, r.response.durationMs + " ms"),
+        r.createdAt ? el2("span", { cls: "cd-muted" }, " · " + r.createdAt) : null,
+        r.stored === false ? el2("span", { cls: "cd-muted" }, " · not saved in the history") : null
       ));
       if (r.failure) {
         box.appendChild(errorBox(r.failure, "cd-warning"));
       }
       var pf = r.preflight || {};
-      box.appendChild(el("h3", null, "Preflight prediction"));
-      box.appendChild(el(
+      box.appendChild(el2("h3", null, "Preflight prediction"));
+      box.appendChild(el2(
         "p",
         { cls: "cd-preflight" },
         outcomeLozenge(pf),
         " ",
         pf.reason || "",
-        pf.fix ? el("div", { cls: "cd-fix" }, el("strong", { text: "Fix" }), pf.fix) : null
+        pf.fix ? el2("div", { cls: "cd-fix" }, el2("strong", { text: "Fix" }), pf.fix) : null
       ));
       if (r.diagnosis) {
         box.appendChild(renderDiagnosis(r.diagnosis));
       }
       var resp = r.response || {};
       var hdrs = resp.headers || {};
-      var details = el("details", { open: resp.status >= 400 ? true : null }, el("summary", null, "Response" + (resp.bodyTruncated ? " (body trimmed)" : "")));
-      var dl = el("dl", { cls: "cd-facts" });
+      var details = el2("details", { open: resp.status >= 400 ? true : null }, el2("summary", null, "Response" + (resp.bodyTruncated ? " (body trimmed)" : "")));
+      var dl = el2("dl", { cls: "cd-facts" });
       Object.keys(hdrs).forEach(function(k) {
-        dl.appendChild(el("dt", null, k));
-        dl.appendChild(el("dd", { cls: "cd-mono" }, hdrs[k]));
+        dl.appendChild(el2("dt", null, k));
+        dl.appendChild(el2("dd", { cls: "cd-mono" }, hdrs[k]));
       });
       details.appendChild(dl);
-      details.appendChild(el("pre", { cls: "cd-body" }, prettyBody(resp.body)));
+      details.appendChild(el2("pre", { cls: "cd-body" }, prettyBody(resp.body)));
       box.appendChild(details);
       return box;
     }
@@ -203,15 +203,15 @@
       if (value === void 0 || value === null || value === "") {
         return;
       }
-      dl.appendChild(el("dt", null, name));
-      dl.appendChild(el("dd", null, String(value), extra || null));
+      dl.appendChild(el2("dt", null, name));
+      dl.appendChild(el2("dd", null, String(value), extra || null));
     }
     function loadInstallation() {
       return api("GET", "/installation").then(function(inst) {
-        var dl = clear($("installation-facts"));
+        var dl = clear2($("installation-facts"));
         fact(dl, "Site", inst.baseUrl);
         fact(dl, "Display URL", inst.displayUrl);
-        var copy = el("button", { type: "button", cls: "cd-button cd-small cd-copy", on: { click: function() {
+        var copy = el2("button", { type: "button", cls: "cd-button cd-small cd-copy", on: { click: function() {
           var done = function() {
             copy.textContent = "Copied";
           };
@@ -223,9 +223,9 @@
             selectText(ck);
           }
         } } }, "Copy");
-        var ck = el("code", { id: "installation-client-key" }, inst.clientKey);
-        dl.appendChild(el("dt", null, adapter.kind === "forge" ? "Tenant (installation ID)" : "clientKey"));
-        dl.appendChild(el("dd", null, ck, copy));
+        var ck = el2("code", { id: "installation-client-key" }, inst.clientKey);
+        dl.appendChild(el2("dt", null, adapter.kind === "forge" ? "Tenant (installation ID)" : "clientKey"));
+        dl.appendChild(el2("dd", null, ck, copy));
         fact(dl, "State", inst.state);
         fact(dl, "App", inst.appKey + " " + inst.version);
         if (inst.forge && inst.reachableOperations < 0) {
@@ -247,17 +247,17 @@
           fact(dl, "SEN", d.serviceEntitlementNumber);
           fact(dl, "Description", d.description);
         }
-        var tb = clear($("installation-scopes").querySelector("tbody"));
+        var tb = clear2($("installation-scopes").querySelector("tbody"));
         (inst.scopes || []).forEach(function(s) {
-          tb.appendChild(el("tr", null, el("td", null, scopeLozenge(s.scope)), el("td", null, String(s.operations)), el("td", { cls: "cd-muted" }, s.note || "")));
+          tb.appendChild(el2("tr", null, el2("td", null, scopeLozenge(s.scope)), el2("td", null, String(s.operations)), el2("td", { cls: "cd-muted" }, s.note || "")));
         });
         if (!(inst.scopes || []).length) {
-          tb.appendChild(el("tr", { "data-empty": "true" }, el("td", { colspan: 3, cls: "cd-muted" }, adapter.kind === "forge" ? "No Connect scopes: on Forge, the app's tokens carry the OAuth 2.0 scopes of manifest.yml (permissions.scopes) that the site admin approved." : "The installed descriptor declares no scopes: the app can call only anonymous operations.")));
+          tb.appendChild(el2("tr", { "data-empty": "true" }, el2("td", { colspan: 3, cls: "cd-muted" }, adapter.kind === "forge" ? "No Connect scopes: on Forge, the app's tokens carry the OAuth 2.0 scopes of manifest.yml (permissions.scopes) that the site admin approved." : "The installed descriptor declares no scopes: the app can call only anonymous operations.")));
         }
         viewer.admin = inst.viewer.admin;
         var ref = $("installation-refusal");
         if (inst.viewer.refusal) {
-          clear(ref).appendChild(errorBox(inst.viewer.refusal, "cd-warning"));
+          clear2(ref).appendChild(errorBox(inst.viewer.refusal, "cd-warning"));
           ref.setAttribute("data-code", inst.viewer.refusal.code);
           ref.hidden = false;
         } else {
@@ -271,7 +271,7 @@
         }
         resize();
       }, function(err) {
-        clear($("installation-refusal")).appendChild(errorBox(err));
+        clear2($("installation-refusal")).appendChild(errorBox(err));
         $("installation-refusal").hidden = false;
         resize();
       });
@@ -293,7 +293,7 @@
       }
       var tb = $("explorer-table").querySelector("tbody");
       if (!more) {
-        clear(tb);
+        clear2(tb);
       }
       return api("GET", "/endpoints" + q).then(function(page) {
         $("explorer-count").textContent = page.total + " operation" + (page.total === 1 ? "" : "s") + " · declared scopes: " + (page.declaredScopes || []).join(", ");
@@ -301,31 +301,31 @@
         page.items.forEach(function(op) {
           knownOps[op.operationId] = op;
           if (!dl.querySelector('option[value="' + op.operationId.replace(/["\\]/g, "") + '"]')) {
-            dl.appendChild(el("option", { value: op.operationId }));
+            dl.appendChild(el2("option", { value: op.operationId }));
           }
-          var detail = el("tr", { cls: "cd-detail", hidden: true }, el(
+          var detail = el2("tr", { cls: "cd-detail", hidden: true }, el2(
             "td",
             { colspan: 6 },
-            el("div", null, el("strong", { text: "As the app: " }), op.asApp.reason, op.asApp.fix ? " Fix: " + op.asApp.fix : ""),
-            el("div", null, el("strong", { text: "As you: " }), op.asViewer.reason, op.asViewer.fix ? " Fix: " + op.asViewer.fix : ""),
-            op.permissionDetail ? el("div", { cls: "cd-muted" }, "Permission detail: " + op.permissionDetail) : null
+            el2("div", null, el2("strong", { text: "As the app: " }), op.asApp.reason, op.asApp.fix ? " Fix: " + op.asApp.fix : ""),
+            el2("div", null, el2("strong", { text: "As you: " }), op.asViewer.reason, op.asViewer.fix ? " Fix: " + op.asViewer.fix : ""),
+            op.permissionDetail ? el2("div", { cls: "cd-muted" }, "Permission detail: " + op.permissionDetail) : null
           ));
-          var row = el(
+          var row = el2(
             "tr",
             { "data-operation": op.operationId },
-            el("td", null, el("span", { cls: "cd-lozenge" }, op.method), " ", el("code", null, op.path), el("div", { cls: "cd-muted" }, op.operationId, op.deprecated ? " · deprecated" : "")),
-            el("td", null, scopeLozenge(op.connectScope)),
-            el("td", null, op.permission),
-            el("td", null, outcomeLozenge(op.asApp)),
-            el("td", null, outcomeLozenge(op.asViewer)),
-            el(
+            el2("td", null, el2("span", { cls: "cd-lozenge" }, op.method), " ", el2("code", null, op.path), el2("div", { cls: "cd-muted" }, op.operationId, op.deprecated ? " · deprecated" : "")),
+            el2("td", null, scopeLozenge(op.connectScope)),
+            el2("td", null, op.permission),
+            el2("td", null, outcomeLozenge(op.asApp)),
+            el2("td", null, outcomeLozenge(op.asViewer)),
+            el2(
               "td",
               null,
-              el("button", { type: "button", cls: "cd-button cd-small", on: { click: function() {
+              el2("button", { type: "button", cls: "cd-button cd-small", on: { click: function() {
                 detail.hidden = !detail.hidden;
                 resize();
               } } }, "Why"),
-              el("button", { type: "button", cls: "cd-button cd-small", on: { click: function() {
+              el2("button", { type: "button", cls: "cd-button cd-small", on: { click: function() {
                 pickOperation(op);
               } } }, "Check")
             )
@@ -337,7 +337,7 @@
         $("explorer-more").hidden = !explorerCursor;
         resize();
       }, function(err) {
-        clear(tb).appendChild(el("tr", null, el("td", { colspan: 6 }, errorBox(err))));
+        clear2(tb).appendChild(el2("tr", null, el2("td", { colspan: 6 }, errorBox(err))));
         resize();
       });
     }
@@ -368,9 +368,9 @@
       Array.prototype.forEach.call(box.querySelectorAll("input"), function(i) {
         old[i.name] = i.value;
       });
-      clear(box);
+      clear2(box);
       names.forEach(function(n) {
-        box.appendChild(el("label", null, n, el("input", { type: "text", name: n, value: old[n] || "", required: true, "data-param": n, placeholder: "value for {" + n + "}" })));
+        box.appendChild(el2("label", null, n, el2("input", { type: "text", name: n, value: old[n] || "", required: true, "data-param": n, placeholder: "value for {" + n + "}" })));
       });
       var m = f.method.value;
       $("check-body-label").hidden = m === "GET" || m === "HEAD";
@@ -392,7 +392,7 @@
         path = path.split("{" + n + "}").join(encodeURIComponent(v));
       });
       if (missing.length) {
-        clear(out).appendChild(errorBox({ code: "missing_parameter", message: "Fill in the path parameters: " + missing.join(", ") + "." }));
+        clear2(out).appendChild(errorBox({ code: "missing_parameter", message: "Fill in the path parameters: " + missing.join(", ") + "." }));
         resize();
         return;
       }
@@ -402,7 +402,7 @@
         try {
           body = JSON.parse(f.body.value);
         } catch (e) {
-          clear(out).appendChild(errorBox({ code: "invalid_json", message: "The body is not valid JSON: " + e.message }));
+          clear2(out).appendChild(errorBox({ code: "invalid_json", message: "The body is not valid JSON: " + e.message }));
           resize();
           return;
         }
@@ -414,15 +414,15 @@
       }
       $("check-run").disabled = true;
       out.setAttribute("data-state", "running");
-      clear(out).appendChild(el("p", { cls: "cd-muted" }, "Calling Jira…"));
+      clear2(out).appendChild(el2("p", { cls: "cd-muted" }, "Calling Jira…"));
       api("POST", "/checks", req).then(function(r) {
-        clear(out).appendChild(renderCheck(r));
+        clear2(out).appendChild(renderCheck(r));
         out.setAttribute("data-state", "done");
         if (viewer.admin) {
           loadHistory(false);
         }
       }, function(err) {
-        clear(out).appendChild(errorBox(err));
+        clear2(out).appendChild(errorBox(err));
         out.setAttribute("data-state", "error");
       }).then(function() {
         $("check-run").disabled = false;
@@ -445,12 +445,12 @@
     function explainResponse(ev) {
       ev.preventDefault();
       var out = $("explain-result");
-      clear(out).appendChild(el("p", { cls: "cd-muted" }, "Explaining…"));
+      clear2(out).appendChild(el2("p", { cls: "cd-muted" }, "Explaining…"));
       api("POST", "/explain", { raw: $("explain-form").raw.value }).then(function(d) {
-        clear(out).appendChild(el("p", null, statusLozenge(d.status), d.request ? el("code", null, " " + d.request) : null));
+        clear2(out).appendChild(el2("p", null, statusLozenge(d.status), d.request ? el2("code", null, " " + d.request) : null));
         out.appendChild(renderDiagnosis(d));
       }, function(err) {
-        clear(out).appendChild(errorBox(err));
+        clear2(out).appendChild(errorBox(err));
       }).then(resize);
     }
     var historyCursor = "";
@@ -459,22 +459,22 @@
       var q = "?limit=10" + (more && historyCursor ? "&cursor=" + encodeURIComponent(historyCursor) : "");
       return api("GET", "/checks" + q).then(function(page) {
         if (!more) {
-          clear(tb);
+          clear2(tb);
         }
         $("history-message").hidden = true;
         if (!page.items.length && !more) {
-          tb.appendChild(el("tr", null, el("td", { colspan: 6, cls: "cd-muted" }, "No checks yet.")));
+          tb.appendChild(el2("tr", null, el2("td", { colspan: 6, cls: "cd-muted" }, "No checks yet.")));
         }
         page.items.forEach(function(c) {
-          tb.appendChild(el(
+          tb.appendChild(el2(
             "tr",
             { "data-id": c.id },
-            el("td", { cls: "cd-muted" }, c.createdAt),
-            el("td", null, el("code", null, c.method + " " + c.path)),
-            el("td", null, c.as === "user" ? "user" : "app"),
-            el("td", null, statusLozenge(c.status)),
-            el("td", { title: c.summary || "" }, c.cause || ""),
-            el("td", null, el("button", { type: "button", cls: "cd-button cd-small", on: { click: function() {
+            el2("td", { cls: "cd-muted" }, c.createdAt),
+            el2("td", null, el2("code", null, c.method + " " + c.path)),
+            el2("td", null, c.as === "user" ? "user" : "app"),
+            el2("td", null, statusLozenge(c.status)),
+            el2("td", { title: c.summary || "" }, c.cause || ""),
+            el2("td", null, el2("button", { type: "button", cls: "cd-button cd-small", on: { click: function() {
               openCheck(c.id);
             } } }, "Open"))
           ));
@@ -484,7 +484,7 @@
         resize();
       }, function(err) {
         var m = $("history-message");
-        clear(m).appendChild(errorBox(err, err.code === "not_jira_admin" ? "cd-warning" : "cd-error"));
+        clear2(m).appendChild(errorBox(err, err.code === "not_jira_admin" ? "cd-warning" : "cd-error"));
         m.setAttribute("data-code", err.code || "");
         m.hidden = false;
         $("history-table").hidden = err.code === "not_jira_admin";
@@ -494,11 +494,11 @@
     function openCheck(id) {
       var out = $("check-result");
       api("GET", "/checks/" + encodeURIComponent(id)).then(function(r) {
-        clear(out).appendChild(renderCheck(r));
+        clear2(out).appendChild(renderCheck(r));
         out.setAttribute("data-state", "done");
         location.hash = "#check";
       }, function(err) {
-        clear(out).appendChild(errorBox(err));
+        clear2(out).appendChild(errorBox(err));
       }).then(resize);
     }
     function advise(ev) {
@@ -510,54 +510,54 @@
         return l && l[0] !== "#";
       });
       api("POST", "/scopes/advice", { operations: ops }).then(function(a) {
-        clear(out);
-        out.appendChild(el("p", null, el("strong", { text: "Minimal scopes: " }), (a.scopes || []).length ? a.scopes.map(scopeLozenge) : "none needed"));
-        out.appendChild(el(
+        clear2(out);
+        out.appendChild(el2("p", null, el2("strong", { text: "Minimal scopes: " }), (a.scopes || []).length ? a.scopes.map(scopeLozenge) : "none needed"));
+        out.appendChild(el2(
           "p",
           null,
           "Declared today: ",
           (a.declaredScopes || []).join(", ") || "none",
-          a.missingFromDeclared.length ? el("span", { cls: "cd-lozenge cd-bad" }, "missing " + a.missingFromDeclared.join(", ")) : el("span", { cls: "cd-lozenge cd-ok" }, "enough")
+          a.missingFromDeclared.length ? el2("span", { cls: "cd-lozenge cd-bad" }, "missing " + a.missingFromDeclared.join(", ")) : el2("span", { cls: "cd-lozenge cd-ok" }, "enough")
         ));
         if ((a.operations || []).length) {
-          out.appendChild(el(
+          out.appendChild(el2(
             "table",
             { cls: "cd-table" },
-            el("thead", null, el("tr", null, el("th", null, "Input"), el("th", null, "Operation"), el("th", null, "Scope"), el("th", null, "Permission"))),
-            el("tbody", null, a.operations.map(function(o) {
-              return el(
+            el2("thead", null, el2("tr", null, el2("th", null, "Input"), el2("th", null, "Operation"), el2("th", null, "Scope"), el2("th", null, "Permission"))),
+            el2("tbody", null, a.operations.map(function(o) {
+              return el2(
                 "tr",
                 null,
-                el("td", null, el("code", null, o.input)),
-                el("td", null, el("code", null, o.method + " " + o.template), el("div", { cls: "cd-muted" }, o.operationId)),
-                el("td", null, scopeLozenge(o.requiredScope)),
-                el("td", null, o.permission)
+                el2("td", null, el2("code", null, o.input)),
+                el2("td", null, el2("code", null, o.method + " " + o.template), el2("div", { cls: "cd-muted" }, o.operationId)),
+                el2("td", null, scopeLozenge(o.requiredScope)),
+                el2("td", null, o.permission)
               );
             }))
           ));
         }
         if ((a.inaccessible || []).length) {
-          out.appendChild(el(
+          out.appendChild(el2(
             "div",
             { cls: "cd-message cd-error" },
-            el("strong", { text: "No Connect scope reaches these operations:" }),
-            el("ul", null, a.inaccessible.map(function(o) {
-              return el("li", null, el("code", null, o.method + " " + o.template));
+            el2("strong", { text: "No Connect scope reaches these operations:" }),
+            el2("ul", null, a.inaccessible.map(function(o) {
+              return el2("li", null, el2("code", null, o.method + " " + o.template));
             }))
           ));
         }
         if ((a.unknown || []).length) {
-          out.appendChild(el(
+          out.appendChild(el2(
             "div",
             { cls: "cd-message cd-warning" },
-            el("strong", { text: "Not in the catalog:" }),
-            el("ul", null, a.unknown.map(function(u) {
-              return el("li", null, el("code", null, u.input), " ", u.reason);
+            el2("strong", { text: "Not in the catalog:" }),
+            el2("ul", null, a.unknown.map(function(u) {
+              return el2("li", null, el2("code", null, u.input), " ", u.reason);
             }))
           ));
         }
       }, function(err) {
-        clear(out).appendChild(errorBox(err));
+        clear2(out).appendChild(errorBox(err));
       }).then(resize);
     }
     $("explorer-form").addEventListener("submit", function(ev) {
@@ -581,7 +581,7 @@
     var down = adapter.unavailable();
     if (down) {
       var st = $("cd-status");
-      clear(st).appendChild(errorBox(down));
+      clear2(st).appendChild(errorBox(down));
       st.setAttribute("data-code", down.code || "");
       st.hidden = false;
       return;
@@ -594,7 +594,7 @@
     ctx.then(function(c) {
       var dl = $("installation-facts");
       if (c.siteUrl && !dl.querySelector("dd:not(:empty)")) {
-        clear(dl);
+        clear2(dl);
         fact(dl, "Site", c.siteUrl);
       }
     });
@@ -606,6 +606,161 @@
       }
       resize();
     });
+  }
+
+  // src/quota.js
+  function el(tag, attrs) {
+    var n = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function(k) {
+        if (k === "text") {
+          n.textContent = attrs[k];
+        } else if (k === "cls") {
+          n.className = attrs[k];
+        } else {
+          n.setAttribute(k, attrs[k]);
+        }
+      });
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c === null || c === void 0) {
+        continue;
+      }
+      (Array.isArray(c) ? c : [c]).forEach(function(x) {
+        n.appendChild(typeof x === "string" ? document.createTextNode(x) : x);
+      });
+    }
+    return n;
+  }
+  function clear(n) {
+    while (n.firstChild) {
+      n.removeChild(n.firstChild);
+    }
+    return n;
+  }
+  function when(iso) {
+    var d = new Date(iso);
+    return isNaN(d.getTime()) ? String(iso) : d.toISOString().replace(".000Z", "Z");
+  }
+  function num(n) {
+    return Number(n).toLocaleString("en-US");
+  }
+  var advice = {
+    "jira-quota-global-based": "The app's hourly pool is spent: every tenant waits for the reset.",
+    "jira-quota-tenant-based": "This site's hourly quota is spent: its calls wait for the reset.",
+    "jira-burst-based": "Too many calls to one endpoint per second: it is paced, other endpoints continue.",
+    "jira-per-issue-on-write": "Too many writes to one issue: writes to it are spaced, other calls continue.",
+    "local-budget-share": "This site used its fair share of the app's pool; it borrows again when others leave capacity idle.",
+    "gateway": "The gateway refused without saying why: a short pause with backoff."
+  };
+  function factRow(dl, name, value) {
+    dl.appendChild(el("dt", { text: name }));
+    dl.appendChild(el("dd", { text: value }));
+  }
+  function startQuota(adapter) {
+    var root = document.getElementById("cd-panel");
+    if (!root || document.getElementById("quota")) {
+      return;
+    }
+    var nav = root.querySelector(".cd-nav");
+    if (nav) {
+      nav.appendChild(el("a", { href: "#quota", text: "Rate limits" }));
+    }
+    var facts = el("dl", { id: "quota-facts", cls: "cd-facts" });
+    var paused = el("div", { id: "quota-paused" });
+    var body = el("tbody");
+    var refresh = el("button", { type: "button", id: "quota-refresh", cls: "cd-button", text: "Refresh" });
+    var section = el(
+      "section",
+      { id: "quota", cls: "cd-section", "aria-labelledby": "quota-h", "data-state": "loading" },
+      el("h2", { id: "quota-h", text: "Rate limits" }),
+      el("p", { cls: "cd-muted", text: "Atlassian's points-based quotas as this instance of the app sees them: the hourly window, Jira's last quota headers, this instance's lease of the budget shared by all instances, and the pauses 429s imposed." }),
+      facts,
+      el("h3", { text: "Paused" }),
+      paused,
+      el("h3", { text: "Busiest endpoints this window" }),
+      el(
+        "table",
+        { cls: "cd-table", id: "quota-busiest" },
+        el("thead", null, el("tr", null, el("th", { scope: "col", text: "Endpoint" }), el("th", { scope: "col", text: "Calls" }), el("th", { scope: "col", text: "Estimated points" }))),
+        body
+      ),
+      el("p", null, refresh)
+    );
+    root.appendChild(section);
+    function show(q) {
+      clear(facts);
+      factRow(facts, "Window resets at", when(q.resetsAt));
+      if (q.policy) {
+        var jira = q.policy + ": " + (q.quota >= 0 ? num(q.quota) + " points per window" : "quota not given");
+        jira += q.remaining >= 0 ? ", " + num(q.remaining) + " left" : " (Jira reports what is left only above 80% use)";
+        if (q.beta) {
+          jira += " — Beta: reported, not yet enforced for this app";
+        }
+        factRow(facts, "Jira's quota", jira);
+      } else {
+        factRow(facts, "Jira's quota", "no quota headers seen yet this window");
+      }
+      factRow(facts, "This instance's lease", num(q.spentPoints) + " points spent of " + num(q.leasedPoints) + " leased (" + num(q.unusedPoints) + " unused)");
+      if (q.shareSpentUntil) {
+        factRow(facts, "Fair share", "spent: calls refused until " + when(q.shareSpentUntil));
+      }
+      clear(paused);
+      if (!q.paused || q.paused.length === 0) {
+        paused.appendChild(el("p", { cls: "cd-muted", "data-paused": "0", text: "No pause in force: calls go out." }));
+      } else {
+        paused.appendChild(el("ul", { "data-paused": String(q.paused.length) }, q.paused.map(function(p) {
+          return el(
+            "li",
+            { "data-reason": p.reason, "data-scope": p.scope },
+            el("strong", { text: p.scope + (p.target ? " " + p.target : "") }),
+            " paused until " + when(p.until) + " by ",
+            el("code", { text: p.reason }),
+            advice[p.reason] ? " — " + advice[p.reason] : ""
+          );
+        })));
+      }
+      clear(body);
+      (q.busiestEndpoints || []).forEach(function(u) {
+        body.appendChild(el("tr", null, el("td", null, el("code", { text: u.endpoint })), el("td", { text: num(u.calls) }), el("td", { text: num(u.points) })));
+      });
+      if (!body.firstChild) {
+        body.appendChild(el("tr", null, el("td", { colspan: "3", cls: "cd-muted", text: "No calls this window." })));
+      }
+    }
+    function load() {
+      section.setAttribute("data-state", "loading");
+      return Promise.resolve().then(function() {
+        return adapter.call("GET", "/quota");
+      }).then(function(resp) {
+        if (!resp || resp.status !== 200) {
+          var e = resp && resp.json && resp.json.error;
+          throw e || { message: "The panel's API answered " + (resp ? resp.status : 0) + "." };
+        }
+        show(resp.json || {});
+        section.setAttribute("data-state", "done");
+      }).catch(function(e) {
+        clear(facts);
+        clear(paused).appendChild(el("div", {
+          cls: "cd-message cd-error",
+          role: "alert",
+          "data-code": e && e.code || "",
+          text: e && e.message || String(e)
+        }));
+        section.setAttribute("data-state", "error");
+      }).then(function() {
+        try {
+          adapter.resize();
+        } catch (x) {
+        }
+      });
+    }
+    refresh.addEventListener("click", load);
+    if (adapter.unavailable && adapter.unavailable()) {
+      return;
+    }
+    load();
   }
 
   // src/connect.js
@@ -681,7 +836,9 @@
   function start() {
     var root = document.getElementById("cd-panel");
     if (root) {
-      startPanel(connectAdapter(root));
+      var a = connectAdapter(root);
+      startPanel(a);
+      startQuota(a);
     }
   }
   if (document.readyState === "loading") {

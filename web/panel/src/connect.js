@@ -2,6 +2,7 @@
    carries a fresh context token from AP.context.getToken() (all.js) and
    goes to the app's own /api with fetch. */
 import { startPanel } from "./core.js";
+import { startQuota } from "./quota.js";
 
 function getToken() {
   return new Promise(function (resolve, reject) {
@@ -54,7 +55,7 @@ function connectAdapter(root) {
 
 function start() {
   var root = document.getElementById("cd-panel");
-  if (root) { startPanel(connectAdapter(root)); }
+  if (root) { var a = connectAdapter(root); startPanel(a); startQuota(a); }
 }
 
 if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }

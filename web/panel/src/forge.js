@@ -7,6 +7,7 @@
    (requestRemote would reach the remote directly with the FIT only, and
    the app would have to fall back to an offline user token.) */
 import { startPanel } from "./core.js";
+import { startQuota } from "./quota.js";
 
 // @forge/bridge looks up window.__bridge (provided by the Forge host, or by
 // the simulator's Custom UI host) when its modules load, so it is required
@@ -51,7 +52,7 @@ function forgeAdapter(root) {
 
 function start() {
   var root = document.getElementById("cd-panel");
-  if (root) { startPanel(forgeAdapter(root)); }
+  if (root) { var a = forgeAdapter(root); startPanel(a); startQuota(a); }
 }
 
 if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
