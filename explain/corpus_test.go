@@ -215,7 +215,7 @@ func caseInput(c corpusCase) (explain.Input, error) {
 	return items[0].Input, nil
 }
 
-func loadCorpus(t *testing.T) []corpusCase {
+func loadCorpus(t testing.TB) []corpusCase {
 	t.Helper()
 	var cases []corpusCase
 	known := func(code string) bool { _, ok := explain.LookupCode(code); return ok }

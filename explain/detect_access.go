@@ -185,7 +185,10 @@ func (a *analysis) detectScopes() {
 				ev = append(ev, "granted scopes: "+g)
 			}
 		}
-		a.addExact(TokenScopeMissing, 0.95, "Add one of the scope groups the message lists to the app (manifest/developer console), redeploy, have the installation upgraded and the user re-consent, then use a fresh token.", ev...)
+		// The service's own text names this cause, whoever sent the
+		// request (a Forge product fetch, an OAuth 2.0 app, a paste
+		// without the request): the gateway detector refines the fix.
+		a.addExact(MissingScopeGrants, 0.95, "Add one of the scope groups the message lists to the app (manifest/developer console), redeploy, have the installation upgraded and the user re-consent, then use a fresh token.", ev...)
 	}
 	if _, ok := a.bodyHas("scope does not match"); ok {
 		fix := "The access token lacks the scopes this endpoint needs: add them to the OAuth 2.0 app (for granular scopes, every scope of the set), re-consent, and use a new token."
