@@ -32,6 +32,27 @@ func (a *analysis) detectRouting() {
 				"a Connect JWT was sent to api.atlassian.com, which does not accept Connect JWTs")
 		}
 	}
+	// The /ex/<product>/<cloudId> prefix belongs to api.atlassian.com only.
+	// On a site host, or in a Forge product fetch (requestJira and
+	// friends, whose host is the product's name: the runtime picks the
+	// site and adds the credential), the prefix makes the path wrong.
+	if !a.gateway && a.host != "" && (siteHost(a.host) || forgeProductHost(a.host)) {
+		if segs := strings.SplitN(strings.TrimPrefix(a.rawPath, "/"), "/", 4); len(segs) == 4 && segs[0] == "ex" && reUUID.MatchString(segs[2]) {
+			fix := "Drop the /ex/" + segs[1] + "/<cloudId> prefix: it is only for https://api.atlassian.com. Call /" + segs[3] + " on the site"
+			ev := []string{"the path starts with /ex/" + segs[1] + "/" + segs[2] + ", the api.atlassian.com prefix, but the request went to " + a.host}
+			if forgeProductHost(a.host) {
+				fix = "In a Forge product fetch (requestJira/requestConfluence) the route starts at /rest/… (or /wiki/…): drop the /ex/" + segs[1] + "/<cloudId> prefix. An invocation reaches only the site it runs on; another site needs its own installation"
+				ev = append(ev, "host "+quote(a.host, 20)+" is the Forge runtime's product placeholder: the runtime chooses the site and adds the credential")
+				// The runtime authenticates the call: a missing header
+				// in the paste proves nothing.
+				a.drop(AuthHeaderMissing)
+			}
+			if said != "" && a.status >= 400 {
+				ev = append(ev, said)
+			}
+			a.addExact(WrongHost, 0.93, fix+".", ev...)
+		}
+	}
 	// The tenant's baseUrl vs the host used.
 	// Another port on the same host is another server; http vs https on
 	// the default ports is a scheme question, handled below.
@@ -408,3 +429,9 @@ func (a *analysis) detectFallback() {
 }
 
 func secondsDur(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// forgeProductHost: the host a Forge product fetch shows (requestJira's
+// requests name the product, not a site).
+func forgeProductHost(h string) bool {
+	return h == "jira" || h == "confluence" || h == "bitbucket"
+}

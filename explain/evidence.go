@@ -116,7 +116,7 @@ func (a *analysis) identifyService() {
 	if a.kb == nil {
 		return
 	}
-	a.obs = knowledge.Observation{Host: a.host, Status: a.status, Header: a.hdr, Low: a.low, Credential: a.cred.kind}
+	a.obs = knowledge.Observation{Host: a.host, Path: a.rawPath, Status: a.status, Header: a.hdr, Low: a.low, Credential: a.cred.kind}
 	for _, ch := range a.challenges {
 		if e := ch.params["error"]; e != "" {
 			a.obs.WWWErrors = append(a.obs.WWWErrors, e)

@@ -64,6 +64,7 @@ type Identify struct {
 	Value      string `yaml:"value"`       // ... and contains this (case-insensitive)
 	Server     string `yaml:"server"`      // Server header contains (case-insensitive)
 	Body       string `yaml:"body"`        // lower-cased body contains
+	PathPrefix string `yaml:"path_prefix"` // request path starts with
 	Source     string `yaml:"source"`
 	Line       int    `yaml:"-"`
 }
@@ -94,6 +95,8 @@ type Rule struct {
 	HeaderAny []string `yaml:"header_any"`
 	// WWWAuthError: the WWW-Authenticate error parameter equals one of these.
 	WWWAuthError []string `yaml:"www_auth_error"`
+	// PathPrefix: the request path starts with one of these.
+	PathPrefix []string `yaml:"path_prefix"`
 	// Credential: the request's credential kind is one of these (none,
 	// basic, bearer, jwt, other, bare, cookie, apikey, query, unknown).
 	Credential []string `yaml:"credential"`
@@ -172,7 +175,7 @@ func Parse(file string, raw []byte, known func(string) bool) (*Service, error) {
 			for j, it := range v.Content {
 				if j < len(s.Identify) {
 					s.Identify[j].Line = it.Line
-					if err := strictKeys(file, it, "host_suffix", "header", "value", "server", "body", "source"); err != nil {
+					if err := strictKeys(file, it, "host_suffix", "header", "value", "server", "body", "path_prefix", "source"); err != nil {
 						return nil, err
 					}
 				}
@@ -181,7 +184,7 @@ func Parse(file string, raw []byte, known func(string) bool) (*Service, error) {
 			for j, it := range v.Content {
 				if j < len(s.Rules) {
 					s.Rules[j].Line = it.Line
-					if err := strictKeys(file, it, "id", "cause", "strength", "status", "scoped", "body_any", "body_all", "header_any", "www_auth_error", "credential", "title", "fix", "collect", "source"); err != nil {
+					if err := strictKeys(file, it, "id", "cause", "strength", "status", "scoped", "body_any", "body_all", "header_any", "www_auth_error", "path_prefix", "credential", "title", "fix", "collect", "source"); err != nil {
 						return nil, err
 					}
 				}
@@ -198,6 +201,9 @@ func Parse(file string, raw []byte, known func(string) bool) (*Service, error) {
 	for _, id := range s.Identify {
 		if id.HostSuffix == "" && id.Header == "" && id.Server == "" && id.Body == "" {
 			return nil, invalid(file, id.Line, "identify entry matches nothing (give host_suffix, header, server or body)")
+		}
+		if id.PathPrefix != "" && !strings.HasPrefix(id.PathPrefix, "/") {
+			return nil, invalid(file, id.Line, "path_prefix %q does not start with /", id.PathPrefix)
 		}
 		if !isURL(id.Source) {
 			return nil, invalid(file, id.Line, "identify entry without a public source URL")
@@ -232,6 +238,11 @@ func Parse(file string, raw []byte, known func(string) bool) (*Service, error) {
 		}
 		if r.Fix == "" {
 			return nil, invalid(file, r.Line, "rule %s without a fix", r.ID)
+		}
+		for _, p := range r.PathPrefix {
+			if !strings.HasPrefix(p, "/") {
+				return nil, invalid(file, r.Line, "rule %s: path_prefix %q does not start with /", r.ID, p)
+			}
 		}
 		for _, st := range r.Status {
 			if st < 100 || st > 599 {
@@ -270,6 +281,7 @@ func isURL(s string) bool { return strings.HasPrefix(s, "https://") || strings.H
 // Observation is what the engine saw, in the form the rules match.
 type Observation struct {
 	Host       string // request host, lower case ("" when unknown)
+	Path       string // request path ("" when unknown)
 	Status     int
 	Header     http.Header
 	Low        string // lower-cased body
@@ -317,6 +329,13 @@ func (id Identify) match(o *Observation, server string) (string, bool, bool) {
 		}
 		why = append(why, "host "+o.Host)
 		host = true
+	}
+	if id.PathPrefix != "" {
+		if !strings.HasPrefix(o.Path, id.PathPrefix) {
+			return "", false, false
+		}
+		why = append(why, "path "+id.PathPrefix+"…")
+		host = false // a host and a path are as specific as a vendor header
 	}
 	if id.Header != "" {
 		v := o.Header.Get(id.Header)
@@ -386,6 +405,19 @@ func (r *Rule) match(o *Observation) (string, bool) {
 		return "", false
 	}
 	var what []string
+	if len(r.PathPrefix) > 0 {
+		found := ""
+		for _, p := range r.PathPrefix {
+			if strings.HasPrefix(o.Path, p) {
+				found = p
+				break
+			}
+		}
+		if found == "" {
+			return "", false
+		}
+		what = append(what, "the path starts with "+found)
+	}
 	if len(r.BodyAny) > 0 {
 		found := ""
 		for _, n := range r.BodyAny {
