@@ -223,6 +223,10 @@ func (a *analysis) parseCredential() {
 		switch {
 		case t == "":
 			c.kind = credEmpty
+		case isSchemeWord(t):
+			// "Authorization: Bearer" and nothing after: the token
+			// variable was empty when the header was built.
+			c.kind, c.scheme = credEmpty, t
 		default:
 			scheme, rest, has := strings.Cut(t, " ")
 			rest = strings.TrimSpace(rest)
@@ -609,4 +613,14 @@ func short(s string) string {
 		return s[:12] + "…"
 	}
 	return s
+}
+
+// isSchemeWord reports whether a whole Authorization value is only a
+// scheme name.
+func isSchemeWord(v string) bool {
+	switch strings.ToLower(v) {
+	case "bearer", "basic", "jwt", "token", "digest", "negotiate", "ntlm", "apikey", "sso-key", "ssws":
+		return true
+	}
+	return false
 }

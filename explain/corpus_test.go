@@ -32,8 +32,8 @@ var updateCorpusTable = flag.Bool("update-corpus-table", false, "rewrite the cor
 const (
 	goalOverall   = 0.95
 	goalFamily    = 0.90
-	floorOverall  = 0.94
-	floorFamily   = 0.80
+	floorOverall  = 0.97
+	floorFamily   = 0.90
 	familyMinSize = 5
 	decileSlack   = 0.10
 	decileMinSize = 5

@@ -21,9 +21,9 @@ import (
 // classConfidence is the calibrated confidence of a leading cause per
 // class (see TestCorpus's calibration table).
 var classConfidence = map[knowledge.Strength]float64{
-	knowledge.Decisive: 0.94,
-	knowledge.Strong:   0.86,
-	knowledge.Weak:     0.68,
+	knowledge.Decisive: 0.96,
+	knowledge.Strong:   0.90,
+	knowledge.Weak:     0.78,
 }
 
 // classEstimate is the detector-style estimate a class stands for, so a
@@ -38,13 +38,13 @@ var classEstimate = map[knowledge.Strength]float64{
 // (at most two): rivals cost a strong lead more than a decisive one.
 var rivalPenalty = map[knowledge.Strength]float64{
 	knowledge.Decisive: 0.02,
-	knowledge.Strong:   0.09,
+	knowledge.Strong:   0.13,
 	knowledge.Weak:     0.05,
 }
 
 // unconfirmedConfidence is the confidence of a generic cause that nothing
 // specific confirms.
-const unconfirmedConfidence = 0.68
+const unconfirmedConfidence = 0.78
 
 // silentConfidence caps an unconfirmed cause when the answer said nothing
 // (no body) and came from no known service: the status is all there is.
