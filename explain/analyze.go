@@ -85,8 +85,9 @@ type analysis struct {
 
 	status     int
 	hdr        http.Header
-	low        string   // lower-cased body (bounded)
-	messages   []string // error texts from a JSON body
+	low        string          // lower-cased body (bounded)
+	text       *knowledge.Text // low, indexed for the many substring questions
+	messages   []string        // error texts from a JSON body
 	isHTML     bool
 	htmlTitle  string
 	jsonBody   bool
@@ -403,6 +404,7 @@ func (a *analysis) parseResponse() {
 		body = body[:64<<10]
 	}
 	a.low = strings.ToLower(string(body))
+	a.text = knowledge.NewText(a.low)
 	ct := strings.ToLower(h.Get("Content-Type"))
 	trim := strings.TrimSpace(a.low)
 	a.isHTML = strings.Contains(ct, "html") || strings.HasPrefix(trim, "<!doctype html") || strings.HasPrefix(trim, "<html") ||
@@ -583,7 +585,7 @@ func alignHost(h string) bool { return strings.HasSuffix(h, ".jiraalign.com") }
 // bodyHas returns the first needle found in the lower-cased body.
 func (a *analysis) bodyHas(needles ...string) (string, bool) {
 	for _, n := range needles {
-		if strings.Contains(a.low, n) {
+		if a.text.Contains(n) {
 			return n, true
 		}
 	}

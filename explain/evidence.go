@@ -116,7 +116,7 @@ func (a *analysis) identifyService() {
 	if a.kb == nil {
 		return
 	}
-	a.obs = knowledge.Observation{Host: a.host, Path: a.rawPath, Status: a.status, Header: a.hdr, Low: a.low, Credential: a.cred.kind}
+	a.obs = knowledge.Observation{Host: a.host, Path: a.rawPath, Status: a.status, Header: a.hdr, Low: a.low, Text: a.text, Credential: a.cred.kind}
 	for _, ch := range a.challenges {
 		if e := ch.params["error"]; e != "" {
 			a.obs.WWWErrors = append(a.obs.WWWErrors, e)
@@ -124,7 +124,11 @@ func (a *analysis) identifyService() {
 		if d := ch.params["error_description"]; d != "" {
 			// The challenge's description is the server's words too.
 			a.obs.Low += "\n" + strings.ToLower(d)
+			a.obs.Text = nil // re-indexed below
 		}
+	}
+	if a.obs.Text == nil {
+		a.obs.Text = knowledge.NewText(a.obs.Low)
 	}
 	a.services = a.kb.Identify(&a.obs)
 	if len(a.services) > 0 {

@@ -280,13 +280,23 @@ func isURL(s string) bool { return strings.HasPrefix(s, "https://") || strings.H
 
 // Observation is what the engine saw, in the form the rules match.
 type Observation struct {
-	Host       string // request host, lower case ("" when unknown)
-	Path       string // request path ("" when unknown)
-	Status     int
-	Header     http.Header
-	Low        string // lower-cased body
+	Host   string // request host, lower case ("" when unknown)
+	Path   string // request path ("" when unknown)
+	Status int
+	Header http.Header
+	Low    string // lower-cased body
+	// Text is Low indexed (knowledge.NewText(Low)); nil means not yet.
+	Text       *Text
 	WWWErrors  []string
 	Credential string
+}
+
+// text returns the indexed body, indexing it on first use.
+func (o *Observation) text() *Text {
+	if o.Text == nil {
+		o.Text = NewText(o.Low)
+	}
+	return o.Text
 }
 
 // Identified is a service recognised in an exchange, with why.
@@ -356,7 +366,7 @@ func (id Identify) match(o *Observation, server string) (string, bool, bool) {
 		host = false
 	}
 	if id.Body != "" {
-		if !strings.Contains(o.Low, strings.ToLower(id.Body)) {
+		if !o.text().Contains(strings.ToLower(id.Body)) {
 			return "", false, false
 		}
 		why = append(why, "the body mentions "+fmt.Sprintf("%q", id.Body))
@@ -421,7 +431,7 @@ func (r *Rule) match(o *Observation) (string, bool) {
 	if len(r.BodyAny) > 0 {
 		found := ""
 		for _, n := range r.BodyAny {
-			if strings.Contains(o.Low, n) {
+			if o.text().Contains(n) {
 				found = n
 				break
 			}
@@ -432,7 +442,7 @@ func (r *Rule) match(o *Observation) (string, bool) {
 		what = append(what, fmt.Sprintf("the body says %q", found))
 	}
 	for _, n := range r.BodyAll {
-		if !strings.Contains(o.Low, n) {
+		if !o.text().Contains(n) {
 			return "", false
 		}
 	}
