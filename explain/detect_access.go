@@ -222,7 +222,9 @@ func (a *analysis) detectScopes() {
 	base := opName(op) + " needs Connect scope " + string(req)
 	if pf != nil && pf.Reason != "" && pf != a.in.Context.Preflight {
 		// computed by us
-	} else if pf != nil && pf.Reason != "" {
+	} else if pf != nil && pf.Reason != "" && !strings.Contains(pf.Reason, base) {
+		// The caller's preflight adds to the claim; when it only
+		// restates it, saying it again would repeat the fact.
 		base += " (preflight: " + truncate(pf.Reason, 200) + ")"
 	}
 	switch {

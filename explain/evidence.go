@@ -317,6 +317,95 @@ func (a *analysis) finishCauses() {
 		c.Strength = string(c.class)
 		a.localize(c)
 	}
+	a.eachFactOnce()
+}
+
+// eachFactOnce says every fact once (issue 18): a bullet that repeats
+// itself in a parenthesis keeps the fuller half, a bullet contained in
+// another bullet of the same cause goes, and a fix already given under a
+// higher-ranked cause is referenced instead of repeated.
+func (a *analysis) eachFactOnce() {
+	for _, c := range a.causes {
+		c.Evidence = tidyEvidence(c.Evidence)
+	}
+	for i, c := range a.causes {
+		fix := normSpace(c.Fix)
+		if fix == "" {
+			continue
+		}
+		for _, prev := range a.causes[:i] {
+			if p := normSpace(prev.Fix); p != "" && (p == fix || strings.Contains(p, fix)) {
+				c.Fix = "The fix given for " + prev.Code + " above applies here too."
+				break
+			}
+		}
+	}
+}
+
+// tidyEvidence removes repetition within and across the bullets of one
+// cause.
+func tidyEvidence(ev []string) []string {
+	out := make([]string, 0, len(ev))
+	for _, e := range ev {
+		if i := closingParen(e); i > 0 {
+			outer, inner := e[:i], e[i+2:len(e)-1]
+			lo, li := normSpace(outer), normSpace(inner)
+			switch {
+			case strings.Contains(li, lo):
+				e = inner
+			case strings.Contains(lo, li):
+				e = outer
+			}
+		}
+		out = append(out, e)
+	}
+	kept := out[:0]
+	for i, e := range out {
+		le := normSpace(e)
+		dup := false
+		for j, f := range out {
+			lf := normSpace(f)
+			if i != j && strings.Contains(lf, le) && (len(lf) > len(le) || j < i) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+// closingParen returns the index of the " (" that opens the parenthesis
+// ending e, or -1.
+func closingParen(e string) int {
+	if !strings.HasSuffix(e, ")") {
+		return -1
+	}
+	depth := 0
+	for i := len(e) - 1; i > 0; i-- {
+		switch e[i] {
+		case ')':
+			depth++
+		case '(':
+			depth--
+			if depth == 0 {
+				if e[i-1] == ' ' {
+					return i - 1
+				}
+				return -1
+			}
+		}
+	}
+	return -1
+}
+
+// normSpace lower-cases s and folds its runs of white space and the
+// quoting characters that differ between two renderings of one fact.
+func normSpace(s string) string {
+	s = strings.NewReplacer("…", " ", "\"", " ", "'", " ", "`", " ", "preflight:", " ").Replace(strings.ToLower(s))
+	return strings.Join(strings.Fields(s), " ")
 }
 
 func clampConf(c float64) float64 {
