@@ -393,44 +393,64 @@ const (
 )
 
 func writeCorpusTable[D any](names []string, fam map[string]*tally, all tally, dec []D, stat func(D) (int, float64, float64)) error {
-	var b strings.Builder
-	b.WriteString(tableBegin + "\n\n| family | cases | top-1 right | accuracy |\n|---|---:|---:|---:|\n")
+	var fb strings.Builder
+	fb.WriteString("| family | cases | top-1 right | accuracy |\n|---|---:|---:|---:|\n")
 	for _, n := range names {
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f%% |\n", n, fam[n].n, fam[n].ok, fam[n].rate()*100)
+		fmt.Fprintf(&fb, "| %s | %d | %d | %.0f%% |\n", n, fam[n].n, fam[n].ok, fam[n].rate()*100)
 	}
-	fmt.Fprintf(&b, "| **all** | **%d** | **%d** | **%.1f%%** |\n\n", all.n, all.ok, all.rate()*100)
-	b.WriteString("Calibration: when the leading cause is given with a confidence in the decile, how often it is right.\n\n| confidence | cases | mean confidence | right |\n|---|---:|---:|---:|\n")
+	fmt.Fprintf(&fb, "| **all** | **%d** | **%d** | **%.1f%%** |\n", all.n, all.ok, all.rate()*100)
+	var cb strings.Builder
+	cb.WriteString("| stated confidence | cases | mean stated | observed right |\n|---|---:|---:|---:|\n")
 	for i, d := range dec {
 		n, said, right := stat(d)
 		if n == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "| %.1f–%.1f | %d | %.0f%% | %.0f%% |\n", float64(i)/10, float64(i+1)/10, n, said*100, right*100)
+		fmt.Fprintf(&cb, "| %.1f–%.1f | %d | %.0f%% | %.0f%% |\n", float64(i)/10, float64(i+1)/10, n, said*100, right*100)
 	}
-	b.WriteString("\n" + tableEnd)
-	p := filepath.Join("..", "README.md")
-	old, err := os.ReadFile(p)
+	readme := "\n" + fb.String() + "\nCalibration (stated confidence of the leading cause against how often it is right): [docs/diagnosis.md](docs/diagnosis.md#accuracy-and-calibration).\n\n"
+	if err := replaceBlock(filepath.Join("..", "README.md"), tableBegin, tableEnd, readme); err != nil {
+		return err
+	}
+	doc := "\n" + cb.String() + "\nPer family:\n\n" + fb.String() + "\n"
+	return replaceBlock(filepath.Join("..", "docs", "diagnosis.md"), calibrationBegin, calibrationEnd, doc)
+}
+
+const (
+	calibrationBegin = "<!-- calibration:begin (generated: go test ./explain -run TestCorpus -update-corpus-table) -->"
+	calibrationEnd   = "<!-- calibration:end -->"
+)
+
+// replaceBlock replaces what lies between two marker lines of a file.
+func replaceBlock(path, begin, end, body string) error {
+	old, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	s := string(old)
-	i, j := strings.Index(s, "<!-- corpus-table:begin"), strings.Index(s, tableEnd)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
-		return fmt.Errorf("README.md has no corpus-table markers")
+		return fmt.Errorf("%s has no %q … %q markers", path, begin, end)
 	}
-	s = s[:i] + b.String() + s[j+len(tableEnd):]
-	return os.WriteFile(p, []byte(s), 0o644)
+	s = s[:i] + begin + "\n" + body + s[j:]
+	return os.WriteFile(path, []byte(s), 0o644)
 }
 
-// TestCorpusTableMarkers keeps the README section the generator writes.
+// TestCorpusTableMarkers keeps the README and docs sections the generator
+// writes.
 func TestCorpusTableMarkers(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	if !strings.Contains(s, tableBegin) || !strings.Contains(s, tableEnd) || strings.Index(s, tableEnd) < strings.Index(s, tableBegin) {
-		t.Fatalf("README.md lacks the corpus-table markers")
+	for _, f := range []struct{ path, begin, end string }{
+		{filepath.Join("..", "README.md"), tableBegin, tableEnd},
+		{filepath.Join("..", "docs", "diagnosis.md"), calibrationBegin, calibrationEnd},
+	} {
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		if !strings.Contains(s, f.begin) || !strings.Contains(s, f.end) || strings.Index(s, f.end) < strings.Index(s, f.begin) {
+			t.Errorf("%s lacks the generated-table markers %q … %q", f.path, f.begin, f.end)
+		}
 	}
 }
 
