@@ -87,7 +87,9 @@ type analysis struct {
 	hdr        http.Header
 	low        string          // lower-cased body (bounded)
 	text       *knowledge.Text // low, indexed for the many substring questions
-	messages   []string        // error texts from a JSON body
+	saidText   string          // said(), computed once
+	saidDone   bool
+	messages   []string // error texts from a JSON body
 	isHTML     bool
 	htmlTitle  string
 	jsonBody   bool
@@ -594,6 +596,13 @@ func (a *analysis) bodyHas(needles ...string) (string, bool) {
 
 // said quotes what the server said, for evidence.
 func (a *analysis) said() string {
+	if !a.saidDone {
+		a.saidText, a.saidDone = a.computeSaid(), true
+	}
+	return a.saidText
+}
+
+func (a *analysis) computeSaid() string {
 	switch {
 	case len(a.messages) > 0:
 		return "response body says: " + quote(strings.Join(a.messages, " | "), 240)

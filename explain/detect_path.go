@@ -441,9 +441,6 @@ func forgeProductHost(h string) bool {
 // regular expression walk the whole body (the windows reach past the
 // furthest a match may extend from its "ip").
 func findIPBlock(low string) string {
-	if len(low) < 512 {
-		return reIPBlock.FindString(low)
-	}
 	for off := 0; off < len(low); {
 		i := strings.Index(low[off:], "ip")
 		if i < 0 {

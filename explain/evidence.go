@@ -3,6 +3,7 @@ package explain
 import (
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/connect-doctor/connect-doctor/explain/knowledge"
 )
@@ -329,12 +330,12 @@ func (a *analysis) eachFactOnce() {
 		c.Evidence = tidyEvidence(c.Evidence)
 	}
 	for i, c := range a.causes {
-		fix := normSpace(c.Fix)
+		fix := strings.TrimSpace(c.Fix)
 		if fix == "" {
 			continue
 		}
 		for _, prev := range a.causes[:i] {
-			if p := normSpace(prev.Fix); p != "" && (p == fix || strings.Contains(p, fix)) {
+			if p := prev.Fix; p != "" && strings.Contains(p, fix) {
 				c.Fix = "The fix given for " + prev.Code + " above applies here too."
 				break
 			}
@@ -361,10 +362,9 @@ func tidyEvidence(ev []string) []string {
 	}
 	kept := out[:0]
 	for i, e := range out {
-		le := normSpace(e)
+		le := e
 		dup := false
-		for j, f := range out {
-			lf := normSpace(f)
+		for j, lf := range out {
 			if i != j && strings.Contains(lf, le) && (len(lf) > len(le) || j < i) {
 				dup = true
 				break
@@ -404,8 +404,28 @@ func closingParen(e string) int {
 // normSpace lower-cases s and folds its runs of white space and the
 // quoting characters that differ between two renderings of one fact.
 func normSpace(s string) string {
-	s = strings.NewReplacer("…", " ", "\"", " ", "'", " ", "`", " ", "preflight:", " ").Replace(strings.ToLower(s))
-	return strings.Join(strings.Fields(s), " ")
+	s = strings.ReplaceAll(s, "preflight:", " ")
+	var b strings.Builder
+	b.Grow(len(s))
+	space := true // drop leading space
+	for _, r := range s {
+		switch r {
+		case ' ', '\t', '\n', '\r', '…', '"', '\'', '`':
+			if !space {
+				b.WriteByte(' ')
+				space = true
+			}
+			continue
+		}
+		if r >= 'A' && r <= 'Z' {
+			r += 'a' - 'A'
+		} else if r >= 0x80 {
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+		space = false
+	}
+	return strings.TrimSuffix(b.String(), " ")
 }
 
 func clampConf(c float64) float64 {
