@@ -443,7 +443,7 @@ func (a *analysis) detectExchange() {
 			}
 			desc = err.Error()
 		}
-	} else if c := oauthBodyError(a.low); a.jsonBody && c != "" && (a.atlassianTarget() || a.cred.kind == credForm && a.formGrant == jwtBearerGrant) {
+	} else if c := oauthBodyError(a.text); a.jsonBody && c != "" && (a.atlassianTarget() || a.cred.kind == credForm && a.formGrant == jwtBearerGrant) {
 		code = c
 		desc = strings.Join(a.messages, " ")
 		server = a.host
@@ -579,9 +579,9 @@ func setStr(s scope.Set) string {
 }
 
 // oauthBodyError returns the RFC 6749 error code of a token-endpoint answer.
-func oauthBodyError(low string) string {
+func oauthBodyError(low *knowledge.Text) string {
 	for _, c := range []string{"invalid_grant", "unauthorized_client", "invalid_client"} {
-		if strings.Contains(low, `"error":"`+c+`"`) || strings.Contains(low, `"error": "`+c+`"`) {
+		if low.Contains(`"error":"`+c+`"`) || low.Contains(`"error": "`+c+`"`) {
 			return c
 		}
 	}
