@@ -198,10 +198,13 @@ func Parse(file string, raw []byte, known func(string) bool) (*Service, error) {
 	if len(s.Identify) == 0 {
 		return nil, invalid(file, root.Line, "no identify entries")
 	}
-	for _, id := range s.Identify {
+	for i := range s.Identify {
+		id := &s.Identify[i]
 		if id.HostSuffix == "" && id.Header == "" && id.Server == "" && id.Body == "" {
 			return nil, invalid(file, id.Line, "identify entry matches nothing (give host_suffix, header, server or body)")
 		}
+		id.Header = http.CanonicalHeaderKey(id.Header)
+		id.Body = strings.ToLower(id.Body)
 		if id.PathPrefix != "" && !strings.HasPrefix(id.PathPrefix, "/") {
 			return nil, invalid(file, id.Line, "path_prefix %q does not start with /", id.PathPrefix)
 		}
@@ -348,10 +351,11 @@ func (id Identify) match(o *Observation, server string) (string, bool, bool) {
 		host = false // a host and a path are as specific as a vendor header
 	}
 	if id.Header != "" {
-		v := o.Header.Get(id.Header)
-		if v == "" && len(o.Header.Values(id.Header)) == 0 {
+		vs := o.Header[id.Header] // canonical since Parse
+		if len(vs) == 0 {
 			return "", false, false
 		}
+		v := vs[0]
 		if id.Value != "" && !strings.Contains(strings.ToLower(v), strings.ToLower(id.Value)) {
 			return "", false, false
 		}
@@ -366,7 +370,7 @@ func (id Identify) match(o *Observation, server string) (string, bool, bool) {
 		host = false
 	}
 	if id.Body != "" {
-		if !o.text().Contains(strings.ToLower(id.Body)) {
+		if !o.text().Contains(id.Body) { // lower-cased by Parse
 			return "", false, false
 		}
 		why = append(why, "the body mentions "+fmt.Sprintf("%q", id.Body))
