@@ -25,10 +25,9 @@ import (
 
 var updateCorpusTable = flag.Bool("update-corpus-table", false, "rewrite the corpus accuracy table in README.md")
 
-// Goals (issue 14), and the floors CI holds the engine to until the goals
-// are met: the floors are the accuracy reached so far (a ratchet: raise
-// them as the engine improves, never lower them to make a change pass).
-// Below a goal the test logs the gap; below a floor it fails.
+// Goals (issue 14), and the floors: the accuracy reached so far (a
+// ratchet: raise them as the engine improves, never lower them to make a
+// change pass). The test fails below the higher of the two.
 const (
 	goalOverall   = 0.95
 	goalFamily    = 0.90
@@ -358,22 +357,18 @@ func TestCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	switch r := all.rate(); {
-	case r < floorOverall:
-		t.Errorf("top-1 %.1f%% overall, below the floor %.0f%% (goal %.0f%%)", r*100, floorOverall*100, goalOverall*100)
-	case r < goalOverall:
-		t.Logf("GOAL NOT MET: top-1 %.1f%% overall, goal %.0f%%", r*100, goalOverall*100)
+	// The test fails below max(goal, floor): the goals are met, so the
+	// floors (the ratchet) are what holds.
+	if r, min := all.rate(), max(goalOverall, floorOverall); r < min {
+		t.Errorf("top-1 %.1f%% overall, below %.0f%% (goal %.0f%%, floor %.0f%%)", r*100, min*100, goalOverall*100, floorOverall*100)
 	}
 	for _, n := range names {
 		f := fam[n]
 		if f.n < familyMinSize {
 			continue
 		}
-		switch r := f.rate(); {
-		case r < floorFamily:
-			t.Errorf("family %s: top-1 %.1f%% on %d cases, below the floor %.0f%% (goal %.0f%%)", n, r*100, f.n, floorFamily*100, goalFamily*100)
-		case r < goalFamily:
-			t.Logf("GOAL NOT MET: family %s: top-1 %.1f%% on %d cases, goal %.0f%%", n, r*100, f.n, goalFamily*100)
+		if r, min := f.rate(), max(goalFamily, floorFamily); r < min {
+			t.Errorf("family %s: top-1 %.1f%% on %d cases, below %.0f%% (goal %.0f%%, floor %.0f%%)", n, r*100, f.n, min*100, goalFamily*100, floorFamily*100)
 		}
 	}
 	for i, d := range dec {
