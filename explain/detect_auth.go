@@ -441,6 +441,13 @@ func (a *analysis) checkTimes(t *TokenReport) {
 		return
 	}
 	const leeway = 30 * time.Second
+	// A response dated hours away from your clock is an old capture (a
+	// pasted curl -v or HAR), not a clock that far off: its token times are
+	// judged by the moment it was captured.
+	if !now.IsZero() && !srv.IsZero() && (now.Sub(srv) > time.Hour || srv.Sub(now) > time.Hour) {
+		a.notes = append(a.notes, "the response is dated "+srv.UTC().Format(time.RFC3339)+", "+human(now.Sub(srv).Abs())+" away from your clock: token times are judged by that Date (when the exchange was captured)")
+		now = srv
+	}
 	var skewEv string
 	if !now.IsZero() && !srv.IsZero() {
 		if d := now.Sub(srv); d > leeway || d < -leeway {
