@@ -85,7 +85,10 @@ type analysis struct {
 
 	status     int
 	hdr        http.Header
-	low        string   // lower-cased body (bounded)
+	low        string          // lower-cased body (bounded)
+	text       *knowledge.Text // low, indexed for the many substring questions
+	saidText   string          // said(), computed once
+	saidDone   bool
 	messages   []string // error texts from a JSON body
 	isHTML     bool
 	htmlTitle  string
@@ -223,6 +226,10 @@ func (a *analysis) parseCredential() {
 		switch {
 		case t == "":
 			c.kind = credEmpty
+		case isSchemeWord(t):
+			// "Authorization: Bearer" and nothing after: the token
+			// variable was empty when the header was built.
+			c.kind, c.scheme = credEmpty, t
 		default:
 			scheme, rest, has := strings.Cut(t, " ")
 			rest = strings.TrimSpace(rest)
@@ -399,6 +406,7 @@ func (a *analysis) parseResponse() {
 		body = body[:64<<10]
 	}
 	a.low = strings.ToLower(string(body))
+	a.text = knowledge.NewText(a.low)
 	ct := strings.ToLower(h.Get("Content-Type"))
 	trim := strings.TrimSpace(a.low)
 	a.isHTML = strings.Contains(ct, "html") || strings.HasPrefix(trim, "<!doctype html") || strings.HasPrefix(trim, "<html") ||
@@ -579,7 +587,7 @@ func alignHost(h string) bool { return strings.HasSuffix(h, ".jiraalign.com") }
 // bodyHas returns the first needle found in the lower-cased body.
 func (a *analysis) bodyHas(needles ...string) (string, bool) {
 	for _, n := range needles {
-		if strings.Contains(a.low, n) {
+		if a.text.Contains(n) {
 			return n, true
 		}
 	}
@@ -588,6 +596,13 @@ func (a *analysis) bodyHas(needles ...string) (string, bool) {
 
 // said quotes what the server said, for evidence.
 func (a *analysis) said() string {
+	if !a.saidDone {
+		a.saidText, a.saidDone = a.computeSaid(), true
+	}
+	return a.saidText
+}
+
+func (a *analysis) computeSaid() string {
 	switch {
 	case len(a.messages) > 0:
 		return "response body says: " + quote(strings.Join(a.messages, " | "), 240)
@@ -609,4 +624,14 @@ func short(s string) string {
 		return s[:12] + "…"
 	}
 	return s
+}
+
+// isSchemeWord reports whether a whole Authorization value is only a
+// scheme name.
+func isSchemeWord(v string) bool {
+	switch strings.ToLower(v) {
+	case "bearer", "basic", "jwt", "token", "digest", "negotiate", "ntlm", "apikey", "sso-key", "ssws":
+		return true
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package explain_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/connect-doctor/connect-doctor/connect"
@@ -55,5 +56,44 @@ func BenchmarkDiagnoseServiceRules(b *testing.B) {
 		if top, _ := d.Top(); top.Code != explain.SSOAuthorizationRequired {
 			b.Fatal(top.Code)
 		}
+	}
+}
+
+// BenchmarkDiagnoseCorpus: one op diagnoses every case of the real-world
+// corpus once; the custom metric µs/diagnosis is the mean per case.
+func BenchmarkDiagnoseCorpus(b *testing.B) {
+	cases := loadCorpus(b)
+	ins := make([]explain.Input, 0, len(cases))
+	for _, c := range cases {
+		in, err := caseInput(c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ins = append(ins, in)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for _, in := range ins {
+			engine.Diagnose(in)
+		}
+		n++
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(n*len(ins)), "µs/diagnosis")
+}
+
+// BenchmarkDiagnoseLargeHTML: a 403 whose body is a 60 KB HTML page (a
+// proxy's or WAF's block page), the worst case for the body rules.
+func BenchmarkDiagnoseLargeHTML(b *testing.B) {
+	page := "<!DOCTYPE html><html><head><title>Access denied</title></head><body>" +
+		strings.Repeat("<div class=\"row\"><p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.</p></div>\n", 560) +
+		"<p>Sorry, you have been blocked</p></body></html>"
+	in := explain.Input{
+		Request:  explain.Request{Method: "GET", URL: "https://acme.example.com/api/items", Header: hdr("Authorization", "Bearer abc.def.ghi")},
+		Response: explain.Response{Status: 403, Header: hdr("Content-Type", "text/html; charset=UTF-8"), Body: []byte(page)},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		engine.Diagnose(in)
 	}
 }

@@ -508,7 +508,7 @@ func causeCases() []causeCase {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: "https://localhost:8443/rest/api/3/myself"},
 					Context: explain.Context{NetworkErr: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}}}
 			}},
-		{name: "html_error_page/nginx 403 page", top: explain.HTMLErrorPage, minConf: 0.5, maxConf: 0.7,
+		{name: "html_error_page/nginx 403 page", top: explain.HTMLErrorPage, minConf: 0.5, maxConf: 0.8,
 			in: func(t *testing.T) explain.Input {
 				return explain.Input{Request: explain.Request{Method: "GET", URL: "https://jira-proxy.example.com/rest/api/3/myself", Header: hdr("Authorization", "Basic amFuZUBhY21lLmNvbTpBVEFUVDN4RmZHRjBUOW0ya3FZYjdaeDE=")},
 					Response: explain.Response{Status: 403, Header: hdr("Server", "nginx", "Content-Type", "text/html"), Body: []byte("<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>")}}

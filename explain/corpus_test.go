@@ -25,15 +25,14 @@ import (
 
 var updateCorpusTable = flag.Bool("update-corpus-table", false, "rewrite the corpus accuracy table in README.md")
 
-// Goals (issue 14), and the floors CI holds the engine to until the goals
-// are met: the floors are the accuracy reached so far (a ratchet: raise
-// them as the engine improves, never lower them to make a change pass).
-// Below a goal the test logs the gap; below a floor it fails.
+// Goals (issue 14), and the floors: the accuracy reached so far (a
+// ratchet: raise them as the engine improves, never lower them to make a
+// change pass). The test fails below the higher of the two.
 const (
 	goalOverall   = 0.95
 	goalFamily    = 0.90
-	floorOverall  = 0.94
-	floorFamily   = 0.80
+	floorOverall  = 0.97
+	floorFamily   = 0.90
 	familyMinSize = 5
 	decileSlack   = 0.10
 	decileMinSize = 5
@@ -215,7 +214,7 @@ func caseInput(c corpusCase) (explain.Input, error) {
 	return items[0].Input, nil
 }
 
-func loadCorpus(t *testing.T) []corpusCase {
+func loadCorpus(t testing.TB) []corpusCase {
 	t.Helper()
 	var cases []corpusCase
 	known := func(code string) bool { _, ok := explain.LookupCode(code); return ok }
@@ -358,22 +357,18 @@ func TestCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	switch r := all.rate(); {
-	case r < floorOverall:
-		t.Errorf("top-1 %.1f%% overall, below the floor %.0f%% (goal %.0f%%)", r*100, floorOverall*100, goalOverall*100)
-	case r < goalOverall:
-		t.Logf("GOAL NOT MET: top-1 %.1f%% overall, goal %.0f%%", r*100, goalOverall*100)
+	// The test fails below max(goal, floor): the goals are met, so the
+	// floors (the ratchet) are what holds.
+	if r, min := all.rate(), max(goalOverall, floorOverall); r < min {
+		t.Errorf("top-1 %.1f%% overall, below %.0f%% (goal %.0f%%, floor %.0f%%)", r*100, min*100, goalOverall*100, floorOverall*100)
 	}
 	for _, n := range names {
 		f := fam[n]
 		if f.n < familyMinSize {
 			continue
 		}
-		switch r := f.rate(); {
-		case r < floorFamily:
-			t.Errorf("family %s: top-1 %.1f%% on %d cases, below the floor %.0f%% (goal %.0f%%)", n, r*100, f.n, floorFamily*100, goalFamily*100)
-		case r < goalFamily:
-			t.Logf("GOAL NOT MET: family %s: top-1 %.1f%% on %d cases, goal %.0f%%", n, r*100, f.n, goalFamily*100)
+		if r, min := f.rate(), max(goalFamily, floorFamily); r < min {
+			t.Errorf("family %s: top-1 %.1f%% on %d cases, below %.0f%% (goal %.0f%%, floor %.0f%%)", n, r*100, f.n, min*100, goalFamily*100, floorFamily*100)
 		}
 	}
 	for i, d := range dec {
@@ -393,44 +388,64 @@ const (
 )
 
 func writeCorpusTable[D any](names []string, fam map[string]*tally, all tally, dec []D, stat func(D) (int, float64, float64)) error {
-	var b strings.Builder
-	b.WriteString(tableBegin + "\n\n| family | cases | top-1 right | accuracy |\n|---|---:|---:|---:|\n")
+	var fb strings.Builder
+	fb.WriteString("| family | cases | top-1 right | accuracy |\n|---|---:|---:|---:|\n")
 	for _, n := range names {
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f%% |\n", n, fam[n].n, fam[n].ok, fam[n].rate()*100)
+		fmt.Fprintf(&fb, "| %s | %d | %d | %.0f%% |\n", n, fam[n].n, fam[n].ok, fam[n].rate()*100)
 	}
-	fmt.Fprintf(&b, "| **all** | **%d** | **%d** | **%.1f%%** |\n\n", all.n, all.ok, all.rate()*100)
-	b.WriteString("Calibration: when the leading cause is given with a confidence in the decile, how often it is right.\n\n| confidence | cases | mean confidence | right |\n|---|---:|---:|---:|\n")
+	fmt.Fprintf(&fb, "| **all** | **%d** | **%d** | **%.1f%%** |\n", all.n, all.ok, all.rate()*100)
+	var cb strings.Builder
+	cb.WriteString("| stated confidence | cases | mean stated | observed right |\n|---|---:|---:|---:|\n")
 	for i, d := range dec {
 		n, said, right := stat(d)
 		if n == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "| %.1f–%.1f | %d | %.0f%% | %.0f%% |\n", float64(i)/10, float64(i+1)/10, n, said*100, right*100)
+		fmt.Fprintf(&cb, "| %.1f–%.1f | %d | %.0f%% | %.0f%% |\n", float64(i)/10, float64(i+1)/10, n, said*100, right*100)
 	}
-	b.WriteString("\n" + tableEnd)
-	p := filepath.Join("..", "README.md")
-	old, err := os.ReadFile(p)
+	readme := "\n" + fb.String() + "\nCalibration (stated confidence of the leading cause against how often it is right): [docs/diagnosis.md](docs/diagnosis.md#accuracy-and-calibration).\n\n"
+	if err := replaceBlock(filepath.Join("..", "README.md"), tableBegin, tableEnd, readme); err != nil {
+		return err
+	}
+	doc := "\n" + cb.String() + "\nPer family:\n\n" + fb.String() + "\n"
+	return replaceBlock(filepath.Join("..", "docs", "diagnosis.md"), calibrationBegin, calibrationEnd, doc)
+}
+
+const (
+	calibrationBegin = "<!-- calibration:begin (generated: go test ./explain -run TestCorpus -update-corpus-table) -->"
+	calibrationEnd   = "<!-- calibration:end -->"
+)
+
+// replaceBlock replaces what lies between two marker lines of a file.
+func replaceBlock(path, begin, end, body string) error {
+	old, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	s := string(old)
-	i, j := strings.Index(s, "<!-- corpus-table:begin"), strings.Index(s, tableEnd)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
-		return fmt.Errorf("README.md has no corpus-table markers")
+		return fmt.Errorf("%s has no %q … %q markers", path, begin, end)
 	}
-	s = s[:i] + b.String() + s[j+len(tableEnd):]
-	return os.WriteFile(p, []byte(s), 0o644)
+	s = s[:i] + begin + "\n" + body + s[j:]
+	return os.WriteFile(path, []byte(s), 0o644)
 }
 
-// TestCorpusTableMarkers keeps the README section the generator writes.
+// TestCorpusTableMarkers keeps the README and docs sections the generator
+// writes.
 func TestCorpusTableMarkers(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	if !strings.Contains(s, tableBegin) || !strings.Contains(s, tableEnd) || strings.Index(s, tableEnd) < strings.Index(s, tableBegin) {
-		t.Fatalf("README.md lacks the corpus-table markers")
+	for _, f := range []struct{ path, begin, end string }{
+		{filepath.Join("..", "README.md"), tableBegin, tableEnd},
+		{filepath.Join("..", "docs", "diagnosis.md"), calibrationBegin, calibrationEnd},
+	} {
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		if !strings.Contains(s, f.begin) || !strings.Contains(s, f.end) || strings.Index(s, f.end) < strings.Index(s, f.begin) {
+			t.Errorf("%s lacks the generated-table markers %q … %q", f.path, f.begin, f.end)
+		}
 	}
 }
 

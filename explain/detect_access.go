@@ -185,7 +185,10 @@ func (a *analysis) detectScopes() {
 				ev = append(ev, "granted scopes: "+g)
 			}
 		}
-		a.addExact(TokenScopeMissing, 0.95, "Add one of the scope groups the message lists to the app (manifest/developer console), redeploy, have the installation upgraded and the user re-consent, then use a fresh token.", ev...)
+		// The service's own text names this cause, whoever sent the
+		// request (a Forge product fetch, an OAuth 2.0 app, a paste
+		// without the request): the gateway detector refines the fix.
+		a.addExact(MissingScopeGrants, 0.95, "Add one of the scope groups the message lists to the app (manifest/developer console), redeploy, have the installation upgraded and the user re-consent, then use a fresh token.", ev...)
 	}
 	if _, ok := a.bodyHas("scope does not match"); ok {
 		fix := "The access token lacks the scopes this endpoint needs: add them to the OAuth 2.0 app (for granular scopes, every scope of the set), re-consent, and use a new token."
@@ -219,7 +222,9 @@ func (a *analysis) detectScopes() {
 	base := opName(op) + " needs Connect scope " + string(req)
 	if pf != nil && pf.Reason != "" && pf != a.in.Context.Preflight {
 		// computed by us
-	} else if pf != nil && pf.Reason != "" {
+	} else if pf != nil && pf.Reason != "" && !strings.Contains(pf.Reason, base) {
+		// The caller's preflight adds to the claim; when it only
+		// restates it, saying it again would repeat the fact.
 		base += " (preflight: " + truncate(pf.Reason, 200) + ")"
 	}
 	switch {
@@ -438,7 +443,7 @@ func (a *analysis) detectExchange() {
 			}
 			desc = err.Error()
 		}
-	} else if c := oauthBodyError(a.low); a.jsonBody && c != "" && (a.atlassianTarget() || a.cred.kind == credForm && a.formGrant == jwtBearerGrant) {
+	} else if c := oauthBodyError(a.text); a.jsonBody && c != "" && (a.atlassianTarget() || a.cred.kind == credForm && a.formGrant == jwtBearerGrant) {
 		code = c
 		desc = strings.Join(a.messages, " ")
 		server = a.host
@@ -574,9 +579,9 @@ func setStr(s scope.Set) string {
 }
 
 // oauthBodyError returns the RFC 6749 error code of a token-endpoint answer.
-func oauthBodyError(low string) string {
+func oauthBodyError(low *knowledge.Text) string {
 	for _, c := range []string{"invalid_grant", "unauthorized_client", "invalid_client"} {
-		if strings.Contains(low, `"error":"`+c+`"`) || strings.Contains(low, `"error": "`+c+`"`) {
+		if low.Contains(`"error":"`+c+`"`) || low.Contains(`"error": "`+c+`"`) {
 			return c
 		}
 	}

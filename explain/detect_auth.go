@@ -117,7 +117,12 @@ func (a *analysis) detectCredential() {
 		}
 		a.addExact(AuthHeaderMissing, conf, a.suggestedAuth()+" If your code does set the header, check that a proxy, a redirect or the HTTP library does not drop it.", ev...)
 	case credEmpty:
-		a.addExact(AuthSchemeInvalid, 0.9, a.suggestedAuth(), "the Authorization header is present but empty (an unset variable?)")
+		ev, fix := "the Authorization header is present but empty (an unset variable?)", a.suggestedAuth()
+		if c.scheme != "" {
+			ev = "the Authorization header is " + quote(c.scheme, 20) + " with no credential after the scheme: the variable meant to hold the token was empty"
+			fix = "Put the credential after the scheme (`Authorization: " + c.scheme + " <credential>`): check that the variable or command that should produce it is not empty before the call."
+		}
+		a.addExact(AuthSchemeInvalid, 0.9, fix, ev)
 	case credCookie:
 		if a.status == 401 || a.status == 403 || a.redirectedToLogin() {
 			a.add(CredentialsRejected, 0.55, "Browser session cookies expire and are not meant for API clients: use an API token (Basic email:token) or OAuth 2.0 instead.",
@@ -436,6 +441,13 @@ func (a *analysis) checkTimes(t *TokenReport) {
 		return
 	}
 	const leeway = 30 * time.Second
+	// A response dated hours away from your clock is an old capture (a
+	// pasted curl -v or HAR), not a clock that far off: its token times are
+	// judged by the moment it was captured.
+	if !now.IsZero() && !srv.IsZero() && (now.Sub(srv) > time.Hour || srv.Sub(now) > time.Hour) {
+		a.notes = append(a.notes, "the response is dated "+srv.UTC().Format(time.RFC3339)+", "+human(now.Sub(srv).Abs())+" away from your clock: token times are judged by that Date (when the exchange was captured)")
+		now = srv
+	}
 	var skewEv string
 	if !now.IsZero() && !srv.IsZero() {
 		if d := now.Sub(srv); d > leeway || d < -leeway {

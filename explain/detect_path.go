@@ -32,6 +32,27 @@ func (a *analysis) detectRouting() {
 				"a Connect JWT was sent to api.atlassian.com, which does not accept Connect JWTs")
 		}
 	}
+	// The /ex/<product>/<cloudId> prefix belongs to api.atlassian.com only.
+	// On a site host, or in a Forge product fetch (requestJira and
+	// friends, whose host is the product's name: the runtime picks the
+	// site and adds the credential), the prefix makes the path wrong.
+	if !a.gateway && a.host != "" && (siteHost(a.host) || forgeProductHost(a.host)) {
+		if segs := strings.SplitN(strings.TrimPrefix(a.rawPath, "/"), "/", 4); len(segs) == 4 && segs[0] == "ex" && reUUID.MatchString(segs[2]) {
+			fix := "Drop the /ex/" + segs[1] + "/<cloudId> prefix: it is only for https://api.atlassian.com. Call /" + segs[3] + " on the site"
+			ev := []string{"the path starts with /ex/" + segs[1] + "/" + segs[2] + ", the api.atlassian.com prefix, but the request went to " + a.host}
+			if forgeProductHost(a.host) {
+				fix = "In a Forge product fetch (requestJira/requestConfluence) the route starts at /rest/… (or /wiki/…): drop the /ex/" + segs[1] + "/<cloudId> prefix. An invocation reaches only the site it runs on; another site needs its own installation"
+				ev = append(ev, "host "+quote(a.host, 20)+" is the Forge runtime's product placeholder: the runtime chooses the site and adds the credential")
+				// The runtime authenticates the call: a missing header
+				// in the paste proves nothing.
+				a.drop(AuthHeaderMissing)
+			}
+			if said != "" && a.status >= 400 {
+				ev = append(ev, said)
+			}
+			a.addExact(WrongHost, 0.93, fix+".", ev...)
+		}
+	}
 	// The tenant's baseUrl vs the host used.
 	// Another port on the same host is another server; http vs https on
 	// the default ports is a scheme question, handled below.
@@ -101,7 +122,7 @@ func (a *analysis) detectRequestShape() {
 	}
 }
 
-var reIPBlock = regexp.MustCompile(`\bip(?: address)?[^<"\n]{0,40}(?:allow ?list|whitelist|not allowed|not permitted|blocked|restricted|denied|forbidden)|(?:allow ?list|whitelist)[^<"\n]{0,40}\bip\b`)
+var reIPBlock = regexp.MustCompile(`\bip\b(?: address)?[^<"\n]{0,40}(?:allow ?list|whitelist|not allowed|not permitted|blocked|restricted|denied|forbidden)|(?:allow ?list|whitelist)[^<"\n]{0,40}\bip\b`)
 
 type wafSig struct {
 	name    string
@@ -143,7 +164,7 @@ func (a *analysis) detectIntermediaries() {
 			ev = append([]string{"Server: " + h.Get("Server")}, ev...)
 		}
 		n, bodyHit := a.bodyHas(w.body...)
-		if w.name == "Akamai" && bodyHit && !present && !strings.Contains(a.low, "access denied") {
+		if w.name == "Akamai" && bodyHit && !present && !a.text.Contains("access denied") {
 			bodyHit = false
 		}
 		act := strings.ToLower(h.Get("X-Amzn-Waf-Action"))
@@ -175,7 +196,7 @@ func (a *analysis) detectIntermediaries() {
 			said, "the answer names an IP restriction (\""+n+"\")")
 	}
 	if a.has(IPAllowlistBlock) == nil && (a.status == 403 || a.status == 401) {
-		if m := reIPBlock.FindString(a.low); m != "" {
+		if m := findIPBlock(a.low); m != "" {
 			a.addExact(IPAllowlistBlock, 0.8, "Add this client's egress IP address to the allowlist (Atlassian Administration → Security → IP allowlists, or the firewall that answered), or call from an allowlisted network.",
 				said, "the answer mentions an IP restriction: "+quote(m, 100))
 		}
@@ -186,13 +207,13 @@ func (a *analysis) detectIntermediaries() {
 			"407 Proxy Authentication Required / Proxy-Authenticate: "+truncate(h.Get("Proxy-Authenticate"), 80)).Title = "A forward proxy requires authentication"
 	}
 	// AWS API Gateway style answers.
-	if et := h.Get("X-Amzn-Errortype"); et != "" || strings.Contains(a.low, "missing authentication token") {
+	if et := h.Get("X-Amzn-Errortype"); et != "" || a.text.Contains("missing authentication token") {
 		switch {
-		case strings.Contains(a.low, "missing authentication token"):
+		case a.text.Contains("missing authentication token"):
 			a.addExact(EndpointUnknown, 0.75, "API Gateway answers \"Missing Authentication Token\" for paths and methods it has no route for: check the URL, stage name and method.", said, "X-Amzn-ErrorType: "+et).Title = "No such route on the API gateway"
-		case strings.Contains(a.low, "explicit deny") || strings.Contains(a.low, "not authorized to access this resource"):
+		case a.text.Contains("explicit deny") || a.text.Contains("not authorized to access this resource"):
 			a.add(UserPermissionMissing, 0.75, "The API gateway's authorizer or resource policy denies this caller: check the policy, the token's claims/scopes and the caller's IP.", said, "X-Amzn-ErrorType: "+et)
-		case strings.Contains(a.low, "security token included in the request is invalid") || strings.Contains(strings.ToLower(et), "unauthorized"):
+		case a.text.Contains("security token included in the request is invalid") || strings.Contains(strings.ToLower(et), "unauthorized"):
 			a.add(CredentialsRejected, 0.75, "The API gateway rejected the credentials: check the token/API key, its environment and expiry.", said, "X-Amzn-ErrorType: "+et)
 		}
 	}
@@ -408,3 +429,42 @@ func (a *analysis) detectFallback() {
 }
 
 func secondsDur(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// forgeProductHost: the host a Forge product fetch shows (requestJira's
+// requests name the product, not a site).
+func forgeProductHost(h string) bool {
+	return h == "jira" || h == "confluence" || h == "bitbucket"
+}
+
+// findIPBlock runs reIPBlock only around the words "ip" of the body: every
+// match contains one, and a large HTML page would otherwise make the
+// regular expression walk the whole body (the windows reach past the
+// furthest a match may extend from its "ip").
+func findIPBlock(low string) string {
+	for off := 0; off < len(low); {
+		i := strings.Index(low[off:], "ip")
+		if i < 0 {
+			return ""
+		}
+		i += off
+		off = i + 2
+		if i > 0 && isWordByte(low[i-1]) || i+2 < len(low) && isWordByte(low[i+2]) {
+			continue // "ipsum", "script": not the word "ip"
+		}
+		lo, hi := max(0, i-64), min(len(low), i+96)
+		for lo > 0 && isWordByte(low[lo-1]) {
+			lo--
+		}
+		for hi < len(low) && isWordByte(low[hi]) {
+			hi++
+		}
+		if m := reIPBlock.FindString(low[lo:hi]); m != "" {
+			return m
+		}
+	}
+	return ""
+}
+
+func isWordByte(b byte) bool {
+	return b == '_' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+}

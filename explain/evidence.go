@@ -3,6 +3,7 @@ package explain
 import (
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/connect-doctor/connect-doctor/explain/knowledge"
 )
@@ -21,9 +22,9 @@ import (
 // classConfidence is the calibrated confidence of a leading cause per
 // class (see TestCorpus's calibration table).
 var classConfidence = map[knowledge.Strength]float64{
-	knowledge.Decisive: 0.94,
-	knowledge.Strong:   0.86,
-	knowledge.Weak:     0.68,
+	knowledge.Decisive: 0.96,
+	knowledge.Strong:   0.90,
+	knowledge.Weak:     0.78,
 }
 
 // classEstimate is the detector-style estimate a class stands for, so a
@@ -38,13 +39,13 @@ var classEstimate = map[knowledge.Strength]float64{
 // (at most two): rivals cost a strong lead more than a decisive one.
 var rivalPenalty = map[knowledge.Strength]float64{
 	knowledge.Decisive: 0.02,
-	knowledge.Strong:   0.09,
+	knowledge.Strong:   0.13,
 	knowledge.Weak:     0.05,
 }
 
 // unconfirmedConfidence is the confidence of a generic cause that nothing
 // specific confirms.
-const unconfirmedConfidence = 0.68
+const unconfirmedConfidence = 0.78
 
 // silentConfidence caps an unconfirmed cause when the answer said nothing
 // (no body) and came from no known service: the status is all there is.
@@ -116,7 +117,7 @@ func (a *analysis) identifyService() {
 	if a.kb == nil {
 		return
 	}
-	a.obs = knowledge.Observation{Host: a.host, Status: a.status, Header: a.hdr, Low: a.low, Credential: a.cred.kind}
+	a.obs = knowledge.Observation{Host: a.host, Path: a.rawPath, Status: a.status, Header: a.hdr, Low: a.low, Text: a.text, Credential: a.cred.kind}
 	for _, ch := range a.challenges {
 		if e := ch.params["error"]; e != "" {
 			a.obs.WWWErrors = append(a.obs.WWWErrors, e)
@@ -124,7 +125,11 @@ func (a *analysis) identifyService() {
 		if d := ch.params["error_description"]; d != "" {
 			// The challenge's description is the server's words too.
 			a.obs.Low += "\n" + strings.ToLower(d)
+			a.obs.Text = nil // re-indexed below
 		}
+	}
+	if a.obs.Text == nil {
+		a.obs.Text = knowledge.NewText(a.obs.Low)
 	}
 	a.services = a.kb.Identify(&a.obs)
 	if len(a.services) > 0 {
@@ -313,6 +318,114 @@ func (a *analysis) finishCauses() {
 		c.Strength = string(c.class)
 		a.localize(c)
 	}
+	a.eachFactOnce()
+}
+
+// eachFactOnce says every fact once (issue 18): a bullet that repeats
+// itself in a parenthesis keeps the fuller half, a bullet contained in
+// another bullet of the same cause goes, and a fix already given under a
+// higher-ranked cause is referenced instead of repeated.
+func (a *analysis) eachFactOnce() {
+	for _, c := range a.causes {
+		c.Evidence = tidyEvidence(c.Evidence)
+	}
+	for i, c := range a.causes {
+		fix := strings.TrimSpace(c.Fix)
+		if fix == "" {
+			continue
+		}
+		for _, prev := range a.causes[:i] {
+			if p := prev.Fix; p != "" && strings.Contains(p, fix) {
+				c.Fix = "The fix given for " + prev.Code + " above applies here too."
+				break
+			}
+		}
+	}
+}
+
+// tidyEvidence removes repetition within and across the bullets of one
+// cause.
+func tidyEvidence(ev []string) []string {
+	out := make([]string, 0, len(ev))
+	for _, e := range ev {
+		if i := closingParen(e); i > 0 {
+			outer, inner := e[:i], e[i+2:len(e)-1]
+			lo, li := normSpace(outer), normSpace(inner)
+			switch {
+			case strings.Contains(li, lo):
+				e = inner
+			case strings.Contains(lo, li):
+				e = outer
+			}
+		}
+		out = append(out, e)
+	}
+	kept := out[:0]
+	for i, e := range out {
+		le := e
+		dup := false
+		for j, lf := range out {
+			if i != j && strings.Contains(lf, le) && (len(lf) > len(le) || j < i) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+// closingParen returns the index of the " (" that opens the parenthesis
+// ending e, or -1.
+func closingParen(e string) int {
+	if !strings.HasSuffix(e, ")") {
+		return -1
+	}
+	depth := 0
+	for i := len(e) - 1; i > 0; i-- {
+		switch e[i] {
+		case ')':
+			depth++
+		case '(':
+			depth--
+			if depth == 0 {
+				if e[i-1] == ' ' {
+					return i - 1
+				}
+				return -1
+			}
+		}
+	}
+	return -1
+}
+
+// normSpace lower-cases s and folds its runs of white space and the
+// quoting characters that differ between two renderings of one fact.
+func normSpace(s string) string {
+	s = strings.ReplaceAll(s, "preflight:", " ")
+	var b strings.Builder
+	b.Grow(len(s))
+	space := true // drop leading space
+	for _, r := range s {
+		switch r {
+		case ' ', '\t', '\n', '\r', '…', '"', '\'', '`':
+			if !space {
+				b.WriteByte(' ')
+				space = true
+			}
+			continue
+		}
+		if r >= 'A' && r <= 'Z' {
+			r += 'a' - 'A'
+		} else if r >= 0x80 {
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+		space = false
+	}
+	return strings.TrimSuffix(b.String(), " ")
 }
 
 func clampConf(c float64) float64 {

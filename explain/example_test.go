@@ -35,7 +35,7 @@ func ExampleEngine_Diagnose() {
 		fmt.Println("-", e)
 	}
 	// Output:
-	// authentication qsh_mismatch 0.94
+	// authentication qsh_mismatch 0.96
 	// - qsh in token: c790e863cecd…; expected for GET /rest/api/3/myself: 48f9d5513f1e…
 	// - canonical request we computed: GET&/rest/api/3/myself&expand=groups
 	// - the token's qsh matches the canonical request "GET&/rest/api/3/myself&": the query string was left out of the hash

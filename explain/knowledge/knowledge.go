@@ -64,6 +64,7 @@ type Identify struct {
 	Value      string `yaml:"value"`       // ... and contains this (case-insensitive)
 	Server     string `yaml:"server"`      // Server header contains (case-insensitive)
 	Body       string `yaml:"body"`        // lower-cased body contains
+	PathPrefix string `yaml:"path_prefix"` // request path starts with
 	Source     string `yaml:"source"`
 	Line       int    `yaml:"-"`
 }
@@ -94,6 +95,8 @@ type Rule struct {
 	HeaderAny []string `yaml:"header_any"`
 	// WWWAuthError: the WWW-Authenticate error parameter equals one of these.
 	WWWAuthError []string `yaml:"www_auth_error"`
+	// PathPrefix: the request path starts with one of these.
+	PathPrefix []string `yaml:"path_prefix"`
 	// Credential: the request's credential kind is one of these (none,
 	// basic, bearer, jwt, other, bare, cookie, apikey, query, unknown).
 	Credential []string `yaml:"credential"`
@@ -172,7 +175,7 @@ func Parse(file string, raw []byte, known func(string) bool) (*Service, error) {
 			for j, it := range v.Content {
 				if j < len(s.Identify) {
 					s.Identify[j].Line = it.Line
-					if err := strictKeys(file, it, "host_suffix", "header", "value", "server", "body", "source"); err != nil {
+					if err := strictKeys(file, it, "host_suffix", "header", "value", "server", "body", "path_prefix", "source"); err != nil {
 						return nil, err
 					}
 				}
@@ -181,7 +184,7 @@ func Parse(file string, raw []byte, known func(string) bool) (*Service, error) {
 			for j, it := range v.Content {
 				if j < len(s.Rules) {
 					s.Rules[j].Line = it.Line
-					if err := strictKeys(file, it, "id", "cause", "strength", "status", "scoped", "body_any", "body_all", "header_any", "www_auth_error", "credential", "title", "fix", "collect", "source"); err != nil {
+					if err := strictKeys(file, it, "id", "cause", "strength", "status", "scoped", "body_any", "body_all", "header_any", "www_auth_error", "path_prefix", "credential", "title", "fix", "collect", "source"); err != nil {
 						return nil, err
 					}
 				}
@@ -195,9 +198,15 @@ func Parse(file string, raw []byte, known func(string) bool) (*Service, error) {
 	if len(s.Identify) == 0 {
 		return nil, invalid(file, root.Line, "no identify entries")
 	}
-	for _, id := range s.Identify {
+	for i := range s.Identify {
+		id := &s.Identify[i]
 		if id.HostSuffix == "" && id.Header == "" && id.Server == "" && id.Body == "" {
 			return nil, invalid(file, id.Line, "identify entry matches nothing (give host_suffix, header, server or body)")
+		}
+		id.Header = http.CanonicalHeaderKey(id.Header)
+		id.Body = strings.ToLower(id.Body)
+		if id.PathPrefix != "" && !strings.HasPrefix(id.PathPrefix, "/") {
+			return nil, invalid(file, id.Line, "path_prefix %q does not start with /", id.PathPrefix)
 		}
 		if !isURL(id.Source) {
 			return nil, invalid(file, id.Line, "identify entry without a public source URL")
@@ -232,6 +241,11 @@ func Parse(file string, raw []byte, known func(string) bool) (*Service, error) {
 		}
 		if r.Fix == "" {
 			return nil, invalid(file, r.Line, "rule %s without a fix", r.ID)
+		}
+		for _, p := range r.PathPrefix {
+			if !strings.HasPrefix(p, "/") {
+				return nil, invalid(file, r.Line, "rule %s: path_prefix %q does not start with /", r.ID, p)
+			}
 		}
 		for _, st := range r.Status {
 			if st < 100 || st > 599 {
@@ -269,12 +283,23 @@ func isURL(s string) bool { return strings.HasPrefix(s, "https://") || strings.H
 
 // Observation is what the engine saw, in the form the rules match.
 type Observation struct {
-	Host       string // request host, lower case ("" when unknown)
-	Status     int
-	Header     http.Header
-	Low        string // lower-cased body
+	Host   string // request host, lower case ("" when unknown)
+	Path   string // request path ("" when unknown)
+	Status int
+	Header http.Header
+	Low    string // lower-cased body
+	// Text is Low indexed (knowledge.NewText(Low)); nil means not yet.
+	Text       *Text
 	WWWErrors  []string
 	Credential string
+}
+
+// text returns the indexed body, indexing it on first use.
+func (o *Observation) text() *Text {
+	if o.Text == nil {
+		o.Text = NewText(o.Low)
+	}
+	return o.Text
 }
 
 // Identified is a service recognised in an exchange, with why.
@@ -318,11 +343,19 @@ func (id Identify) match(o *Observation, server string) (string, bool, bool) {
 		why = append(why, "host "+o.Host)
 		host = true
 	}
-	if id.Header != "" {
-		v := o.Header.Get(id.Header)
-		if v == "" && len(o.Header.Values(id.Header)) == 0 {
+	if id.PathPrefix != "" {
+		if !strings.HasPrefix(o.Path, id.PathPrefix) {
 			return "", false, false
 		}
+		why = append(why, "path "+id.PathPrefix+"…")
+		host = false // a host and a path are as specific as a vendor header
+	}
+	if id.Header != "" {
+		vs := o.Header[id.Header] // canonical since Parse
+		if len(vs) == 0 {
+			return "", false, false
+		}
+		v := vs[0]
 		if id.Value != "" && !strings.Contains(strings.ToLower(v), strings.ToLower(id.Value)) {
 			return "", false, false
 		}
@@ -337,7 +370,7 @@ func (id Identify) match(o *Observation, server string) (string, bool, bool) {
 		host = false
 	}
 	if id.Body != "" {
-		if !strings.Contains(o.Low, strings.ToLower(id.Body)) {
+		if !o.text().Contains(id.Body) { // lower-cased by Parse
 			return "", false, false
 		}
 		why = append(why, "the body mentions "+fmt.Sprintf("%q", id.Body))
@@ -386,10 +419,23 @@ func (r *Rule) match(o *Observation) (string, bool) {
 		return "", false
 	}
 	var what []string
+	if len(r.PathPrefix) > 0 {
+		found := ""
+		for _, p := range r.PathPrefix {
+			if strings.HasPrefix(o.Path, p) {
+				found = p
+				break
+			}
+		}
+		if found == "" {
+			return "", false
+		}
+		what = append(what, "the path starts with "+found)
+	}
 	if len(r.BodyAny) > 0 {
 		found := ""
 		for _, n := range r.BodyAny {
-			if strings.Contains(o.Low, n) {
+			if o.text().Contains(n) {
 				found = n
 				break
 			}
@@ -400,7 +446,7 @@ func (r *Rule) match(o *Observation) (string, bool) {
 		what = append(what, fmt.Sprintf("the body says %q", found))
 	}
 	for _, n := range r.BodyAll {
-		if !strings.Contains(o.Low, n) {
+		if !o.text().Contains(n) {
 			return "", false
 		}
 	}
