@@ -151,6 +151,9 @@ func TestReadmeFirstScreen(t *testing.T) {
 				runDev(t, dir, env, cmd)
 			default:
 				out := runShell(t, dir, env, cmd)
+				if shown, ok := shownOutput(readme)[cmd]; ok {
+					checkShownOutput(t, cmd, shown, out)
+				}
 				for _, w := range firstScreenOutput {
 					if strings.Contains(cmd, w.command) && !strings.Contains(out, w.output) {
 						t.Errorf("%s\ndoes not print %q; it printed:\n%s", cmd, w.output, out)
@@ -725,6 +728,66 @@ func TestReadmeLayoutOrder(t *testing.T) {
 						t.Errorf("%s: %s (entry %v) imports %s (entry %v), which the list puts above it", file, pkg, entries[from], imp, entries[to])
 					}
 				}
+			}
+		})
+	}
+}
+
+// shownOutput maps a first-screen command to the output the README shows
+// for it: the text fence right after an sh fence that holds that one
+// command.
+func shownOutput(readme string) map[string]string {
+	out := map[string]string{}
+	fs := fences(readme)
+	for i := 0; i+1 < len(fs); i++ {
+		if fs[i].line > firstScreenLines || fs[i].lang != "sh" || fs[i+1].lang != "text" {
+			continue
+		}
+		if cmds := shellCommands(fs[i].body); len(cmds) == 1 {
+			out[cmds[0]] = fs[i+1].body
+		}
+	}
+	return out
+}
+
+// checkShownOutput: the README's excerpt of a command's output is what the
+// command prints, up to line wrapping; "…" marks a cut, so each piece
+// between cuts must appear, in order.
+func checkShownOutput(t *testing.T, cmd, shown, out string) {
+	t.Helper()
+	got := strings.Join(strings.Fields(out), " ")
+	at := 0
+	for _, piece := range strings.Split(shown, "…") {
+		piece = strings.Join(strings.Fields(piece), " ")
+		if piece == "" {
+			continue
+		}
+		i := strings.Index(got[at:], piece)
+		if i < 0 {
+			t.Errorf("the README shows, for %s:\n%s\nbut the command does not print it (in order); it printed:\n%s", cmd, piece, out)
+			return
+		}
+		at += i + len(piece)
+	}
+}
+
+func TestCheckShownOutput(t *testing.T) {
+	out := "1. cause [code, 96%]\n   fix: do this, then that.\n"
+	for _, tc := range []struct {
+		name, shown string
+		fail        bool
+	}{
+		{"wrapped", "1. cause [code, 96%]\n fix: do this,\n then …", false},
+		{"stale figure", "1. cause [code, 94%]", true},
+		{"out of order", "then that. … 1. cause", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ft := &testing.T{}
+			done := make(chan struct{})
+			go func() { defer close(done); checkShownOutput(ft, "cmd", tc.shown, out) }()
+			<-done
+			if ft.Failed() != tc.fail {
+				t.Errorf("failed = %v, want %v", ft.Failed(), tc.fail)
 			}
 		})
 	}
