@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/connect-doctor/connect-doctor/api/httperr"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // Context keys set by the middleware.
@@ -19,6 +20,7 @@ const (
 	ctxRequestID = "cd.requestID"
 	ctxClientKey = "cd.clientKey"
 	ctxVerified  = "cd.verified"
+	ctxViewer    = "cd.viewer"
 	ctxAuthError = "cd.authError"
 )
 
@@ -85,8 +87,8 @@ func accessLog(log *slog.Logger, m *metrics) gin.HandlerFunc {
 			slog.String("request_id", requestID(c)),
 		}
 		ck := c.GetString(ctxClientKey)
-		if v := Verified(c); ck == "" && v != nil {
-			ck = v.Tenant.ClientKey
+		if ck == "" {
+			ck = viewerClientKey(c)
 		}
 		if ck != "" {
 			attrs = append(attrs, slog.String("client_key", ck))
@@ -124,4 +126,18 @@ func securityHeaders() gin.HandlerFunc {
 		h.Set("Referrer-Policy", "no-referrer")
 		c.Next()
 	}
+}
+
+// viewerClientKey is the clientKey of the request's viewer (a Forge
+// route's, or the Connect token's), without building a Viewer for the log.
+func viewerClientKey(c *gin.Context) string {
+	if v, ok := c.Get(ctxViewer); ok {
+		if vv, _ := v.(*tenant.Viewer); vv != nil && vv.Tenant != nil {
+			return vv.Tenant.ClientKey
+		}
+	}
+	if cv := Verified(c); cv != nil {
+		return cv.Tenant.ClientKey
+	}
+	return ""
 }

@@ -209,3 +209,26 @@ func Verified(c *gin.Context) *connect.Verified {
 	vv, _ := v.(*connect.Verified)
 	return vv
 }
+
+// Viewer returns the tenant and account of an authenticated request, or
+// nil: the one a Forge route set with SetViewer, else the one a Connect
+// token named (built on first use, then kept for the request). The admin
+// panel's handlers read it and never ask which protocol authenticated the
+// request.
+func Viewer(c *gin.Context) *tenant.Viewer {
+	if v, ok := c.Get(ctxViewer); ok {
+		vv, _ := v.(*tenant.Viewer)
+		return vv
+	}
+	cv := Verified(c)
+	if cv == nil {
+		return nil
+	}
+	v := &tenant.Viewer{Tenant: cv.Tenant, AccountID: cv.AccountID(), Kind: tenant.Connect}
+	c.Set(ctxViewer, v)
+	return v
+}
+
+// SetViewer records the viewer of a request authenticated by other means
+// than a Connect token (the Forge Remote routes, with a FIT).
+func SetViewer(c *gin.Context, v *tenant.Viewer) { c.Set(ctxViewer, v) }

@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	connectdoctor "github.com/connect-doctor/connect-doctor"
 	"github.com/connect-doctor/connect-doctor/api"
 	"github.com/connect-doctor/connect-doctor/api/forgeapi"
@@ -190,7 +188,6 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	})
 	var caller panel.Caller = panel.JiraCaller{Client: checker}
 	var admin panel.AdminChecker = jc
-	verified := api.Verified
 	var fapi *forgeapi.Server
 	var fstore *storage.ForgeStore
 	var forgeExplain func(context.Context, *explain.Context)
@@ -201,20 +198,15 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 			Invalidate: invalidate, Logger: log, Now: o.Now, ConnectAdmin: jc, ConnectTenant: store.Get,
 			License: cfg.ForgeLicense, PreUninstallTimeout: cfg.ForgePreUninstallTimeout})
 		// The panel's handlers serve both protocols: on /forge/api the
-		// tenant comes from the FIT and Jira is called through the gateway.
+		// viewer (tenant.Viewer, read with api.Viewer) comes from the FIT
+		// and Jira is called through the gateway.
 		caller = forgeapi.Caller{Connect: caller, Forge: fapi, Client: checker}
 		admin = forgeapi.AdminChecker{Connect: jc, Forge: fapi}
 		forgeExplain = fapi.ExplainContext
-		verified = func(c *gin.Context) *connect.Verified {
-			if v := forgeapi.Verified(c); v != nil {
-				return v
-			}
-			return api.Verified(c)
-		}
 	}
 	pn, err := panel.New(panel.Deps{
 		Catalog: cat, Engine: explain.New(cat), Jira: caller, Admin: admin, History: checks,
-		Verified: verified, AppKey: cfg.AppKey, Version: o.Version, APJSURL: cfg.APJSURL, Logger: log, Now: o.Now,
+		AppKey: cfg.AppKey, Version: o.Version, APJSURL: cfg.APJSURL, Logger: log, Now: o.Now,
 		ChecksPerMinute: cfg.ChecksPerMinute, AccountChecksPerMinute: cfg.AccountChecksPerMinute, OnDiagnosis: om.diagnosis, ForgeExplain: forgeExplain, Quota: limiter,
 	})
 	if err != nil {

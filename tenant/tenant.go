@@ -73,3 +73,38 @@ func (t *Tenant) String() string {
 	}
 	return t.ClientKey + " (" + t.BaseURL + ")"
 }
+
+// Kind is the protocol a request reached the app through.
+type Kind uint8
+
+// The two kinds of viewer.
+const (
+	// Connect: a Connect JWT (context or page token) signed with the
+	// tenant's shared secret.
+	Connect Kind = iota + 1
+	// Forge: a Forge Invocation Token from Forge Remote.
+	Forge
+)
+
+// String names the kind ("connect", "forge").
+func (k Kind) String() string {
+	switch k {
+	case Connect:
+		return "connect"
+	case Forge:
+		return "forge"
+	}
+	return "unknown"
+}
+
+// Viewer is a tenant and the account acting in it, as a verified request
+// names them: the one thing the admin panel needs to know about who is
+// asking, whichever protocol authenticated the request.
+type Viewer struct {
+	Tenant *Tenant
+	// AccountID is the acting user's Atlassian accountId; "" for an
+	// anonymous request (a Connect token without sub, a FIT without
+	// principal).
+	AccountID string
+	Kind      Kind
+}

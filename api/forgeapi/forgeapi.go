@@ -25,11 +25,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/connect-doctor/connect-doctor/api"
 	"github.com/connect-doctor/connect-doctor/api/httperr"
 	"github.com/connect-doctor/connect-doctor/api/panel"
-	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/forge"
@@ -181,9 +180,9 @@ const (
 	MaxAPIBody   = panel.MaxAPIBody
 )
 
-// Register mounts the Forge routes on r and the panel API (api.RegisterAPI)
+// Register mounts the Forge routes on r and the panel API (panelAPI.RegisterAPI)
 // under /forge/api.
-func (s *Server) Register(r Router, api APIMounter) {
+func (s *Server) Register(r Router, panelAPI APIMounter) {
 	f := r.Group("/forge", panel.LimitBody(MaxEventBody))
 	f.POST("/lifecycle", s.fit(s.EventVerifier), s.fromForge(s.EventModules.Lifecycle), s.lifecycle)
 	f.POST("/scheduled", s.fit(s.EventVerifier), s.fromForge(s.EventModules.Scheduled), s.scheduled)
@@ -199,7 +198,7 @@ func (s *Server) Register(r Router, api APIMounter) {
 	g := r.Group("/forge/api", mw...)
 	g.GET("/link", s.getLink)
 	g.POST("/link", panel.LimitBody(4<<10), s.postLink)
-	api.RegisterAPI(g)
+	panelAPI.RegisterAPI(g)
 }
 
 // Invocation is one verified Forge call: its claims, the OAuth tokens it
@@ -209,7 +208,6 @@ type Invocation struct {
 	Tokens       forge.OAuthTokens
 	Tenant       *tenant.Tenant
 	Installation *storage.ForgeInstallation
-	verified     *connect.Verified
 	fit          string // the raw FIT, for the explainer only (short-lived, never logged)
 }
 
@@ -221,15 +219,6 @@ type ctxKey struct{}
 func FromContext(ctx context.Context) (*Invocation, bool) {
 	inv, ok := ctx.Value(ctxKey{}).(*Invocation)
 	return inv, ok
-}
-
-// Verified returns the tenant and user of a /forge/api request in the form
-// the panel's handlers use, or nil.
-func Verified(c *gin.Context) *connect.Verified {
-	if inv, ok := FromContext(c.Request.Context()); ok {
-		return inv.verified
-	}
-	return nil
 }
 
 // fit verifies the FIT and reads the OAuth headers. A failure is a 401
@@ -338,8 +327,9 @@ func (s *Server) tenant() gin.HandlerFunc {
 		// requestRemote comes straight from the browser, which can set
 		// x-forge-oauth-system to anything.
 		inv.Tenant, inv.Installation = t, inst
-		inv.verified = &connect.Verified{Tenant: t, Claims: &connect.Claims{RegisteredClaims: jwt.RegisteredClaims{
-			Subject: inv.Claims.UserAccountID(), Issuer: forge.Issuer, ID: inv.Claims.ID}}}
+		// The panel's handlers (mounted under /forge/api) read the viewer
+		// as they do on the Connect routes.
+		api.SetViewer(c, &tenant.Viewer{Tenant: t, AccountID: inv.Claims.UserAccountID(), Kind: tenant.Forge})
 		c.Next()
 	}
 }

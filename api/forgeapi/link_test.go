@@ -76,7 +76,7 @@ func TestConnectAndForgeLinkedIntoOneTenant(t *testing.T) {
 		}
 		view := decode[panel.InstallationView](t, ui(iv, inst.InstallationID, admin.AccountID, "GET", "/forge/api/installation", nil))
 		if view.ClientKey != inst.ClientKey || view.Details == nil || view.Details.InstallationID != inst.InstallationID ||
-			!slicesEqual(view.Scopes, []string{"READ", "ACT_AS_USER"}) {
+			!slicesEqual(view.Scopes, []string{"READ", "ACT_AS_USER", "NONE"}) {
 			t.Fatalf("one tenant through Forge: %+v", view)
 		}
 		res := decode[panel.CheckResult](t, ui(iv, inst.InstallationID, admin.AccountID, "POST", "/forge/api/checks",

@@ -64,8 +64,28 @@ func TestInstallationForAdminAndForOthers(t *testing.T) {
 	if admin.ClientKey != e.sim.ClientKey() || admin.BaseURL != e.sim.URL() || admin.State != "installed" || admin.AppKey != appKey {
 		t.Fatalf("installation facts: %s", r.body)
 	}
-	if len(admin.Scopes) != 2 || admin.Scopes[0].Scope != "READ" || admin.Scopes[0].Operations < 100 || admin.Reachable <= admin.Scopes[0].Operations || admin.Operations < 700 {
-		t.Fatalf("scope counts: %+v reachable %d of %d", admin.Scopes, admin.Reachable, admin.Operations)
+	// The scope table (issue 18 item 10): the declared READ and
+	// ACT_AS_USER, then NONE, adding up to the reachable count.
+	sum := 0
+	for _, sc := range admin.Scopes {
+		sum += sc.Operations
+	}
+	if len(admin.Scopes) != 3 || admin.Scopes[0].Scope != "READ" || admin.Scopes[0].Source != panel.SourceDeclared || admin.Scopes[0].Operations < 100 ||
+		admin.Scopes[2].Scope != "NONE" || admin.Scopes[2].Source != panel.SourceNone || admin.Scopes[2].Operations == 0 ||
+		sum != admin.Reachable || admin.Operations < 700 {
+		t.Fatalf("scope counts: %+v (sum %d) reachable %d of %d", admin.Scopes, sum, admin.Reachable, admin.Operations)
+	}
+	// Each row counts what the explorer's scope filter lists.
+	for _, sc := range admin.Scopes {
+		var page panel.EndpointPage
+		e.call("admin", "GET", "/api/endpoints?limit=1&scope="+sc.Scope, nil).decode(t, &page)
+		if page.Total != sc.Operations {
+			t.Fatalf("row %s counts %d, the explorer lists %d", sc.Scope, sc.Operations, page.Total)
+		}
+	}
+	// Who is looking (item 9): the display name from Jira's user API.
+	if want := e.sim.User("admin"); admin.Viewer.DisplayName != want.DisplayName || admin.Viewer.AccountID != want.AccountID || admin.Viewer.Hidden != nil {
+		t.Fatalf("viewer: %+v, want %s", admin.Viewer, want.DisplayName)
 	}
 
 	var user panel.InstallationView
@@ -74,8 +94,54 @@ func TestInstallationForAdminAndForOthers(t *testing.T) {
 	if r.status != 200 || user.Details != nil || user.Viewer.Admin == nil || *user.Viewer.Admin || user.Viewer.Refusal == nil || user.Viewer.Refusal.Code != "not_jira_admin" {
 		t.Fatalf("regular user must get the summary without details and a refusal: %d %s", r.status, r.body)
 	}
+	// Item 11: the banner says exactly what is hidden and what is not.
+	if len(user.Viewer.Hidden) != 3 || !strings.Contains(strings.Join(user.Viewer.Hidden, ";"), "History") ||
+		!strings.Contains(strings.Join(user.Viewer.Available, ";"), "Endpoint explorer") || user.Viewer.DisplayName != e.sim.User("user").DisplayName {
+		t.Fatalf("regular user's viewer: %+v", user.Viewer)
+	}
 	if r.header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("API answers must not be cached: %q", r.header.Get("Cache-Control"))
+	}
+}
+
+// TestViewerNameIsAskedOfJiraAndCached (issue 18 item 9): the display
+// name comes from GET /rest/api/3/user as the app, once per NameTTL.
+func TestViewerNameIsAskedOfJiraAndCached(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.sim.ResetRequests()
+	const path = "/rest/api/3/user"
+	for range 3 {
+		var v panel.InstallationView
+		e.call("admin", "GET", "/api/installation", nil).decode(t, &v)
+		if v.Viewer.DisplayName != e.sim.User("admin").DisplayName {
+			t.Fatalf("display name %q", v.Viewer.DisplayName)
+		}
+	}
+	if n := e.countRequests("GET", path); n != 1 {
+		t.Fatalf("%d user lookups for three loads, want 1 (cached)", n)
+	}
+	for _, rq := range e.sim.Requests() {
+		if rq.Path == path && rq.AuthScheme != "JWT" {
+			t.Fatalf("the lookup must be made as the app, got %s", rq.AuthScheme)
+		}
+	}
+	// A renamed user shows the new name once the entry expires.
+	u := e.sim.User("admin")
+	u.DisplayName = "Renamed Admin"
+	if err := e.sim.UpdateUser(u); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(panel.DefaultNameTTL - time.Second)
+	var v panel.InstallationView
+	if e.call("admin", "GET", "/api/installation", nil).decode(t, &v); v.Viewer.DisplayName == "Renamed Admin" {
+		t.Fatal("the name was asked again before NameTTL")
+	}
+	e.clock.Advance(2 * time.Second)
+	if e.call("admin", "GET", "/api/installation", nil).decode(t, &v); v.Viewer.DisplayName != "Renamed Admin" {
+		t.Fatalf("after NameTTL: %q", v.Viewer.DisplayName)
+	}
+	if n := e.countRequests("GET", path); n != 2 {
+		t.Fatalf("%d user lookups, want 2", n)
 	}
 }
 

@@ -2,6 +2,11 @@ package panel_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +76,87 @@ func (d panelDriver) runCheck(f *chromedp.Node, method, path, as string) string 
 		d.t.Fatal(err)
 	}
 	return got
+}
+
+// volatile matches what changes from one run to the next in the panel's
+// text (ports, times, durations, trace ids), so that the sidecar compares
+// what the panel says, not when it said it.
+var volatile = []struct {
+	re *regexp.Regexp
+	to string
+}{
+	{regexp.MustCompile(`http://127\.0\.0\.1:\d+`), "http://127.0.0.1:PORT"},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)`), "TIME"},
+	{regexp.MustCompile(`[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT`), "DATE"},
+	{regexp.MustCompile(`\b\d+ ms\b`), "N ms"},
+	{regexp.MustCompile(`\b[0-9a-f]{16,}\b`), "HEX"},
+}
+
+func normalizeShown(s string) string {
+	for _, v := range volatile {
+		s = v.re.ReplaceAllString(s, v.to)
+	}
+	lines := strings.Split(strings.ReplaceAll(s, "\r", ""), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t")
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n")) + "\n"
+}
+
+// screenshot saves a PNG of the page into dir and takes the panel's
+// rendered text (innerText of #cd-panel in frame f, normalized). With
+// UPDATE_SCREENSHOTS set, the PNG and the text are written to
+// docs/screenshots/<name>.png and .txt, the files the README shows;
+// otherwise the text is compared with the committed .txt, so that the
+// screenshots cannot drift from what the panel shows: a change to the
+// panel fails here until the screenshots are regenerated with
+//
+//	UPDATE_SCREENSHOTS=1 CHROME_PATH=/usr/bin/chromium go test ./api/panel -run InHeadlessChromium
+func (d panelDriver) screenshot(f *chromedp.Node, dir, name string) {
+	d.t.Helper()
+	png, err := chromedp.Run(d.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		d.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+	shown := normalizeShown(d.text(f, "#cd-panel"))
+	docs := filepath.Join("..", "..", "docs", "screenshots", name)
+	if os.Getenv("UPDATE_SCREENSHOTS") != "" {
+		if err := os.WriteFile(docs+".png", png, 0o644); err != nil {
+			d.t.Fatal(err)
+		}
+		if err := os.WriteFile(docs+".txt", []byte(shown), 0o644); err != nil {
+			d.t.Fatal(err)
+		}
+		d.t.Logf("updated %s.png and .txt", docs)
+		return
+	}
+	want, err := os.ReadFile(docs + ".txt")
+	if err != nil {
+		d.t.Fatalf("%v: regenerate the screenshots (UPDATE_SCREENSHOTS=1)", err)
+	}
+	if string(want) != shown {
+		d.t.Errorf("docs/screenshots/%s.png no longer shows the panel: its text differs from %s.txt at\n%s\n"+
+			"Regenerate: UPDATE_SCREENSHOTS=1 CHROME_PATH=/usr/bin/chromium go test ./api/panel -run InHeadlessChromium", name, name, firstDiff(string(want), shown))
+	}
+}
+
+// firstDiff shows the first differing line of two texts.
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return "line " + strconv.Itoa(i+1) + ":\n  committed: " + wl + "\n  shown now: " + gl
+		}
+	}
+	return "(same lines)"
 }

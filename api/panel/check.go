@@ -13,7 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/connect-doctor/connect-doctor/api/httperr"
-	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/jira"
@@ -92,7 +91,7 @@ const pathHint = "Give a path relative to the Jira site, starting with /rest/, e
 	"The site is always the one the panel is opened from."
 
 func (p *Panel) runCheck(c *gin.Context) {
-	v := p.Verified(c)
+	v := p.Viewer(c)
 	var in CheckRequest
 	if !decodeJSON(c, &in) {
 		return
@@ -126,7 +125,7 @@ func (p *Panel) runCheck(c *gin.Context) {
 		httperr.Abort(c, http.StatusBadRequest, CodeGetWithBody, "GET and HEAD requests must not carry a body: Jira refuses them (CHANGE-2328).", "Remove the body, or use POST for search-like operations (e.g. POST /rest/api/3/search/jql).")
 		return
 	}
-	acc := v.AccountID()
+	acc := v.AccountID
 	if as == string(preflight.User) && acc == "" {
 		httperr.Abort(c, http.StatusBadRequest, CodeNoViewer, "The panel's token names no user, so there is nobody to act as.", "Log in to Jira and reopen the panel.")
 		return
@@ -162,7 +161,7 @@ func (p *Panel) runCheck(c *gin.Context) {
 
 // perform runs one check and diagnoses it. A refusal before anything was
 // sent is returned as an error detail with its HTTP status.
-func (p *Panel) perform(ctx context.Context, v *connect.Verified, method, path string, as preflight.Identity, acc string, body []byte, perms *preflight.Permissions) (*CheckResult, int, *httperr.Detail) {
+func (p *Panel) perform(ctx context.Context, v *tenant.Viewer, method, path string, as preflight.Identity, acc string, body []byte, perms *preflight.Permissions) (*CheckResult, int, *httperr.Detail) {
 	t := v.Tenant
 	pf := preflight.Predict(p.Catalog, preflight.Input{Method: method, Path: path, Identity: as, DeclaredScopes: t.Scopes, Permissions: perms,
 		Forge: t.Forge(), OAuthScopes: t.OAuthScopes})
@@ -264,9 +263,9 @@ const forgeTokenPlaceholder = "forge-oauth-token"
 
 // store records a check in the history (best effort: the answer is still
 // returned when the database is down, with stored=false).
-func (p *Panel) store(ctx context.Context, v *connect.Verified, res *CheckResult) {
+func (p *Panel) store(ctx context.Context, v *tenant.Viewer, res *CheckResult) {
 	row := &storage.CheckRow{
-		ClientKey: v.Tenant.ClientKey, AccountID: v.AccountID(), Identity: res.Request.As, Method: res.Request.Method,
+		ClientKey: v.Tenant.ClientKey, AccountID: v.AccountID, Identity: res.Request.As, Method: res.Request.Method,
 		Path: res.Request.Path, Status: res.Response.Status, DurationMs: res.Response.DurationMs,
 		Outcome: string(res.Preflight.Outcome), Summary: res.Diagnosis.Summary,
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/connect-doctor/connect-doctor/api/httperr"
-	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/explain/capture"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
@@ -31,8 +30,8 @@ type adminStatus struct {
 
 // checkAdmin asks Jira (as the app, cached by the Jira client) whether the
 // viewer holds Administer Jira.
-func (p *Panel) checkAdmin(ctx context.Context, v *connect.Verified) adminStatus {
-	acc := v.AccountID()
+func (p *Panel) checkAdmin(ctx context.Context, v *tenant.Viewer) adminStatus {
+	acc := v.AccountID
 	if acc == "" {
 		return adminStatus{}
 	}
@@ -53,9 +52,29 @@ const notAdminMessage = "This needs the Administer Jira global permission, and J
 const notAdminHint = "Ask a Jira administrator to open Connect Doctor, or to grant you Administer Jira. " +
 	"Checks as yourself, Explain a response, the Endpoint explorer and the Scope advisor stay available to you."
 
+// The panel's parts a viewer without Administer Jira does not see, and the
+// ones they keep: the installation banner names both lists.
+var (
+	adminOnlyParts = []string{
+		"the installation details (install and update dates, Cloud ID, SEN, OAuth client ID, versions)",
+		"checks run as the app",
+		"the History of checks",
+	}
+	everyoneParts = []string{
+		"this installation summary and its scope table",
+		"the Endpoint explorer",
+		"checks run as yourself",
+		"Explain a response",
+		"the Scope advisor",
+	}
+)
+
+const notAdminBanner = "Jira says you do not hold the Administer Jira global permission, so three parts of this panel are hidden from you."
+const notAdminBannerHint = "Ask a Jira administrator to grant you Administer Jira, or to open Connect Doctor for you."
+
 // requireAdmin writes 403 not_jira_admin (or 502 when Jira could not be
 // asked) and reports false unless the viewer is a Jira administrator.
-func (p *Panel) requireAdmin(c *gin.Context, v *connect.Verified) bool {
+func (p *Panel) requireAdmin(c *gin.Context, v *tenant.Viewer) bool {
 	st := p.checkAdmin(c.Request.Context(), v)
 	switch {
 	case st.Err != nil:
@@ -92,19 +111,39 @@ type InstallationView struct {
 	Details     *InstallDetails `json:"details,omitempty"`
 }
 
-// ScopeCount is one declared scope and the operations it unlocks (those
-// whose Connect scope is exactly this one; lower scopes are implied).
+// ScopeCount is one row of the scope table: a scope and the catalog
+// operations whose Connect scope is exactly that one (the explorer's scope
+// filter lists the same operations).
 type ScopeCount struct {
 	Scope      string `json:"scope"`
 	Operations int    `json:"operations"`
-	Note       string `json:"note,omitempty"`
+	// Source says why the row is counted: "declared" (the installed
+	// descriptor names the scope), "implied" (a declared scope grants it,
+	// as WRITE grants READ) or "none" (operations that need no scope).
+	// The rows add up to reachableOperations.
+	Source string `json:"source"`
+	Note   string `json:"note,omitempty"`
 }
+
+// Sources of a scope row.
+const (
+	SourceDeclared = "declared"
+	SourceImplied  = "implied"
+	SourceNone     = "none"
+)
 
 // ViewerView says who is looking and whether Jira calls them an admin.
 type ViewerView struct {
-	AccountID string          `json:"accountId,omitempty"`
-	Admin     *bool           `json:"admin"` // null: Jira could not be asked
-	Refusal   *httperr.Detail `json:"refusal,omitempty"`
+	AccountID string `json:"accountId,omitempty"`
+	// DisplayName is the account's name from Jira's user API (cached for
+	// NameTTL); empty when Jira could not tell: show the accountId.
+	DisplayName string          `json:"displayName,omitempty"`
+	Admin       *bool           `json:"admin"` // null: Jira could not be asked
+	Refusal     *httperr.Detail `json:"refusal,omitempty"`
+	// Hidden and Available name the panel's parts the viewer does not see
+	// and still sees, when Administer Jira is not confirmed.
+	Hidden    []string `json:"hidden,omitempty"`
+	Available []string `json:"available,omitempty"`
 }
 
 // InstallDetails are the administrator-only installation details.
@@ -124,14 +163,18 @@ type InstallDetails struct {
 // public summary and who they are; the details need Administer Jira. (The
 // panel learns from this answer whether to offer the admin-only sections.)
 func (p *Panel) installation(c *gin.Context) {
-	v := p.Verified(c)
+	v := p.Viewer(c)
 	t := v.Tenant
 	st := p.checkAdmin(c.Request.Context(), v)
+	name, err := p.names.displayName(c.Request.Context(), v, p.AdminTimeout)
+	if err != nil {
+		p.Logger.Warn("display name lookup failed", "client_key", t.ClientKey, "error", withoutQuery(err.Error()))
+	}
 	// Tenant records are immutable once read, so the answer for the same
-	// record and viewer is the same bytes. Answers that depend on a failed
-	// admin check, and Forge tenants (assembled afresh per request), are
-	// not kept.
-	key := installationKey{tenant: t, viewer: v.AccountID(), admin: st.Admin}
+	// record, viewer and name is the same bytes. Answers that depend on a
+	// failed admin check, and Forge tenants (assembled afresh per
+	// request), are not kept.
+	key := installationKey{tenant: t, viewer: v.AccountID, admin: st.Admin, name: name}
 	cacheable := st.Err == nil && !t.Forge()
 	if cacheable {
 		if body, ok := p.installations.Get(key); ok {
@@ -143,22 +186,22 @@ func (p *Panel) installation(c *gin.Context) {
 		ClientKey: t.ClientKey, BaseURL: t.BaseURL, DisplayURL: t.DisplayURL, ProductType: t.ProductType,
 		State: string(t.State), AppKey: p.AppKey, Version: p.Version,
 		Reachable: p.counts.reachable(t.Scopes), Operations: p.Catalog.Len(),
-		Viewer: ViewerView{AccountID: v.AccountID()},
+		Viewer: ViewerView{AccountID: v.AccountID, DisplayName: name},
 	}
 	if t.Forge() {
 		out.Forge, out.OAuthScopes, out.Reachable = true, t.OAuthScopes, oauthReachable(p.Catalog, t.OAuthScopes)
 	}
-	for _, s := range t.Scopes {
-		sc := ScopeCount{Scope: string(s), Operations: p.counts.exact[s]}
-		if s == scope.ActAsUser {
-			sc.Note = "lets the app act as a user through the JWT-bearer grant"
-		}
-		out.Scopes = append(out.Scopes, sc)
+	// A Forge installation's calls carry OAuth scopes: its table stays
+	// empty unless it is linked to a Connect installation, whose scopes
+	// govern that one's calls.
+	if !t.Forge() || len(t.Scopes) > 0 {
+		out.Scopes = p.counts.rows(t.Scopes)
 	}
 	switch {
 	case st.Err != nil:
 		out.Viewer.Refusal = &httperr.Detail{Code: CodeAdminCheckFailed, Message: "Jira could not be asked whether you are a Jira administrator: " + truncate(st.Err.Error(), 300),
-			Hint: "The administrator-only details are hidden until Jira answers; reload to retry."}
+			Hint: "The parts below marked hidden stay hidden until Jira answers; reload to retry."}
+		out.Viewer.Hidden, out.Viewer.Available = adminOnlyParts, everyoneParts
 	case st.Admin:
 		out.Viewer.Admin = &st.Admin
 		out.Details = &InstallDetails{
@@ -168,7 +211,8 @@ func (p *Panel) installation(c *gin.Context) {
 		}
 	default:
 		out.Viewer.Admin = &st.Admin
-		out.Viewer.Refusal = &httperr.Detail{Code: CodeNotJiraAdmin, Message: notAdminMessage, Hint: notAdminHint}
+		out.Viewer.Refusal = &httperr.Detail{Code: CodeNotJiraAdmin, Message: notAdminBanner, Hint: notAdminBannerHint}
+		out.Viewer.Hidden, out.Viewer.Available = adminOnlyParts, everyoneParts
 	}
 	body, err := json.Marshal(out)
 	if err != nil {
@@ -188,6 +232,7 @@ type installationKey struct {
 	tenant *tenant.Tenant
 	viewer string
 	admin  bool
+	name   string
 }
 
 const jsonContentType = "application/json; charset=utf-8"
@@ -205,6 +250,42 @@ func countScopes(c *catalog.Catalog) scopeCounts {
 		sc.exact[op.ConnectScope]++
 	}
 	return sc
+}
+
+// rows is the scope table of a declared set: each declared scope, each
+// scope a declared one implies, and the operations that need no scope,
+// each with the operations whose Connect scope is exactly that one. The
+// rows add up to reachable(set).
+func (sc scopeCounts) rows(set scope.Set) []ScopeCount {
+	out := []ScopeCount{}
+	seen := map[scope.Scope]bool{}
+	for _, s := range set {
+		if seen[s] || s == scope.None || s == "" || !set.Allows(s) {
+			continue // NONE has its own row; INACCESSIBLE reaches nothing
+		}
+		seen[s] = true
+		row := ScopeCount{Scope: string(s), Operations: sc.exact[s], Source: SourceDeclared}
+		if s == scope.ActAsUser {
+			row.Note = "lets the app act as a user through the JWT-bearer grant"
+		}
+		out = append(out, row)
+	}
+	for _, s := range scope.Declarable {
+		if seen[s] || !set.Allows(s) || sc.exact[s] == 0 {
+			continue
+		}
+		seen[s] = true
+		by := ""
+		for _, d := range set {
+			if d != s && d.Implies(s) {
+				by = string(d)
+				break
+			}
+		}
+		out = append(out, ScopeCount{Scope: string(s), Operations: sc.exact[s], Source: SourceImplied, Note: "granted by " + by})
+	}
+	return append(out, ScopeCount{Scope: string(scope.None), Operations: sc.exact[scope.None] + sc.exact[""], Source: SourceNone,
+		Note: "operations that need no scope"})
 }
 
 // reachable counts the operations a scope set unlocks: a handful of
@@ -281,9 +362,9 @@ type EndpointView struct {
 
 // viewerPermissions returns what is known of the viewer's permissions for
 // predictions: Administer Jira from the (cached) probe, or nothing.
-func (p *Panel) viewerPermissions(ctx context.Context, v *connect.Verified) *preflight.Permissions {
+func (p *Panel) viewerPermissions(ctx context.Context, v *tenant.Viewer) *preflight.Permissions {
 	st := p.checkAdmin(ctx, v)
-	if st.Err != nil || v.AccountID() == "" {
+	if st.Err != nil || v.AccountID == "" {
 		return nil
 	}
 	return preflight.NewPermissions(map[string]bool{preflight.KeyAdminister: st.Admin})
@@ -322,7 +403,7 @@ type EndpointPage struct {
 }
 
 func (p *Panel) endpoints(c *gin.Context) {
-	v := p.Verified(c)
+	v := p.Viewer(c)
 	limit, ok := pageLimit(c, DefaultPageSize, MaxPageSize)
 	if !ok {
 		return
@@ -353,7 +434,7 @@ func (p *Panel) endpoints(c *gin.Context) {
 }
 
 func (p *Panel) endpoint(c *gin.Context) {
-	v := p.Verified(c)
+	v := p.Viewer(c)
 	op, ok := p.Catalog.ByOperationID(c.Param("operationId"))
 	if !ok {
 		httperr.Abort(c, http.StatusNotFound, CodeNotFound, "The catalog has no operation with that operationId.", "Search the endpoint explorer by path or keyword.")
@@ -399,7 +480,7 @@ type HistoryPage struct {
 }
 
 func (p *Panel) listChecks(c *gin.Context) {
-	v := p.Verified(c)
+	v := p.Viewer(c)
 	limit, ok := pageLimit(c, 20, storage.MaxCheckPage)
 	if !ok || !p.requireAdmin(c, v) {
 		return
@@ -422,7 +503,7 @@ func (p *Panel) listChecks(c *gin.Context) {
 }
 
 func (p *Panel) getCheck(c *gin.Context) {
-	v := p.Verified(c)
+	v := p.Viewer(c)
 	if !p.requireAdmin(c, v) {
 		return
 	}
@@ -469,7 +550,7 @@ type ExplainHTTPResp struct {
 }
 
 func (p *Panel) explain(c *gin.Context) {
-	v := p.Verified(c)
+	v := p.Viewer(c)
 	var in ExplainRequest
 	if !decodeJSON(c, &in) {
 		return
@@ -564,7 +645,7 @@ type AdviceView struct {
 }
 
 func (p *Panel) advice(c *gin.Context) {
-	v := p.Verified(c)
+	v := p.Viewer(c)
 	var in AdviceRequest
 	if !decodeJSON(c, &in) {
 		return

@@ -79,7 +79,7 @@ var sections = []string{"installation", "explorer", "check", "explain", "history
 // page renders the admin page. The tenant comes from the verified page
 // token; nothing secret is put into the page.
 func (p *Panel) page(c *gin.Context) {
-	v := p.Verified(c)
+	v := p.Viewer(c)
 	base := strings.TrimSuffix(c.FullPath(), "/admin")
 	view, _ := queryValue(c.Request.URL.RawQuery, "view")
 	if !contains(sections, view) {

@@ -18,8 +18,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/connect-doctor/connect-doctor/api"
 	"github.com/connect-doctor/connect-doctor/api/httperr"
-	"github.com/connect-doctor/connect-doctor/connect"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/internal/redact"
@@ -59,17 +59,20 @@ type History interface {
 
 // Deps are the panel's collaborators and settings.
 type Deps struct {
-	Catalog  *catalog.Catalog
-	Engine   *explain.Engine
-	Jira     Caller
-	Admin    AdminChecker
-	History  History
-	Verified func(*gin.Context) *connect.Verified // api.Verified
-	AppKey   string
-	Version  string
-	APJSURL  string // all.js: Atlassian's CDN or the simulator's bridge
-	Logger   *slog.Logger
-	Now      func() time.Time
+	Catalog *catalog.Catalog
+	Engine  *explain.Engine
+	Jira    Caller
+	Admin   AdminChecker
+	History History
+	// Viewer returns the tenant and account of an authenticated request
+	// (default api.Viewer: the Connect token's, or the one a Forge route
+	// recorded with api.SetViewer).
+	Viewer  func(*gin.Context) *tenant.Viewer
+	AppKey  string
+	Version string
+	APJSURL string // all.js: Atlassian's CDN or the simulator's bridge
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// ChecksPerMinute is the ceiling on POST /api/checks per (tenant,
 	// identity), over all accounts.
 	ChecksPerMinute int
@@ -79,8 +82,12 @@ type Deps struct {
 	AccountChecksPerMinute int
 	// CheckTimeout bounds one check (default 30 s).
 	CheckTimeout time.Duration
-	// AdminTimeout bounds the admin permission probe (default 10 s).
+	// AdminTimeout bounds the admin permission probe and the display
+	// name lookup (default 10 s).
 	AdminTimeout time.Duration
+	// NameTTL is how long a viewer's display name (Jira's user API) is
+	// kept (default DefaultNameTTL, 10 minutes).
+	NameTTL time.Duration
 	// OnDiagnosis, when set, is told every diagnosis the panel produces
 	// (for metrics).
 	OnDiagnosis func(explain.Diagnosis)
@@ -104,6 +111,7 @@ type Panel struct {
 	installations *ttlcache.Cache[installationKey, []byte]
 	gzip          *compressor
 	redactor      *redact.Redactor // personal data out of stored checks
+	names         *names           // viewers' display names
 }
 
 // Limits of the API.
@@ -124,6 +132,9 @@ func New(d Deps) (*Panel, error) {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.Viewer == nil {
+		d.Viewer = api.Viewer
 	}
 	if d.Catalog == nil {
 		d.Catalog = catalog.Default()
@@ -146,13 +157,16 @@ func New(d Deps) (*Panel, error) {
 	if d.AdminTimeout <= 0 {
 		d.AdminTimeout = 10 * time.Second
 	}
+	if d.NameTTL <= 0 {
+		d.NameTTL = DefaultNameTTL
+	}
 	a, err := loadAssets()
 	if err != nil {
 		return nil, err
 	}
 	pages := ttlcache.New[pageKey, *renderedPage](ttlcache.Options{Size: 4096})
 	installations := ttlcache.New[installationKey, []byte](ttlcache.Options{Size: 4096})
-	return &Panel{redactor: redact.New(), pages: pages, installations: installations, gzip: newCompressor(), Deps: d, assets: a,
+	return &Panel{names: newNames(d.Jira, d.Now, d.NameTTL), redactor: redact.New(), pages: pages, installations: installations, gzip: newCompressor(), Deps: d, assets: a,
 		limiter: newCheckBudget(d.AccountChecksPerMinute, d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
 }
 
@@ -166,7 +180,7 @@ func (p *Panel) Register(r Router) {
 }
 
 // RegisterAPI mounts the JSON API on g, whose middleware must have
-// authenticated the request so that Deps.Verified finds the tenant: the
+// authenticated the request so that Deps.Viewer finds the tenant: the
 // Connect context-token group above, or the Forge Remote group under
 // /forge/api with FIT authentication (package api/forgeapi). The handlers
 // and their JSON are the same for both.

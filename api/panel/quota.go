@@ -53,7 +53,7 @@ func (p *Panel) quota(c *gin.Context) {
 		httperr.Abort(c, http.StatusNotFound, CodeQuotaUnavailable, "This deployment does not track rate limits.", "Enable the rate-limit gate (jira.Options.RateLimit).")
 		return
 	}
-	v := p.Verified(c)
+	v := p.Viewer(c)
 	q := p.Quota.Quota(v.Tenant.ClientKey)
 	out := QuotaView{WindowStart: q.WindowStart, ResetsAt: q.ResetsAt, Quota: -1, Remaining: -1,
 		LeasedPoints: q.Lease.Granted, UnusedPoints: q.Lease.Left, SpentPoints: q.Lease.Granted - q.Lease.Left,

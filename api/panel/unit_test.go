@@ -1,12 +1,18 @@
 package panel
 
 import (
+	"context"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/jira"
+	"github.com/connect-doctor/connect-doctor/jira/catalog"
+	"github.com/connect-doctor/connect-doctor/scope"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // TestPathCode: the panel maps the Jira client's path sentinels to its
@@ -118,6 +124,124 @@ func TestQueryValueAgreesWithParseQuery(t *testing.T) {
 			got, ok := queryValue(tc.raw, "view")
 			if ok != want.Has("view") || got != want.Get("view") {
 				t.Fatalf("queryValue(%q) = %q, %v; url.ParseQuery says %q, %v", tc.raw, got, ok, want.Get("view"), want.Has("view"))
+			}
+		})
+	}
+}
+
+// TestScopeRowsAddUp: the scope table's rows (declared, implied, NONE)
+// add up to the reachable count for every declared set, each scope is
+// counted once, and the NONE row is always there.
+func TestScopeRowsAddUp(t *testing.T) {
+	sc := countScopes(catalog.Default())
+	cases := []struct {
+		name    string
+		set     scope.Set
+		sources map[string]string // scope -> source expected
+	}{
+		{"the descriptor's READ ACT_AS_USER", scope.Set{scope.Read, scope.ActAsUser},
+			map[string]string{"READ": SourceDeclared, "ACT_AS_USER": SourceDeclared, "NONE": SourceNone}},
+		{"nothing declared", nil, map[string]string{"NONE": SourceNone}},
+		{"WRITE implies READ", scope.Set{scope.Write},
+			map[string]string{"WRITE": SourceDeclared, "READ": SourceImplied, "NONE": SourceNone}},
+		{"ADMIN implies the hierarchy", scope.Set{scope.Admin},
+			map[string]string{"ADMIN": SourceDeclared, "PROJECT_ADMIN": SourceImplied, "DELETE": SourceImplied, "WRITE": SourceImplied, "READ": SourceImplied, "NONE": SourceNone}},
+		{"duplicates and NONE declared", scope.Set{scope.Read, scope.Read, scope.None},
+			map[string]string{"READ": SourceDeclared, "NONE": SourceNone}},
+		{"INACCESSIBLE declared reaches nothing", scope.Set{scope.Inaccessible, scope.AccessEmailAddresses},
+			map[string]string{"ACCESS_EMAIL_ADDRESSES": SourceDeclared, "NONE": SourceNone}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rows := sc.rows(tc.set)
+			sum := 0
+			got := map[string]string{}
+			for _, r := range rows {
+				if _, dup := got[r.Scope]; dup {
+					t.Fatalf("scope %s twice: %+v", r.Scope, rows)
+				}
+				got[r.Scope] = r.Source
+				sum += r.Operations
+			}
+			if want := sc.reachable(tc.set); sum != want || sum == 0 {
+				t.Fatalf("rows add up to %d, reachable is %d: %+v", sum, want, rows)
+			}
+			if len(got) != len(tc.sources) {
+				t.Fatalf("rows %v, want %v", got, tc.sources)
+			}
+			for s, src := range tc.sources {
+				if got[s] != src {
+					t.Fatalf("row %s: source %q, want %q (%v)", s, got[s], src, got)
+				}
+			}
+		})
+	}
+}
+
+// fakeJira answers the user API with a fixed result and counts calls.
+type fakeJira struct {
+	calls  int
+	status int
+	body   string
+	err    error
+}
+
+func (f *fakeJira) Call(_ context.Context, _ *tenant.Tenant, as preflight.Identity, acc, method, path string, _ []byte) (*jira.Response, error) {
+	f.calls++
+	if as != preflight.App || acc != "" || method != "GET" || path != "/rest/api/3/user?accountId=acc%2B1" {
+		return nil, errors.New("unexpected call " + string(as) + " " + method + " " + path)
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &jira.Response{Status: f.status, Body: []byte(f.body)}, nil
+}
+
+// TestDisplayNameFallsBack: when Jira cannot tell the name, the panel
+// shows the accountId (an empty name) and asks again after a minute, not
+// on every load; a name it could read is kept for NameTTL.
+func TestDisplayNameFallsBack(t *testing.T) {
+	cases := []struct {
+		name     string
+		jira     fakeJira
+		want     string
+		wantErr  bool
+		retryAge time.Duration // when Jira is asked again
+	}{
+		{"name", fakeJira{status: 200, body: `{"accountId":"acc+1","displayName":"Ada Admin"}`}, "Ada Admin", false, 10 * time.Minute},
+		{"network error", fakeJira{err: errors.New("dial tcp: connection refused")}, "", true, time.Minute},
+		{"user API refused", fakeJira{status: 403, body: `{"errorMessages":["no"]}`}, "", true, time.Minute},
+		{"no displayName", fakeJira{status: 200, body: `{"accountId":"acc+1"}`}, "", true, time.Minute},
+		{"not JSON", fakeJira{status: 200, body: `<html>`}, "", true, time.Minute},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Unix(1_700_000_000, 0)
+			clock := func() time.Time { return now }
+			n := newNames(&tc.jira, clock, DefaultNameTTL)
+			v := &tenant.Viewer{Tenant: &tenant.Tenant{ClientKey: "ck"}, AccountID: "acc+1", Kind: tenant.Connect}
+			for i := range 2 {
+				got, err := n.displayName(context.Background(), v, time.Second)
+				// The failure is reported once; the cached fallback after.
+				if got != tc.want || (err != nil) != (tc.wantErr && i == 0) {
+					t.Fatalf("load %d: %q %v, want %q (error %v)", i, got, err, tc.want, tc.wantErr)
+				}
+			}
+			if tc.jira.calls != 1 {
+				t.Fatalf("%d calls for two loads", tc.jira.calls)
+			}
+			now = now.Add(tc.retryAge - time.Second)
+			n.displayName(context.Background(), v, time.Second)
+			if tc.jira.calls != 1 {
+				t.Fatalf("asked again before %v", tc.retryAge)
+			}
+			now = now.Add(2 * time.Second)
+			n.displayName(context.Background(), v, time.Second)
+			if tc.jira.calls != 2 {
+				t.Fatalf("not asked again after %v", tc.retryAge)
+			}
+			if got, _ := n.displayName(context.Background(), &tenant.Viewer{Tenant: v.Tenant}, time.Second); got != "" || tc.jira.calls != 2 {
+				t.Fatal("an anonymous viewer has no name and costs no call")
 			}
 		})
 	}

@@ -135,6 +135,20 @@ func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, op *catalog.Ope
 			"ADMINISTER":      map[string]any{"key": "ADMINISTER", "name": "Administer Jira", "type": "GLOBAL"},
 			"BROWSE_PROJECTS": map[string]any{"key": "BROWSE_PROJECTS", "name": "Browse Projects", "type": "PROJECT"},
 		}})
+	case "getUser":
+		// GET /rest/api/3/user?accountId=…: the account's public profile
+		// (the admin panel shows the viewer's displayName).
+		id := r.URL.Query().Get("accountId")
+		if id == "" {
+			writeJSON(w, 400, jiraErrors("The 'accountId' query parameter needs to be provided."))
+			return 400
+		}
+		typ := "atlassian"
+		if id == in.AppAccountID {
+			typ = "app"
+		}
+		writeJSON(w, 200, map[string]any{"self": self + "/rest/api/3/user?accountId=" + id, "accountId": id, "accountType": typ,
+			"displayName": g.displayName(id), "active": true, "timeZone": "UTC", "locale": "en_US"})
 	case "getServerInfo":
 		writeJSON(w, 200, map[string]any{"baseUrl": site, "displayUrl": site, "version": "1001.0.0-SNAPSHOT",
 			"versionNumbers": []int{1001, 0, 0}, "deploymentType": "Cloud", "buildNumber": 100280, "serverTitle": "Jira"})

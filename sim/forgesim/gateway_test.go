@@ -90,6 +90,8 @@ func TestGatewayAnswers(t *testing.T) {
 	}{
 		{name: "system token myself", scopes: forgesim.DefaultScopes(), kind: "system", path: "/ex/jira/" + cloudA + "/rest/api/3/myself", wantStatus: 200, wantHas: `"accountType":"app"`},
 		{name: "user token myself", scopes: forgesim.DefaultScopes(), kind: "user", path: "/ex/jira/" + cloudA + "/rest/api/3/myself", wantStatus: 200, wantHas: `"accountId":"` + user1 + `"`},
+		{name: "user API: another account's display name", scopes: forgesim.DefaultScopes(), kind: "system", path: "/ex/jira/" + cloudA + "/rest/api/3/user?accountId=" + user1, wantStatus: 200, wantHas: `"accountId":"` + user1 + `","accountType":"atlassian","active":true,"displayName":`},
+		{name: "user API without accountId", scopes: forgesim.DefaultScopes(), kind: "system", path: "/ex/jira/" + cloudA + "/rest/api/3/user", wantStatus: 400, wantHas: "accountId"},
 		{name: "v2 path maps to the v3 operation", scopes: forgesim.DefaultScopes(), kind: "user", path: "/ex/jira/" + cloudA + "/rest/api/2/myself", wantStatus: 200, wantHas: user1},
 		{name: "system token lacks scope: O1", scopes: []string{"read:app-system-token", "read:jira-work"}, kind: "system", path: "/ex/jira/" + cloudA + "/rest/api/3/myself", wantStatus: 401, wantBody: bodyO1},
 		{name: "user token with no scopes: O2 verbatim", scopes: []string{}, kind: "user", path: "/ex/jira/" + cloudA + "/rest/api/3/myself", wantStatus: 403, wantBody: bodyO2},

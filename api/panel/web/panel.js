@@ -155,6 +155,18 @@
         return text;
       }
     }
+    function statedIn(evidence, text) {
+      if (!text || !evidence) {
+        return false;
+      }
+      var norm = function(x) {
+        return String(x).replace(/\s+/g, "").toLowerCase();
+      };
+      var clause = norm(String(text).split(";")[0]);
+      return clause.length > 0 && evidence.some(function(e) {
+        return norm(e).indexOf(clause) >= 0;
+      });
+    }
     function renderCheck(r) {
       var box = el2("div", { cls: "cd-check", "data-status": r.response.status, "data-id": r.id || "" });
       box.appendChild(el2(
@@ -174,14 +186,16 @@
         box.appendChild(errorBox(r.failure, "cd-warning"));
       }
       var pf = r.preflight || {};
+      var top = r.diagnosis && r.diagnosis.causes && r.diagnosis.causes[0];
+      var stated = top && top.fix && statedIn(top.evidence, pf.reason);
       box.appendChild(el2("h3", null, "Preflight prediction"));
       box.appendChild(el2(
         "p",
-        { cls: "cd-preflight" },
+        { cls: "cd-preflight", "data-stated": stated ? "diagnosis" : null },
         outcomeLozenge(pf),
         " ",
-        pf.reason || "",
-        pf.fix ? el2("div", { cls: "cd-fix" }, el2("strong", { text: "Fix" }), pf.fix) : null
+        stated ? el2("span", { cls: "cd-muted" }, "as the diagnosis below explains") : pf.reason || "",
+        pf.fix && !stated ? el2("div", { cls: "cd-fix" }, el2("strong", { text: "Fix" }), pf.fix) : null
       ));
       if (r.diagnosis) {
         box.appendChild(renderDiagnosis(r.diagnosis));
@@ -224,7 +238,7 @@
           }
         } } }, "Copy");
         var ck = el2("code", { id: "installation-client-key" }, inst.clientKey);
-        dl.appendChild(el2("dt", null, adapter.kind === "forge" ? "Tenant (installation ID)" : "clientKey"));
+        dl.appendChild(el2("dt", null, adapter.kind === "forge" ? "Installation ID" : "clientKey"));
         dl.appendChild(el2("dd", null, ck, copy));
         fact(dl, "State", inst.state);
         fact(dl, "App", inst.appKey + " " + inst.version);
@@ -236,28 +250,81 @@
         if (inst.forge && inst.oauthScopes) {
           fact(dl, "Granted OAuth scopes", inst.oauthScopes.join(", "));
         }
-        fact(dl, "Viewing as", inst.viewer.accountId + (inst.viewer.admin ? " (Jira administrator)" : inst.viewer.admin === false ? " (not a Jira administrator)" : ""));
+        if (inst.viewer.accountId) {
+          dl.appendChild(el2("dt", null, "Viewing as"));
+          dl.appendChild(el2(
+            "dd",
+            null,
+            el2(
+              "span",
+              { id: "viewer-name", title: inst.viewer.accountId, "data-account-id": inst.viewer.accountId },
+              inst.viewer.displayName || inst.viewer.accountId
+            ),
+            inst.viewer.admin ? " (Jira administrator)" : inst.viewer.admin === false ? " (not a Jira administrator)" : ""
+          ));
+        }
         var d = inst.details;
         if (d) {
           fact(dl, "Installed", d.installedAt);
           fact(dl, "Updated", d.updatedAt);
           fact(dl, "Cloud ID", d.cloudId);
-          fact(dl, "Installation ID", d.installationId);
+          if (d.installationId !== inst.clientKey) {
+            fact(dl, "Installation ID", d.installationId);
+          }
           fact(dl, "OAuth client ID", d.oauthClientId);
           fact(dl, "SEN", d.serviceEntitlementNumber);
           fact(dl, "Description", d.description);
         }
         var tb = clear2($("installation-scopes").querySelector("tbody"));
+        var total = 0;
         (inst.scopes || []).forEach(function(s) {
-          tb.appendChild(el2("tr", null, el2("td", null, scopeLozenge(s.scope)), el2("td", null, String(s.operations)), el2("td", { cls: "cd-muted" }, s.note || "")));
+          total += s.operations;
+          var show = function() {
+            showScope(s.scope);
+          };
+          tb.appendChild(el2(
+            "tr",
+            {
+              cls: "cd-clickable",
+              "data-scope": s.scope,
+              "data-source": s.source,
+              tabindex: 0,
+              title: "List the " + s.operations + " operations in the explorer",
+              on: { click: show, keydown: function(ev) {
+                if (ev.key === "Enter" || ev.key === " ") {
+                  ev.preventDefault();
+                  show();
+                }
+              } }
+            },
+            el2("td", null, scopeLozenge(s.scope)),
+            el2("td", null, el2("a", { href: "#explorer", cls: "cd-count" }, String(s.operations))),
+            el2("td", { cls: "cd-muted" }, [s.source, s.note].filter(Boolean).join(": "))
+          ));
         });
+        if ((inst.scopes || []).length) {
+          tb.appendChild(el2(
+            "tr",
+            { cls: "cd-total", "data-total": total },
+            el2("td", null, inst.forge ? "By these Connect scopes" : "Reachable"),
+            el2("td", null, total + " of " + inst.catalogOperations),
+            el2("td", { cls: "cd-muted" }, "operations in the catalog")
+          ));
+        }
         if (!(inst.scopes || []).length) {
           tb.appendChild(el2("tr", { "data-empty": "true" }, el2("td", { colspan: 3, cls: "cd-muted" }, adapter.kind === "forge" ? "No Connect scopes: on Forge, the app's tokens carry the OAuth 2.0 scopes of manifest.yml (permissions.scopes) that the site admin approved." : "The installed descriptor declares no scopes: the app can call only anonymous operations.")));
         }
         viewer.admin = inst.viewer.admin;
         var ref = $("installation-refusal");
         if (inst.viewer.refusal) {
-          clear2(ref).appendChild(errorBox(inst.viewer.refusal, "cd-warning"));
+          var box = errorBox(inst.viewer.refusal, "cd-warning");
+          if ((inst.viewer.hidden || []).length) {
+            box.appendChild(el2("div", { cls: "cd-parts", id: "viewer-hidden" }, el2("strong", { text: "Hidden from you: " }), inst.viewer.hidden.join("; ") + "."));
+          }
+          if ((inst.viewer.available || []).length) {
+            box.appendChild(el2("div", { cls: "cd-parts", id: "viewer-available" }, el2("strong", { text: "Still available to you: " }), inst.viewer.available.join("; ") + "."));
+          }
+          clear2(ref).appendChild(box);
           ref.setAttribute("data-code", inst.viewer.refusal.code);
           ref.hidden = false;
         } else {
@@ -283,6 +350,15 @@
       sel.removeAllRanges();
       sel.addRange(range);
     }
+    function showScope(scope) {
+      var f = $("explorer-form");
+      f.q.value = "";
+      f.permission.value = "";
+      f.scope.value = scope;
+      searchEndpoints(false).then(function() {
+        $("explorer").scrollIntoView();
+      });
+    }
     var explorerCursor = "";
     var knownOps = {};
     function searchEndpoints(more) {
@@ -296,6 +372,7 @@
         clear2(tb);
       }
       return api("GET", "/endpoints" + q).then(function(page) {
+        $("explorer-table").setAttribute("data-scope", f.scope.value);
         $("explorer-count").textContent = page.total + " operation" + (page.total === 1 ? "" : "s") + " · declared scopes: " + (page.declaredScopes || []).join(", ");
         var dl = $("check-ops");
         page.items.forEach(function(op) {

@@ -127,6 +127,15 @@ export function startPanel(adapter) {
     try { return JSON.stringify(JSON.parse(text), null, 2); } catch (e) { return text; }
   }
 
+  // statedIn reports whether one of the evidence lines already says the
+  // first clause of text (spacing and case aside).
+  function statedIn(evidence, text) {
+    if (!text || !evidence) { return false; }
+    var norm = function (x) { return String(x).replace(/\s+/g, "").toLowerCase(); };
+    var clause = norm(String(text).split(";")[0]);
+    return clause.length > 0 && evidence.some(function (e) { return norm(e).indexOf(clause) >= 0; });
+  }
+
   function renderCheck(r) {
     var box = el("div", { cls: "cd-check", "data-status": r.response.status, "data-id": r.id || "" });
     box.appendChild(el("p", null, statusLozenge(r.response.status), " ",
@@ -136,9 +145,14 @@ export function startPanel(adapter) {
       r.stored === false ? el("span", { cls: "cd-muted" }, " · not saved in the history") : null));
     if (r.failure) { box.appendChild(errorBox(r.failure, "cd-warning")); }
     var pf = r.preflight || {};
+    // Each fact once: when the diagnosis's top cause already states the
+    // prediction's reason, the prediction keeps only its verdict.
+    var top = r.diagnosis && r.diagnosis.causes && r.diagnosis.causes[0];
+    var stated = top && top.fix && statedIn(top.evidence, pf.reason);
     box.appendChild(el("h3", null, "Preflight prediction"));
-    box.appendChild(el("p", { cls: "cd-preflight" }, outcomeLozenge(pf), " ", pf.reason || "",
-      pf.fix ? el("div", { cls: "cd-fix" }, el("strong", { text: "Fix" }), pf.fix) : null));
+    box.appendChild(el("p", { cls: "cd-preflight", "data-stated": stated ? "diagnosis" : null }, outcomeLozenge(pf), " ",
+      stated ? el("span", { cls: "cd-muted" }, "as the diagnosis below explains") : pf.reason || "",
+      pf.fix && !stated ? el("div", { cls: "cd-fix" }, el("strong", { text: "Fix" }), pf.fix) : null));
     if (r.diagnosis) { box.appendChild(renderDiagnosis(r.diagnosis)); }
     var resp = r.response || {};
     var hdrs = resp.headers || {};
@@ -171,7 +185,7 @@ export function startPanel(adapter) {
         } else { selectText(ck); }
       } } }, "Copy");
       var ck = el("code", { id: "installation-client-key" }, inst.clientKey);
-      dl.appendChild(el("dt", null, adapter.kind === "forge" ? "Tenant (installation ID)" : "clientKey"));
+      dl.appendChild(el("dt", null, adapter.kind === "forge" ? "Installation ID" : "clientKey"));
       dl.appendChild(el("dd", null, ck, copy));
       fact(dl, "State", inst.state);
       fact(dl, "App", inst.appKey + " " + inst.version);
@@ -181,21 +195,41 @@ export function startPanel(adapter) {
         fact(dl, "Reachable operations", inst.reachableOperations + " of " + inst.catalogOperations + " in the catalog" + (inst.forge ? " (by the granted OAuth scopes)" : ""));
       }
       if (inst.forge && inst.oauthScopes) { fact(dl, "Granted OAuth scopes", inst.oauthScopes.join(", ")); }
-      fact(dl, "Viewing as", inst.viewer.accountId + (inst.viewer.admin ? " (Jira administrator)" : inst.viewer.admin === false ? " (not a Jira administrator)" : ""));
+      if (inst.viewer.accountId) {
+        // The display name from Jira's user API, the accountId on hover
+        // (and in place of the name when Jira could not tell it).
+        dl.appendChild(el("dt", null, "Viewing as"));
+        dl.appendChild(el("dd", null, el("span", { id: "viewer-name", title: inst.viewer.accountId, "data-account-id": inst.viewer.accountId },
+          inst.viewer.displayName || inst.viewer.accountId),
+          inst.viewer.admin ? " (Jira administrator)" : inst.viewer.admin === false ? " (not a Jira administrator)" : ""));
+      }
       var d = inst.details;
       if (d) {
         fact(dl, "Installed", d.installedAt);
         fact(dl, "Updated", d.updatedAt);
         fact(dl, "Cloud ID", d.cloudId);
-        fact(dl, "Installation ID", d.installationId);
+        if (d.installationId !== inst.clientKey) { fact(dl, "Installation ID", d.installationId); }
         fact(dl, "OAuth client ID", d.oauthClientId);
         fact(dl, "SEN", d.serviceEntitlementNumber);
         fact(dl, "Description", d.description);
       }
       var tb = clear($("installation-scopes").querySelector("tbody"));
+      // One row per scope counted (declared, implied by a declared one,
+      // and NONE), adding up to the reachable total; a row opens the
+      // explorer on the operations it counts.
+      var total = 0;
       (inst.scopes || []).forEach(function (s) {
-        tb.appendChild(el("tr", null, el("td", null, scopeLozenge(s.scope)), el("td", null, String(s.operations)), el("td", { cls: "cd-muted" }, s.note || "")));
+        total += s.operations;
+        var show = function () { showScope(s.scope); };
+        tb.appendChild(el("tr", { cls: "cd-clickable", "data-scope": s.scope, "data-source": s.source, tabindex: 0, title: "List the " + s.operations + " operations in the explorer",
+          on: { click: show, keydown: function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); show(); } } } },
+          el("td", null, scopeLozenge(s.scope)), el("td", null, el("a", { href: "#explorer", cls: "cd-count" }, String(s.operations))),
+          el("td", { cls: "cd-muted" }, [s.source, s.note].filter(Boolean).join(": "))));
       });
+      if ((inst.scopes || []).length) {
+        tb.appendChild(el("tr", { cls: "cd-total", "data-total": total }, el("td", null, inst.forge ? "By these Connect scopes" : "Reachable"),
+          el("td", null, total + " of " + inst.catalogOperations), el("td", { cls: "cd-muted" }, "operations in the catalog")));
+      }
       if (!(inst.scopes || []).length) {
         tb.appendChild(el("tr", { "data-empty": "true" }, el("td", { colspan: 3, cls: "cd-muted" }, adapter.kind === "forge" ?
           "No Connect scopes: on Forge, the app's tokens carry the OAuth 2.0 scopes of manifest.yml (permissions.scopes) that the site admin approved." :
@@ -204,7 +238,15 @@ export function startPanel(adapter) {
       viewer.admin = inst.viewer.admin;
       var ref = $("installation-refusal");
       if (inst.viewer.refusal) {
-        clear(ref).appendChild(errorBox(inst.viewer.refusal, "cd-warning"));
+        var box = errorBox(inst.viewer.refusal, "cd-warning");
+        // Exactly what is hidden and what is not.
+        if ((inst.viewer.hidden || []).length) {
+          box.appendChild(el("div", { cls: "cd-parts", id: "viewer-hidden" }, el("strong", { text: "Hidden from you: " }), inst.viewer.hidden.join("; ") + "."));
+        }
+        if ((inst.viewer.available || []).length) {
+          box.appendChild(el("div", { cls: "cd-parts", id: "viewer-available" }, el("strong", { text: "Still available to you: " }), inst.viewer.available.join("; ") + "."));
+        }
+        clear(ref).appendChild(box);
         ref.setAttribute("data-code", inst.viewer.refusal.code);
         ref.hidden = false;
       } else { ref.hidden = true; }
@@ -228,6 +270,15 @@ export function startPanel(adapter) {
 
   /* ---- 2. Endpoint explorer ----------------------------------------- */
 
+  // showScope lists the operations a scope table row counts.
+  function showScope(scope) {
+    var f = $("explorer-form");
+    f.q.value = "";
+    f.permission.value = "";
+    f.scope.value = scope;
+    searchEndpoints(false).then(function () { $("explorer").scrollIntoView(); });
+  }
+
   var explorerCursor = "";
   var knownOps = {};
 
@@ -238,6 +289,7 @@ export function startPanel(adapter) {
     var tb = $("explorer-table").querySelector("tbody");
     if (!more) { clear(tb); }
     return api("GET", "/endpoints" + q).then(function (page) {
+      $("explorer-table").setAttribute("data-scope", f.scope.value);
       $("explorer-count").textContent = page.total + " operation" + (page.total === 1 ? "" : "s") + " · declared scopes: " + (page.declaredScopes || []).join(", ");
       var dl = $("check-ops");
       page.items.forEach(function (op) {
