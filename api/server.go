@@ -100,7 +100,6 @@ func New(d Deps) *Server {
 	if s.UsedTokens == nil {
 		s.UsedTokens = newMemoryLedger(d.Now)
 	}
-	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true

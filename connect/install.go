@@ -2,19 +2,18 @@ package connect
 
 import (
 	"context"
-	"crypto/rsa"
 	"crypto/subtle"
 	"errors"
 	"strings"
 	"time"
 
+	"github.com/connect-doctor/connect-doctor/internal/keyset"
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// KeySource returns the RSA public key for a kid.
-type KeySource interface {
-	PublicKey(ctx context.Context, kid string) (*rsa.PublicKey, error)
-}
+// KeySource returns the RSA public key for a kid: InstallKeys, or a
+// keyset.Static in tests.
+type KeySource = keyset.Source
 
 // InstallVerifier verifies the RS256 tokens that sign the installed and
 // uninstalled callbacks (apiMigrations.signed-install).
@@ -73,7 +72,11 @@ func (v *InstallVerifier) Verify(ctx context.Context, method, requestURI, token,
 		if kid == "" {
 			return nil, &VerifyError{Err: ErrInvalidKID, Detail: "no kid in the JWT header"}
 		}
-		return v.keys.PublicKey(ctx, kid)
+		key, err := v.keys.Key(ctx, kid)
+		if err != nil {
+			return nil, keyError(kid, err)
+		}
+		return key, nil
 	})
 	if err != nil {
 		return nil, mapJWTError(err, payloadClientKey)

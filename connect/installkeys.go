@@ -7,21 +7,19 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/sync/singleflight"
+	"github.com/connect-doctor/connect-doctor/internal/keyset"
 )
 
 // InstallKeys fetches and caches the RSA public keys that sign install and
 // uninstall callbacks, from <BaseURL>/<kid>. A rotated key always gets a new
 // kid, so a key is cached by kid for as long as it stays in the bounded
-// cache; concurrent requests for one kid share one fetch.
+// cache; concurrent requests for one kid share one fetch. It is a
+// keyset.Remote with one fetch per kid; this type adds the URL, the PEM
+// parsing and the Connect error sentinels.
 //
 // Anyone can post an install with any kid, so fetches are bounded (issue 16
 // item 7): a kid the key server did not know is remembered for NegativeTTL
@@ -30,51 +28,15 @@ import (
 // WithSource) may cause at most FetchesPerMinute fetches a minute, all
 // sources together GlobalFetchesPerMinute.
 type InstallKeys struct {
-	baseURL      string
-	client       *http.Client
-	timeout      time.Duration
-	now          func() time.Time
-	cache        *lru.Cache[string, *rsa.PublicKey]
-	unknown      *lru.Cache[string, time.Time] // kid -> until
-	negTTL       time.Duration
-	sem          chan struct{}
-	group        singleflight.Group
-	mu           sync.Mutex
-	sources      *lru.Cache[string, *bucket]
-	global       *bucket
-	perSrc       int
-	globalPerMin int
-	fetches      atomic.Int64
+	baseURL string
+	client  *http.Client
+	remote  *keyset.Remote
 }
-
-// bucket is a token bucket refilled at perMinute tokens a minute.
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func (b *bucket) take(now time.Time, perMinute int) bool {
-	if b.last.IsZero() {
-		b.tokens, b.last = float64(perMinute), now
-	}
-	b.tokens += now.Sub(b.last).Minutes() * float64(perMinute)
-	if b.tokens > float64(perMinute) {
-		b.tokens = float64(perMinute)
-	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-type sourceKey struct{}
 
 // WithSource names the source of a request (its client address) for the
 // per-source fetch limit.
 func WithSource(ctx context.Context, source string) context.Context {
-	return context.WithValue(ctx, sourceKey{}, source)
+	return keyset.WithSource(ctx, source)
 }
 
 // InstallKeysOptions configures InstallKeys.
@@ -101,9 +63,6 @@ func NewInstallKeys(o InstallKeysOptions) *InstallKeys {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
 	}
-	if o.CacheSize <= 0 {
-		o.CacheSize = 64
-	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: o.Timeout}
 	}
@@ -119,36 +78,21 @@ func NewInstallKeys(o InstallKeysOptions) *InstallKeys {
 	if o.GlobalFetchesPerMinute <= 0 {
 		o.GlobalFetchesPerMinute = 60
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	c, _ := lru.New[string, *rsa.PublicKey](o.CacheSize)
-	neg, _ := lru.New[string, time.Time](4096)
-	src, _ := lru.New[string, *bucket](4096)
-	return &InstallKeys{baseURL: strings.TrimSuffix(o.BaseURL, "/"), client: o.HTTPClient, timeout: o.Timeout, now: o.Now, cache: c,
-		unknown: neg, negTTL: o.NegativeTTL, sem: make(chan struct{}, o.MaxConcurrent), sources: src,
-		global: &bucket{}, perSrc: o.FetchesPerMinute, globalPerMin: o.GlobalFetchesPerMinute}
+	k := &InstallKeys{baseURL: strings.TrimSuffix(o.BaseURL, "/"), client: o.HTTPClient}
+	k.remote = keyset.NewRemote(keyset.RemoteOptions{
+		Fetch:         k.fetch,
+		Timeout:       o.Timeout,
+		NegativeTTL:   o.NegativeTTL,
+		CacheSize:     o.CacheSize,
+		MaxConcurrent: o.MaxConcurrent,
+		Allow:         keyset.NewLimiter(o.FetchesPerMinute, o.GlobalFetchesPerMinute, o.Now).Allow,
+		Now:           o.Now,
+	})
+	return k
 }
 
 // Fetches reports how many requests were made to the key server.
-func (k *InstallKeys) Fetches() int64 { return k.fetches.Load() }
-
-// allowFetch applies the per-source and global fetch limits.
-func (k *InstallKeys) allowFetch(ctx context.Context) bool {
-	src, _ := ctx.Value(sourceKey{}).(string)
-	now := k.now()
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	b, ok := k.sources.Get(src)
-	if !ok {
-		b = &bucket{}
-		k.sources.Add(src, b)
-	}
-	if !b.take(now, k.perSrc) {
-		return false
-	}
-	return k.global.take(now, k.globalPerMin)
-}
+func (k *InstallKeys) Fetches() int64 { return k.remote.Fetches() }
 
 // ValidKID reports whether kid is safe to append to the key server URL:
 // 1–128 characters of letters, digits, '-', '_' and '.', with no "..".
@@ -166,85 +110,61 @@ func ValidKID(kid string) bool {
 	return true
 }
 
-// PublicKey returns the key for kid, from the cache or the key server.
-func (k *InstallKeys) PublicKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+// Key returns the key for kid, from the cache or the key server. Errors
+// wrap ErrInvalidKID, ErrUnknownKID or ErrKeyServer.
+func (k *InstallKeys) Key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	if !ValidKID(kid) {
 		return nil, &VerifyError{Err: ErrInvalidKID, Detail: fmt.Sprintf("%.40q", kid)}
 	}
-	if key, ok := k.cache.Get(kid); ok {
-		return key, nil
+	key, err := k.remote.Key(ctx, kid)
+	if err != nil {
+		return nil, keyError(kid, err)
 	}
-	if until, ok := k.unknown.Get(kid); ok && k.now().Before(until) {
-		return nil, &VerifyError{Err: ErrUnknownKID, Detail: kid + " (the key server did not know it recently)"}
+	return key, nil
+}
+
+// keyError turns the keyset's own errors into this package's; the fetch's
+// errors already are.
+func keyError(kid string, err error) error {
+	var ke *keyset.Error
+	if !errors.As(err, &ke) {
+		return err
 	}
-	ch := k.group.DoChan(kid, func() (any, error) {
-		// Charged to the caller that starts the fetch; callers joining an
-		// in-flight fetch of the same kid cost nothing.
-		if !k.allowFetch(ctx) {
-			return nil, &VerifyError{Err: ErrUnknownKID, Detail: kid + " (not fetched: too many unknown kids from this source; try again in a minute)"}
-		}
-		// The fetch is shared: a caller giving up must not cancel it for
-		// the others.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.timeout)
-		defer cancel()
-		select {
-		case k.sem <- struct{}{}:
-			defer func() { <-k.sem }()
-		case <-fctx.Done():
-			return nil, fmt.Errorf("%w: too many key fetches in flight", ErrKeyServer)
-		}
-		key, err := k.fetch(fctx, kid)
-		var ve *VerifyError
-		switch {
-		case err == nil:
-			k.cache.Add(kid, key)
-		case errors.As(err, &ve) && errors.Is(ve.Err, ErrUnknownKID):
-			k.unknown.Add(kid, k.now().Add(k.negTTL))
-		}
-		return key, err
-	})
-	select {
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %v", ErrKeyServer, ctx.Err())
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(*rsa.PublicKey), nil
+	switch ke.Reason {
+	case keyset.Recent:
+		return &VerifyError{Err: ErrUnknownKID, Detail: kid + " (the key server did not know it recently)"}
+	case keyset.Limited:
+		return &VerifyError{Err: ErrUnknownKID, Detail: kid + " (not fetched: too many unknown kids from this source; try again in a minute)"}
+	case keyset.Busy:
+		return fmt.Errorf("%w: too many key fetches in flight", ErrKeyServer)
+	case keyset.Canceled:
+		return fmt.Errorf("%w: %v", ErrKeyServer, ke.Err)
 	}
+	return &VerifyError{Err: ErrUnknownKID, Detail: kid}
 }
 
 // Cached reports how many keys are cached.
-func (k *InstallKeys) Cached() int { return k.cache.Len() }
+func (k *InstallKeys) Cached() int { return k.remote.Cached() }
 
-func (k *InstallKeys) fetch(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	k.fetches.Add(1)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.baseURL+"/"+kid, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKeyServer, err)
-	}
-	resp, err := k.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKeyServer, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeyBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading key %s: %v", ErrKeyServer, kid, err)
-	}
+// fetch is the keyset's Fetch: GET <BaseURL>/<kid>, a PEM key. 404 and 403
+// mean the key server does not know the kid.
+func (k *InstallKeys) fetch(ctx context.Context, kid string) (map[string]*rsa.PublicKey, error) {
+	status, body, err := keyset.Get(ctx, k.client, k.baseURL+"/"+kid, maxKeyBody, "")
 	switch {
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusForbidden:
-		return nil, &VerifyError{Err: ErrUnknownKID, Detail: fmt.Sprintf("%s (key server answered %d)", kid, resp.StatusCode)}
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("%w: key server answered %d for kid %s", ErrKeyServer, resp.StatusCode, kid)
-	case len(body) > maxKeyBody:
+	case errors.Is(err, keyset.ErrTooLarge):
 		return nil, fmt.Errorf("%w: key %s is larger than %d bytes", ErrKeyServer, kid, maxKeyBody)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %v", ErrKeyServer, err)
+	case status == http.StatusNotFound || status == http.StatusForbidden:
+		return nil, keyset.Unknown(&VerifyError{Err: ErrUnknownKID, Detail: fmt.Sprintf("%s (key server answered %d)", kid, status)})
+	case status != http.StatusOK:
+		return nil, fmt.Errorf("%w: key server answered %d for kid %s", ErrKeyServer, status, kid)
 	}
 	key, err := ParseRSAPublicKeyPEM(body)
 	if err != nil {
-		return nil, &VerifyError{Err: ErrUnknownKID, Detail: fmt.Sprintf("%s: %v", kid, err)}
+		return nil, keyset.Unknown(&VerifyError{Err: ErrUnknownKID, Detail: fmt.Sprintf("%s: %v", kid, err)})
 	}
-	return key, nil
+	return map[string]*rsa.PublicKey{kid: key}, nil
 }
 
 // ParseRSAPublicKeyPEM parses a PEM "PUBLIC KEY" (PKIX) or "RSA PUBLIC KEY"

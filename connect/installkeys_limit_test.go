@@ -44,7 +44,7 @@ func TestInstallKeysBoundedFetches(t *testing.T) {
 	}{
 		{"one unknown kid ten times", func(k *connect.InstallKeys) {
 			for range 10 {
-				_, err := k.PublicKey(connect.WithSource(context.Background(), "198.51.100.1"), "unknown-kid")
+				_, err := k.Key(connect.WithSource(context.Background(), "198.51.100.1"), "unknown-kid")
 				if !errors.Is(err, connect.ErrUnknownKID) {
 					t.Fatalf("err %v", err)
 				}
@@ -52,12 +52,12 @@ func TestInstallKeysBoundedFetches(t *testing.T) {
 		}, 1, 1},
 		{"forty random kids from one source", func(k *connect.InstallKeys) {
 			for i := range 40 {
-				k.PublicKey(connect.WithSource(context.Background(), "198.51.100.2"), fmt.Sprintf("kid-%d", i))
+				k.Key(connect.WithSource(context.Background(), "198.51.100.2"), fmt.Sprintf("kid-%d", i))
 			}
 		}, 10, 10},
 		{"forty random kids from forty sources (global limit)", func(k *connect.InstallKeys) {
 			for i := range 80 {
-				k.PublicKey(connect.WithSource(context.Background(), fmt.Sprintf("198.51.100.%d", i)), fmt.Sprintf("kid-g-%d", i))
+				k.Key(connect.WithSource(context.Background(), fmt.Sprintf("198.51.100.%d", i)), fmt.Sprintf("kid-g-%d", i))
 			}
 		}, 60, 60},
 		{"concurrent fetches bounded", func(k *connect.InstallKeys) {
@@ -66,7 +66,7 @@ func TestInstallKeysBoundedFetches(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					k.PublicKey(connect.WithSource(context.Background(), fmt.Sprintf("203.0.113.%d", i)), fmt.Sprintf("kid-c-%d", i))
+					k.Key(connect.WithSource(context.Background(), fmt.Sprintf("203.0.113.%d", i)), fmt.Sprintf("kid-c-%d", i))
 				}()
 			}
 			wg.Wait()
@@ -91,11 +91,11 @@ func TestInstallKeysBoundedFetches(t *testing.T) {
 	fetches.Store(0)
 	k := connect.NewInstallKeys(connect.InstallKeysOptions{BaseURL: srv.URL, Now: clock})
 	ctx := connect.WithSource(context.Background(), "192.0.2.1")
-	k.PublicKey(ctx, "late-kid")
+	k.Key(ctx, "late-kid")
 	mu.Lock()
 	now = now.Add(6 * time.Minute)
 	mu.Unlock()
-	k.PublicKey(ctx, "late-kid")
+	k.Key(ctx, "late-kid")
 	if got := fetches.Load(); got != 2 {
 		t.Fatalf("after the negative TTL: %d fetches, want 2", got)
 	}

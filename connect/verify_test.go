@@ -361,14 +361,14 @@ func TestInstallKeysCacheAndFailures(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := keys.PublicKey(context.Background(), "kid-1"); err != nil {
+				if _, err := keys.Key(context.Background(), "kid-1"); err != nil {
 					t.Error(err)
 				}
 			}()
 		}
 		wg.Wait()
 		for range 10 {
-			if _, err := keys.PublicKey(context.Background(), "kid-1"); err != nil {
+			if _, err := keys.Key(context.Background(), "kid-1"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -379,15 +379,15 @@ func TestInstallKeysCacheAndFailures(t *testing.T) {
 	t.Run("server error is unavailable, then cached keys keep working", func(t *testing.T) {
 		ks := newKeyServer(t, map[string]*rsa.PrivateKey{"kid-1": key, "kid-2": key})
 		keys := NewInstallKeys(InstallKeysOptions{BaseURL: ks.URL})
-		if _, err := keys.PublicKey(context.Background(), "kid-1"); err != nil {
+		if _, err := keys.Key(context.Background(), "kid-1"); err != nil {
 			t.Fatal(err)
 		}
 		ks.fail.Store(500)
-		_, err := keys.PublicKey(context.Background(), "kid-2")
+		_, err := keys.Key(context.Background(), "kid-2")
 		if !errors.Is(err, ErrKeyServer) || ProblemFor(err).Status != 503 {
 			t.Fatalf("500 from key server: %v", err)
 		}
-		if _, err := keys.PublicKey(context.Background(), "kid-1"); err != nil {
+		if _, err := keys.Key(context.Background(), "kid-1"); err != nil {
 			t.Fatalf("cached key: %v", err)
 		}
 	})
@@ -396,7 +396,7 @@ func TestInstallKeysCacheAndFailures(t *testing.T) {
 		ks.delay = 2 * time.Second
 		keys := NewInstallKeys(InstallKeysOptions{BaseURL: ks.URL, Timeout: 50 * time.Millisecond})
 		start := time.Now()
-		_, err := keys.PublicKey(context.Background(), "kid-1")
+		_, err := keys.Key(context.Background(), "kid-1")
 		if !errors.Is(err, ErrKeyServer) || time.Since(start) > time.Second {
 			t.Fatalf("timeout: %v after %v", err, time.Since(start))
 		}
@@ -404,7 +404,7 @@ func TestInstallKeysCacheAndFailures(t *testing.T) {
 	t.Run("not a PEM key", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "<html>hi</html>") }))
 		defer srv.Close()
-		_, err := NewInstallKeys(InstallKeysOptions{BaseURL: srv.URL}).PublicKey(context.Background(), "kid-1")
+		_, err := NewInstallKeys(InstallKeysOptions{BaseURL: srv.URL}).Key(context.Background(), "kid-1")
 		if !errors.Is(err, ErrUnknownKID) {
 			t.Fatalf("html body: %v", err)
 		}

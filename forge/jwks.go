@@ -7,11 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/connect-doctor/connect-doctor/internal/keyset"
 )
 
 // Key set defaults.
@@ -24,22 +25,12 @@ const (
 	minRSABits            = 2048
 )
 
-// KeySource finds the RSA key that signed a token. Verifier takes the one it
-// needs; tests may use StaticKeys.
-type KeySource interface {
-	Key(ctx context.Context, kid string) (*rsa.PublicKey, error)
-}
+// KeySource finds the RSA key that signed a token. Verifier takes the ones
+// it needs: RemoteKeySets, or StaticKeys in tests.
+type KeySource = keyset.Source
 
 // StaticKeys is a fixed KeySource, e.g. for tests.
-type StaticKeys map[string]*rsa.PublicKey
-
-// Key implements KeySource.
-func (s StaticKeys) Key(_ context.Context, kid string) (*rsa.PublicKey, error) {
-	if k, ok := s[kid]; ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("%w: kid %q", ErrFITUnknownKID, kid)
-}
+type StaticKeys = keyset.Static
 
 // KeySetOptions tunes remote key sets. Zero fields mean the defaults.
 type KeySetOptions struct {
@@ -79,22 +70,15 @@ func (k *KeySets) For(url string) *RemoteKeySet {
 // RemoteKeySet is a JWKS fetched over HTTP and cached, go-oidc style: keys
 // are parsed once into *rsa.PublicKey; an unknown kid triggers one refresh
 // shared by all concurrent callers; refreshes are at least Cooldown apart
-// (an unknown kid during the cooldown fails fast with ErrFITUnknownKID).
+// (an unknown kid during the cooldown fails fast with ErrFITUnknownKID, a
+// failed refresh is answered with its error until the cooldown ends); a set
+// older than MaxAge is refreshed on its next use and its keys are served
+// while that fails. It is a keyset.Remote fetching the whole set; this type
+// adds the URL, the JWKS parsing and the Forge error sentinels.
 type RemoteKeySet struct {
-	url  string
-	opts KeySetOptions
-
-	mu        sync.RWMutex
-	keys      map[string]*rsa.PublicKey
-	fetchedAt time.Time // last successful fetch
-	triedAt   time.Time // last attempt, successful or not
-	lastErr   error
-	inflight  *inflight
-}
-
-type inflight struct {
-	done chan struct{}
-	err  error
+	url    string
+	opts   KeySetOptions
+	remote *keyset.Remote
 }
 
 // NewRemoteKeySet returns an empty key set for url; nothing is fetched until
@@ -118,7 +102,16 @@ func NewRemoteKeySet(url string, opts KeySetOptions) *RemoteKeySet {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: opts.Timeout}
 	}
-	return &RemoteKeySet{url: url, opts: opts}
+	r := &RemoteKeySet{url: url, opts: opts}
+	r.remote = keyset.NewRemote(keyset.RemoteOptions{
+		Fetch:       r.download,
+		Whole:       true,
+		Timeout:     opts.Timeout,
+		MaxAge:      opts.MaxAge,
+		MinInterval: opts.Cooldown,
+		Now:         opts.Now,
+	})
+	return r
 }
 
 // URL is the key set's address.
@@ -131,99 +124,43 @@ func (r *RemoteKeySet) Key(ctx context.Context, kid string) (*rsa.PublicKey, err
 	if kid == "" || len(kid) > maxKIDLen {
 		return nil, fmt.Errorf("%w: kid is empty or longer than %d bytes", ErrFITUnknownKID, maxKIDLen)
 	}
-	now := r.opts.Now()
-	r.mu.RLock()
-	key, ok := r.keys[kid]
-	fresh := r.keys != nil && now.Sub(r.fetchedAt) < r.opts.MaxAge
-	r.mu.RUnlock()
-	if ok && fresh {
-		return key, nil
+	key, err := r.remote.Key(ctx, kid)
+	if err != nil {
+		return nil, keyError(kid, r.url, err)
 	}
+	return key, nil
+}
 
-	err := r.refresh(ctx, now)
-	r.mu.RLock()
-	key, ok = r.keys[kid]
-	r.mu.RUnlock()
+// keyError turns the keyset's own errors (from a RemoteKeySet, StaticKeys
+// or any keyset.Source) into this package's; a fetch's errors already are.
+// A cancelled wait stays a context error, which the verifier reports as
+// ErrJWKSUnavailable.
+func keyError(kid, where string, err error) error {
+	var ke *keyset.Error
+	if !errors.As(err, &ke) {
+		return err
+	}
+	switch ke.Reason {
+	case keyset.Recent:
+		return ke.Err // the failed refresh's own error, until the cooldown ends
+	case keyset.Canceled:
+		return fmt.Errorf("forge: waiting for key set %s: %w", where, ke.Err)
+	case keyset.Busy:
+		return fmt.Errorf("%w: %s: too many fetches in flight", ErrJWKSUnavailable, where)
+	}
+	return fmt.Errorf("%w: kid %q is not in %s", ErrFITUnknownKID, kid, where)
+}
+
+// download is the keyset's Fetch: GET the JWKS, at most BodyCap bytes.
+func (r *RemoteKeySet) download(ctx context.Context, _ string) (map[string]*rsa.PublicKey, error) {
+	status, body, err := keyset.Get(ctx, r.opts.HTTPClient, r.url, r.opts.BodyCap, "application/json")
 	switch {
-	case ok:
-		// Found, possibly in a stale set whose refresh failed: keep
-		// serving known keys rather than failing every request.
-		return key, nil
-	case err != nil && !errors.Is(err, errCooldown):
-		return nil, err
-	}
-	return nil, fmt.Errorf("%w: kid %q is not in %s", ErrFITUnknownKID, kid, r.url)
-}
-
-var errCooldown = errors.New("forge: key set refreshed recently")
-
-// refresh fetches the set unless a fetch is running (then it waits for that
-// one) or the last attempt was within the cooldown.
-func (r *RemoteKeySet) refresh(ctx context.Context, now time.Time) error {
-	r.mu.Lock()
-	f := r.inflight
-	if f == nil {
-		if !r.triedAt.IsZero() && now.Sub(r.triedAt) < r.opts.Cooldown {
-			err := r.lastErr
-			r.mu.Unlock()
-			if err != nil {
-				return err
-			}
-			return errCooldown
-		}
-		f = &inflight{done: make(chan struct{})}
-		r.inflight = f
-		r.triedAt = now
-		// The fetch outlives any one caller: it runs under its own
-		// timeout, detached from the first caller's cancellation.
-		go r.fetch(context.WithoutCancel(ctx), f)
-	}
-	r.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.err
-	case <-ctx.Done():
-		return fmt.Errorf("forge: waiting for key set %s: %w", r.url, ctx.Err())
-	}
-}
-
-func (r *RemoteKeySet) fetch(ctx context.Context, f *inflight) {
-	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
-	defer cancel()
-	keys, err := r.download(ctx)
-	r.mu.Lock()
-	if err == nil {
-		r.keys = keys
-		r.fetchedAt = r.opts.Now()
-	}
-	r.lastErr = err
-	r.inflight = nil
-	f.err = err
-	r.mu.Unlock()
-	close(f.done)
-}
-
-func (r *RemoteKeySet) download(ctx context.Context) (map[string]*rsa.PublicKey, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrJWKSUnavailable, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := r.opts.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: GET %s: %v", ErrJWKSUnavailable, r.url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("%w: GET %s: status %d", ErrJWKSUnavailable, r.url, resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, r.opts.BodyCap+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: GET %s: %v", ErrJWKSUnavailable, r.url, err)
-	}
-	if int64(len(body)) > r.opts.BodyCap {
+	case errors.Is(err, keyset.ErrTooLarge):
 		return nil, fmt.Errorf("%w: GET %s: body larger than %d bytes", ErrJWKSUnavailable, r.url, r.opts.BodyCap)
+	case err != nil:
+		return nil, fmt.Errorf("%w: GET %s: %v", ErrJWKSUnavailable, r.url, err)
+	case status != http.StatusOK:
+		return nil, fmt.Errorf("%w: GET %s: status %d", ErrJWKSUnavailable, r.url, status)
 	}
 	keys, err := ParseJWKS(body)
 	if err != nil {

@@ -213,6 +213,7 @@ func (v *Verifier) key(ctx context.Context, keys []KeySource, kid string) (*rsa.
 		if err == nil {
 			return k, nil
 		}
+		err = keyError(kid, "the key set", err)
 		if firstErr == nil || !errors.Is(err, ErrFITUnknownKID) {
 			firstErr = err
 		}

@@ -59,3 +59,36 @@ func TestHelpAndVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestExtractThenFacts: -extract writes the facts of the specs, and -facts
+// builds from them the same catalog as the specs themselves.
+func TestExtractThenFacts(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.json"), []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	facts, direct, viaFacts := filepath.Join(dir, "facts.json.gz"), filepath.Join(dir, "direct.json"), filepath.Join(dir, "via.json")
+	for _, args := range [][]string{
+		{"-extract", facts, filepath.Join(dir, "a.json")},
+		{"-o", direct, filepath.Join(dir, "a.json")},
+		{"-o", viaFacts, "-facts", facts},
+	} {
+		if code := run(args, &stdout, &stderr); code != 0 {
+			t.Fatalf("run %v: exit %d: %s", args, code, stderr.String())
+		}
+	}
+	a, _ := os.ReadFile(direct)
+	b, _ := os.ReadFile(viaFacts)
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatalf("catalog via the facts extract differs from the one built from the spec")
+	}
+	for _, args := range [][]string{{"-o", direct, "-facts", facts, filepath.Join(dir, "a.json")}, {"-extract", facts}, {"-extract", facts, "-o", direct, filepath.Join(dir, "a.json")}} {
+		if code := run(args, &stdout, &stderr); code != 2 {
+			t.Fatalf("run %v: exit %d, want 2", args, code)
+		}
+	}
+	if code := run([]string{"-o", direct, "-facts", filepath.Join(dir, "a.json")}, &stdout, &stderr); code != 1 {
+		t.Fatalf("a spec given as facts: exit %d, want 1", code)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/gin-gonic/gin"
 )
 
 // stdio bundles the process streams and environment so that every
@@ -29,6 +31,8 @@ type stdio struct {
 }
 
 func main() {
+	// gin's mode is process-global: the program sets it, the library never.
+	gin.SetMode(gin.ReleaseMode)
 	os.Exit(run(os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr, getenv: os.Getenv}))
 }
 

@@ -41,6 +41,7 @@ import (
 )
 
 func main() {
+	gin.SetMode(gin.ReleaseMode) // process-global: set by the program, never by the library
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "appprof: invalid configuration:", err)

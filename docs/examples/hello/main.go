@@ -17,6 +17,7 @@ import (
 )
 
 func main() {
+	gin.SetMode(gin.ReleaseMode)       // process-global: set by the program, never by the library
 	cfg, err := config.Load(os.Getenv) // PORT, BASE_URL, DATABASE_URL, … as for serve
 	if err != nil {
 		log.Fatal(err)
