@@ -213,6 +213,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		Catalog: cat, Engine: explain.New(cat), Jira: caller, Admin: admin, History: checks,
 		Verified: verified, AppKey: cfg.AppKey, Version: o.Version, APJSURL: cfg.APJSURL, Logger: log, Now: o.Now,
 		ChecksPerMinute: cfg.ChecksPerMinute, AccountChecksPerMinute: cfg.AccountChecksPerMinute, OnDiagnosis: om.diagnosis, ForgeExplain: forgeExplain, Quota: limiter,
+		AllowedHosts: cfg.AllowedHosts,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("admin panel: %w", err))
