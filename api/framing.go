@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -58,9 +57,18 @@ type guardConn struct {
 	net.Conn
 	wmu     sync.Mutex
 	state   framingState
-	buf     []byte // the current header section or line
+	buf     []byte // the current line, while it is incomplete
 	left    int64  // body or chunk bytes still to skip
 	refused bool
+	// The header section being read, line by line: nothing but the
+	// framing facts is kept, so a request is never copied.
+	started  bool  // the request line was seen
+	http10   bool  // it ends in HTTP/1.0
+	section  int64 // bytes of the section so far
+	nCL, nTE int
+	cl       int64 // the Content-Length value (valid when clOK)
+	clOK     bool
+	teOK     bool // the single Transfer-Encoding is "chunked"
 }
 
 // errAmbiguousFraming is returned from Read as a read error, so the server
@@ -102,6 +110,8 @@ func (c *guardConn) refuse(why string) {
 }
 
 // scan advances the framing over p and returns why a request is refused.
+// Complete lines are examined where they lie in p; only a line split
+// across reads is copied (into buf).
 func (c *guardConn) scan(p []byte) string {
 	for len(p) > 0 {
 		switch c.state {
@@ -118,122 +128,168 @@ func (c *guardConn) scan(p []byte) string {
 					c.state = stChunk
 				}
 			}
-		case stHeader, stTrailer:
-			i := bytes.Index(p, []byte("\n"))
-			if i < 0 {
-				c.buf = append(c.buf, p...)
-				p = nil
-				if len(c.buf) > maxGuardHeader {
-					c.state = stOff
-				}
-				continue
-			}
-			c.buf = append(c.buf, p[:i+1]...)
-			p = p[i+1:]
-			if !endsSection(c.buf, c.state == stHeader) {
-				continue
-			}
-			section := c.buf
-			c.buf = c.buf[:0]
-			if c.state == stTrailer {
-				c.state = stHeader
-				continue
-			}
-			if why := c.frame(section); why != "" {
-				return why
-			}
-		case stChunk:
+		case stHeader, stTrailer, stChunk:
 			i := bytes.IndexByte(p, '\n')
+			limit := maxGuardHeader
+			if c.state == stChunk {
+				limit = maxGuardChunkLine
+			}
 			if i < 0 {
 				c.buf = append(c.buf, p...)
+				c.section += int64(len(p))
 				p = nil
-				if len(c.buf) > maxGuardChunkLine {
-					c.state = stOff
+				if len(c.buf) > limit || c.section > maxGuardHeader {
+					c.state = stOff // net/http refuses it itself
 				}
 				continue
 			}
-			c.buf = append(c.buf, p[:i+1]...)
+			line := p[:i]
+			if len(c.buf) > 0 {
+				c.buf = append(c.buf, line...)
+				line = c.buf
+			}
+			c.section += int64(i + 1)
 			p = p[i+1:]
-			line := strings.TrimRight(string(c.buf), "\r\n")
+			if len(line) > limit || c.section > maxGuardHeader {
+				c.state = stOff
+				continue
+			}
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			why := c.line(line)
 			c.buf = c.buf[:0]
-			size, _, _ := strings.Cut(line, ";")
-			n, err := strconv.ParseInt(strings.TrimRight(size, " \t"), 16, 64)
-			switch {
-			case err != nil || n < 0 || n > 1<<40:
-				c.state = stOff // malformed: net/http refuses it
-			case n == 0:
-				c.state = stTrailer
-			default:
-				c.state, c.left = stChunkDat, n+2 // data and its CRLF
+			if why != "" {
+				return why
 			}
 		}
 	}
 	return ""
 }
 
-// endsSection reports whether buf, a run of whole lines, ends with an
-// empty line (after the request line, for a header section; leading empty
-// lines before a request line are allowed and skipped).
-func endsSection(buf []byte, header bool) bool {
-	s := string(buf)
-	if header && strings.TrimLeft(s, "\r\n") == "" {
-		return false // blank lines before the request line
+// line handles one complete line (without its CRLF) of a header section,
+// a trailer section or a chunk-size line.
+func (c *guardConn) line(l []byte) string {
+	switch c.state {
+	case stChunk:
+		c.section = 0
+		size, _, _ := bytes.Cut(l, []byte(";"))
+		n, ok := parseHex(bytes.TrimRight(size, " \t"))
+		switch {
+		case !ok:
+			c.state = stOff // malformed: net/http refuses it
+		case n == 0:
+			c.state = stTrailer
+		default:
+			c.state, c.left = stChunkDat, n+2 // data and its CRLF
+		}
+		return ""
+	case stTrailer:
+		if len(l) == 0 {
+			c.state, c.section = stHeader, 0
+		}
+		return ""
 	}
-	return strings.HasSuffix(s, "\n\r\n") || strings.HasSuffix(s, "\n\n") || (!header && (s == "\r\n" || s == "\n"))
+	if !c.started {
+		if len(l) == 0 {
+			c.section = 0
+			return "" // blank lines before the request line
+		}
+		c.started, c.http10 = true, bytes.HasSuffix(l, []byte("HTTP/1.0"))
+		return ""
+	}
+	if len(l) == 0 {
+		return c.frame()
+	}
+	if l[0] == ' ' || l[0] == '\t' {
+		return "A header line is folded onto the next line (obs-fold)."
+	}
+	name, value, ok := bytes.Cut(l, []byte(":"))
+	if !ok {
+		c.state = stOff // malformed: net/http refuses it
+		return ""
+	}
+	value = bytes.TrimSpace(value)
+	switch {
+	case bytes.EqualFold(name, []byte("Content-Length")):
+		c.nCL++
+		c.cl, c.clOK = parseDec(value)
+	case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+		c.nTE++
+		c.teOK = bytes.EqualFold(value, []byte("chunked"))
+	case bytes.EqualFold(bytes.TrimSpace(name), []byte("Content-Length")), bytes.EqualFold(bytes.TrimSpace(name), []byte("Transfer-Encoding")):
+		return "A framing header name has white space around it."
+	}
+	return ""
 }
 
-// frame checks one header section and sets the state for its body.
-func (c *guardConn) frame(section []byte) string {
-	lines := strings.Split(strings.TrimLeft(string(section), "\r\n"), "\n")
-	reqLine := strings.TrimRight(lines[0], "\r")
-	var cls, tes []string
-	for _, l := range lines[1:] {
-		l = strings.TrimRight(l, "\r")
-		if l == "" {
-			break
-		}
-		if l[0] == ' ' || l[0] == '\t' {
-			return "A header line is folded onto the next line (obs-fold)."
-		}
-		name, value, ok := strings.Cut(l, ":")
-		if !ok {
-			c.state = stOff // malformed: net/http refuses it
-			return ""
-		}
-		switch {
-		case strings.EqualFold(name, "Content-Length"):
-			cls = append(cls, strings.TrimSpace(value))
-		case strings.EqualFold(name, "Transfer-Encoding"):
-			tes = append(tes, strings.TrimSpace(value))
-		case strings.EqualFold(strings.TrimSpace(name), "Content-Length"), strings.EqualFold(strings.TrimSpace(name), "Transfer-Encoding"):
-			return "A framing header name has white space around it."
-		}
-	}
+// frame decides, at the end of a header section, how its body is framed,
+// and resets the section.
+func (c *guardConn) frame() string {
+	nCL, nTE, clOK, teOK, cl, http10 := c.nCL, c.nTE, c.clOK, c.teOK, c.cl, c.http10
+	c.started, c.http10, c.section, c.nCL, c.nTE, c.cl, c.clOK, c.teOK = false, false, 0, 0, 0, 0, false, false
+	c.state = stHeader
 	switch {
-	case len(tes) > 0 && len(cls) > 0:
+	case nTE > 0 && nCL > 0:
 		return "The request has both Content-Length and Transfer-Encoding."
-	case len(tes) > 1 || (len(tes) == 1 && !strings.EqualFold(tes[0], "chunked")):
+	case nTE > 1 || (nTE == 1 && !teOK):
 		return "Transfer-Encoding must be a single chunked."
-	case len(cls) > 1:
+	case nCL > 1:
 		return "The request has several Content-Length fields."
 	}
-	if len(tes) == 1 {
-		if strings.HasSuffix(reqLine, "HTTP/1.0") {
+	if nTE == 1 {
+		if http10 {
 			return "Transfer-Encoding is not defined for HTTP/1.0."
 		}
 		c.state = stChunk
 		return ""
 	}
-	if len(cls) == 1 {
-		n, err := strconv.ParseInt(cls[0], 10, 64)
-		if err != nil || n < 0 || strings.ContainsAny(cls[0], "+-") {
+	if nCL == 1 {
+		if !clOK {
 			return "Content-Length is not a single number."
 		}
-		if n > 0 {
-			c.state, c.left = stBody, n
-			return ""
+		if cl > 0 {
+			c.state, c.left = stBody, cl
 		}
 	}
-	c.state = stHeader
 	return ""
+}
+
+// parseDec parses a Content-Length: 1 to 18 ASCII digits, nothing else.
+func parseDec(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, d := range b {
+		if d < '0' || d > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(d-'0')
+	}
+	return n, true
+}
+
+// parseHex parses a chunk size: hex digits, at most 1<<40.
+func parseHex(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
+	}
+	var n int64
+	for _, d := range b {
+		var v byte
+		switch {
+		case d >= '0' && d <= '9':
+			v = d - '0'
+		case d >= 'a' && d <= 'f':
+			v = d - 'a' + 10
+		case d >= 'A' && d <= 'F':
+			v = d - 'A' + 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | int64(v)
+		if n > 1<<40 {
+			return 0, false
+		}
+	}
+	return n, true
 }

@@ -10,9 +10,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/connect-doctor/connect-doctor/storage"
 	"github.com/connect-doctor/connect-doctor/storage/storagetest"
+	"github.com/connect-doctor/connect-doctor/tenant"
 )
 
 // The install matrix (issue 16 items 6 and 8): attacks on the install
@@ -69,8 +71,107 @@ func replay(t *testing.T, first, second *harness, path string) error {
 	return err
 }
 
+func stateOf(t *testing.T, h *harness, ck string) tenant.State {
+	ten, err := h.app.Store.Get(context.Background(), ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ten.State
+}
+
+// refusedAsReplay checks a replay's answer: 401 token_replayed.
+func refusedAsReplay(t *testing.T, r *http.Response) error {
+	if r.StatusCode != 401 {
+		return fmt.Errorf("the replay answered %d", r.StatusCode)
+	}
+	if code := errorCode(t, r); code != "token_replayed" {
+		return fmt.Errorf("the replay was refused with %q, want token_replayed", code)
+	}
+	return nil
+}
+
+// hsLifecycle signs an enabled or disabled callback with secret.
+func hsLifecycle(ck, secret, path string) (auth string, body []byte) {
+	return "JWT " + hsToken(ck, secret, "POST", path), mustJSON(payload(ck, "", strings.TrimPrefix(path, "/")))
+}
+
+// replayAfterChange runs the neighbours of item 6 that the body check
+// cannot see: a lifecycle callback replayed unchanged (same token, same
+// body) after the installation moved on. first and second may be two
+// instances on one database.
+func replayAfterChange(t *testing.T, first, second *harness, kind string) error {
+	const s1, s2 = "moved-on-secret-one-0123456789abcdef", "moved-on-secret-two-0123456789abcdef"
+	// The cases of one run share a database, and HS256 tokens minted in the
+	// same second for the same issuer and request are identical: one
+	// clientKey per case and run.
+	ck := fmt.Sprintf("ck-%s-%d", strings.ReplaceAll(kind, " ", "-"), time.Now().UnixNano())
+	ok := func(r *http.Response, what string) {
+		t.Helper()
+		if r.StatusCode != 204 {
+			t.Fatalf("control: %s answered %d %s", what, r.StatusCode, errorCode(t, r))
+		}
+	}
+	switch kind {
+	case "install after reinstall": // the real bug: the replay restored s1
+		b, auth := first.signLifecycle("/installed", payload(ck, s1, "installed"), nil)
+		ok(first.do("POST", "/installed", auth, b), "install")
+		ok(first.signedLifecycle("/installed", payload(ck, s2, "installed"), nil), "reinstall")
+		err := refusedAsReplay(t, second.do("POST", "/installed", auth, b))
+		if s := secretOf(t, first, ck); s != s2 {
+			err = errors.Join(err, errors.New("the replayed install restored the old shared secret"))
+		}
+		return err
+	case "install after disable":
+		b, auth := first.signLifecycle("/installed", payload(ck, s1, "installed"), nil)
+		ok(first.do("POST", "/installed", auth, b), "install")
+		a, body := hsLifecycle(ck, s1, "/disabled")
+		ok(first.do("POST", "/disabled", a, body), "disable")
+		err := refusedAsReplay(t, second.do("POST", "/installed", auth, b))
+		if st := stateOf(t, first, ck); st != tenant.StateDisabled {
+			err = errors.Join(err, fmt.Errorf("the replayed install set the state to %s", st))
+		}
+		return err
+	case "uninstall after reinstall":
+		ok(first.signedLifecycle("/installed", payload(ck, s1, "installed"), nil), "install")
+		b, auth := first.signLifecycle("/uninstalled", payload(ck, "", "uninstalled"), nil)
+		ok(first.do("POST", "/uninstalled", auth, b), "uninstall")
+		ok(first.signedLifecycle("/installed", payload(ck, s2, "installed"), nil), "reinstall")
+		err := refusedAsReplay(t, second.do("POST", "/uninstalled", auth, b))
+		if st := stateOf(t, first, ck); st != tenant.StateInstalled {
+			err = errors.Join(err, fmt.Errorf("the replayed uninstall set the state to %s", st))
+		}
+		return err
+	case "uninstall redelivered":
+		ok(first.signedLifecycle("/installed", payload(ck, s1, "installed"), nil), "install")
+		b, auth := first.signLifecycle("/uninstalled", payload(ck, "", "uninstalled"), nil)
+		ok(first.do("POST", "/uninstalled", auth, b), "uninstall")
+		if r := second.do("POST", "/uninstalled", auth, b); r.StatusCode != 204 {
+			return fmt.Errorf("a redelivered uninstall that changes nothing answered %d", r.StatusCode)
+		}
+		return nil
+	case "disabled after enable":
+		ok(first.signedLifecycle("/installed", payload(ck, s1, "installed"), nil), "install")
+		a, body := hsLifecycle(ck, s1, "/disabled")
+		ok(first.do("POST", "/disabled", a, body), "disable")
+		ea, eb := hsLifecycle(ck, s1, "/enabled")
+		ok(first.do("POST", "/enabled", ea, eb), "enable")
+		err := refusedAsReplay(t, second.do("POST", "/disabled", a, body))
+		if st := stateOf(t, first, ck); st != tenant.StateInstalled {
+			err = errors.Join(err, fmt.Errorf("the replayed disable set the state to %s", st))
+		}
+		return err
+	case "enabled twice":
+		ok(first.signedLifecycle("/installed", payload(ck, s1, "installed"), nil), "install")
+		ea, eb := hsLifecycle(ck, s1, "/enabled")
+		ok(first.do("POST", "/enabled", ea, eb), "enable")
+		return refusedAsReplay(t, second.do("POST", "/enabled", ea, eb))
+	}
+	t.Fatalf("unknown kind %q", kind)
+	return nil
+}
+
 func installAttacks() []installAttack {
-	return []installAttack{
+	attacks := []installAttack{
 		{"install token replayed with another body", "item 6: the same install token posted twice with another sharedSecret",
 			func(t *testing.T, dsn string) error {
 				h := newHarness(t, dsn)
@@ -198,6 +299,21 @@ func installAttacks() []installAttack {
 				return err
 			}, false},
 	}
+	for _, kind := range []string{"install after reinstall", "install after disable", "uninstall after reinstall", "uninstall redelivered",
+		"disabled after enable", "enabled twice"} {
+		attacks = append(attacks,
+			installAttack{"replayed " + kind, "item 6 neighbour: a lifecycle callback replayed unchanged (" + kind + ")",
+				func(t *testing.T, dsn string) error {
+					h := newHarness(t, dsn)
+					return replayAfterChange(t, h, h, kind)
+				}, false},
+			installAttack{"replayed " + kind + " on another instance", "item 6 neighbour: the same, sent to a second instance sharing the database",
+				func(t *testing.T, dsn string) error {
+					fake := newFakeAtlassian(t)
+					return replayAfterChange(t, newHarnessWith(t, dsn, fake, "https://app.example"), newHarnessWith(t, dsn, fake, "https://app.example"), kind)
+				}, true})
+	}
+	return attacks
 }
 
 // TestInstallAttackMatrix runs the install matrix on SQLite and PostgreSQL

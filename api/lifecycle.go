@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -177,23 +178,39 @@ func newMemoryLedger(now func() time.Time) *memoryLedger {
 	return &memoryLedger{now: now, used: map[string]usedToken{}}
 }
 
-func (m *memoryLedger) Use(_ context.Context, _, hash, bodyHash string, exp time.Time) error {
+func (m *memoryLedger) Use(_ context.Context, _, hash, bodyHash string, exp time.Time) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.expire()
+	if prev, ok := m.used[hash]; ok {
+		if prev.body != bodyHash {
+			return false, storage.ErrTokenUsed
+		}
+		return false, nil
+	}
+	m.used[hash] = usedToken{exp: exp, body: bodyHash}
+	return true, nil
+}
+
+func (m *memoryLedger) UseOnce(_ context.Context, _, hash string, exp time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire()
+	if _, ok := m.used[hash]; ok {
+		return storage.ErrTokenUsed
+	}
+	m.used[hash] = usedToken{exp: exp}
+	return nil
+}
+
+// expire drops expired tokens; the caller holds mu.
+func (m *memoryLedger) expire() {
 	now := m.now()
 	for k, e := range m.used {
 		if e.exp.Before(now) {
 			delete(m.used, k)
 		}
 	}
-	if prev, ok := m.used[hash]; ok {
-		if prev.body != bodyHash {
-			return storage.ErrTokenUsed
-		}
-		return nil
-	}
-	m.used[hash] = usedToken{exp: exp, body: bodyHash}
-	return nil
 }
 
 func (m *memoryLedger) Release(_ context.Context, hash string) error {
@@ -206,8 +223,10 @@ func (m *memoryLedger) Release(_ context.Context, hash string) error {
 // signedLifecycle handles the RS256-signed installed and uninstalled
 // callbacks: payload, host, signature and claims, in that order, then the
 // token's single use. It returns the token's ledger key (release it when
-// the callback cannot be completed).
-func (s *Server) signedLifecycle(c *gin.Context, event string) (*connect.Payload, string, bool) {
+// the callback cannot be completed) and whether this is the token's first
+// use; a redelivery (the same token and body again) may only be accepted
+// when it changes nothing (see noOp).
+func (s *Server) signedLifecycle(c *gin.Context, event string) (p *connect.Payload, key string, first, ok bool) {
 	p, rej := s.readPayload(c, event)
 	if rej != nil {
 		ck := ""
@@ -217,7 +236,7 @@ func (s *Server) signedLifecycle(c *gin.Context, event string) (*connect.Payload
 		s.refuseUnauthenticated(c, event, ck, rej.code)
 		c.Set(ctxAuthError, rej.code)
 		httperr.Abort(c, rej.status, rej.code, rej.msg, rej.hi)
-		return nil, "", false
+		return nil, "", false, false
 	}
 	c.Set(ctxClientKey, p.ClientKey)
 	tok, err := connect.TokenFromRequest(c.Request)
@@ -236,35 +255,41 @@ func (s *Server) signedLifecycle(c *gin.Context, event string) (*connect.Payload
 			s.refuseUnauthenticated(c, event, p.ClientKey, pr.Code)
 		}
 		s.abortAuth(c, err)
-		return nil, "", false
+		return nil, "", false, false
 	}
 	// Single use (issue 16 item 6): the signature does not cover the body,
 	// so the same token must not carry a second body.
-	key := installTokenKey(tok)
+	key = installTokenKey(tok)
 	exp := s.Now().Add(time.Hour) // exp is required by the verifier; this is a guard
 	if claims != nil && claims.ExpiresAt != nil {
 		exp = claims.ExpiresAt.Time.Add(connect.DefaultLeeway)
 	}
-	switch err := s.UsedTokens.Use(c.Request.Context(), "install", key, c.GetString(ctxBodyHash), exp); {
+	first, err = s.UsedTokens.Use(c.Request.Context(), "install", key, c.GetString(ctxBodyHash), exp)
+	switch {
 	case errors.Is(err, storage.ErrTokenUsed):
-		s.recordLifecycle(c, event, p.ClientKey, storage.OutcomeRejected, "token_replayed", "install token used a second time")
-		c.Set(ctxAuthError, "token_replayed")
-		c.Header("WWW-Authenticate", `JWT realm="connect-doctor"`)
-		httperr.Abort(c, http.StatusUnauthorized, "token_replayed", "This install token was already used; each lifecycle token is accepted once.",
-			"Jira signs a new token for every callback; a replayed capture is refused.")
-		return nil, "", false
+		s.refuseReplay(c, event, p.ClientKey, "install token used a second time with another body")
+		return nil, "", false, false
 	case err != nil:
 		s.Logger.Error("install token ledger unavailable", slog.String("error", err.Error()))
 		s.recordLifecycle(c, event, p.ClientKey, storage.OutcomeFailed, "store_unavailable", "token ledger write failed")
 		c.Header("Retry-After", "5")
 		httperr.Abort(c, http.StatusServiceUnavailable, "store_unavailable", "The callback could not be recorded; nothing was saved.", "Jira retries the callback.")
-		return nil, "", false
+		return nil, "", false, false
 	}
-	return p, key, true
+	return p, key, first, true
+}
+
+// refuseReplay answers a lifecycle token used a second time.
+func (s *Server) refuseReplay(c *gin.Context, event, clientKey, detail string) {
+	s.recordLifecycle(c, event, clientKey, storage.OutcomeRejected, "token_replayed", detail)
+	c.Set(ctxAuthError, "token_replayed")
+	c.Header("WWW-Authenticate", `JWT realm="connect-doctor"`)
+	httperr.Abort(c, http.StatusUnauthorized, "token_replayed", "This lifecycle token was already used; each lifecycle token is accepted once.",
+		"Jira signs a new token for every callback; a replayed capture is refused.")
 }
 
 func (s *Server) installed(c *gin.Context) {
-	p, key, ok := s.signedLifecycle(c, connect.EventInstalled)
+	p, key, first, ok := s.signedLifecycle(c, connect.EventInstalled)
 	if !ok {
 		return
 	}
@@ -274,6 +299,18 @@ func (s *Server) installed(c *gin.Context) {
 		OAuthClientID: p.OAuthClientID, CloudID: p.CloudID, InstallationID: p.InstallationID,
 		ServerVersion: p.ServerVersion, PluginsVersion: p.PluginsVersion, SharedSecret: p.SharedSecret,
 		Scopes: s.declaredScopes(),
+	}
+	if !first {
+		// A redelivery of an install already accepted is answered only if
+		// it would change nothing: replayed after a reinstall it would
+		// restore the old shared secret, after a disable or an uninstall
+		// it would re-enable the site.
+		if !s.redeliveryIsNoOp(c, connect.EventInstalled, p.ClientKey, func(stored *tenant.Tenant) bool { return sameInstall(stored, t) }) {
+			return
+		}
+		s.recordLifecycle(c, connect.EventInstalled, p.ClientKey, storage.OutcomeAccepted, "redelivery", "the same install again; nothing changed")
+		c.Status(http.StatusNoContent)
+		return
 	}
 	if err := s.Store.SaveInstall(c.Request.Context(), t); err != nil {
 		_ = s.UsedTokens.Release(context.WithoutCancel(c.Request.Context()), key)
@@ -291,8 +328,18 @@ func (s *Server) installed(c *gin.Context) {
 }
 
 func (s *Server) uninstalled(c *gin.Context) {
-	p, key, ok := s.signedLifecycle(c, connect.EventUninstalled)
+	p, key, first, ok := s.signedLifecycle(c, connect.EventUninstalled)
 	if !ok {
+		return
+	}
+	if !first {
+		// A redelivered uninstall is a no-op only while the site is still
+		// uninstalled: replayed after a reinstall it would uninstall it.
+		if !s.redeliveryIsNoOp(c, connect.EventUninstalled, p.ClientKey, func(stored *tenant.Tenant) bool { return stored.State == tenant.StateUninstalled }) {
+			return
+		}
+		s.recordLifecycle(c, connect.EventUninstalled, p.ClientKey, storage.OutcomeAccepted, "redelivery", "the same uninstall again; nothing changed")
+		c.Status(http.StatusNoContent)
 		return
 	}
 	err := s.Store.SetState(c.Request.Context(), p.ClientKey, tenant.StateUninstalled)
@@ -314,6 +361,42 @@ func (s *Server) uninstalled(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
+// redeliveryIsNoOp reports whether a redelivered lifecycle callback (its
+// token and body seen before) would change nothing, by noOp on the stored
+// tenant (an unknown tenant: nothing to change back). Otherwise it answers
+// 401 token_replayed (or 503 when the store cannot tell) and reports false.
+func (s *Server) redeliveryIsNoOp(c *gin.Context, event, clientKey string, noOp func(*tenant.Tenant) bool) bool {
+	stored, err := s.Store.Get(c.Request.Context(), clientKey)
+	switch {
+	case errors.Is(err, connect.ErrUnknownTenant):
+		if event == connect.EventUninstalled {
+			return true
+		}
+		s.refuseReplay(c, event, clientKey, "redelivered install of a tenant that is not stored")
+		return false
+	case err != nil:
+		s.recordLifecycle(c, event, clientKey, storage.OutcomeFailed, "store_unavailable", "database read failed")
+		c.Header("Retry-After", "5")
+		httperr.Abort(c, http.StatusServiceUnavailable, "store_unavailable", "The callback could not be checked against the stored installation.", "Jira retries the callback.")
+		return false
+	case !noOp(stored):
+		s.refuseReplay(c, event, clientKey, "lifecycle token replayed after the installation changed")
+		return false
+	}
+	return true
+}
+
+// sameInstall reports whether storing t would leave stored as it is (the
+// secret compared in constant time).
+func sameInstall(stored, t *tenant.Tenant) bool {
+	sameSecret := subtle.ConstantTimeCompare([]byte(stored.SharedSecret), []byte(t.SharedSecret)) == 1
+	return sameSecret && stored.State == tenant.StateInstalled && stored.AppKey == t.AppKey && stored.BaseURL == t.BaseURL &&
+		stored.DisplayURL == t.DisplayURL && stored.ProductType == t.ProductType && stored.Description == t.Description &&
+		stored.ServiceEntitlementNumber == t.ServiceEntitlementNumber && stored.OAuthClientID == t.OAuthClientID &&
+		stored.CloudID == t.CloudID && stored.InstallationID == t.InstallationID && stored.ServerVersion == t.ServerVersion &&
+		stored.PluginsVersion == t.PluginsVersion && stored.Scopes.String() == t.Scopes.String()
+}
+
 // lifecycleToken verifies the HS256 token of the enabled and disabled
 // callbacks (a disabled tenant may send "enabled"), logging refusals.
 func (s *Server) lifecycleToken(event string) gin.HandlerFunc {
@@ -331,6 +414,8 @@ func (s *Server) lifecycleToken(event string) gin.HandlerFunc {
 }
 
 // enabledDisabled handles the HS256-signed enabled and disabled callbacks.
+// Each token is accepted once (shared ledger): a captured "disabled"
+// replayed after the site enabled the app again would disable it.
 func (s *Server) enabledDisabled(event string) gin.HandlerFunc {
 	state := tenant.StateInstalled
 	if event == connect.EventDisabled {
@@ -348,7 +433,25 @@ func (s *Server) enabledDisabled(event string) gin.HandlerFunc {
 				"The payload's clientKey is not the tenant that signed the request.", ""})
 			return
 		}
+		tok, _ := connect.TokenFromRequest(c.Request) // verified above
+		key := installTokenKey(tok)
+		exp := s.Now().Add(time.Hour)
+		if v.Claims != nil && v.Claims.ExpiresAt != nil {
+			exp = v.Claims.ExpiresAt.Time.Add(connect.DefaultLeeway)
+		}
+		switch err := s.UsedTokens.UseOnce(c.Request.Context(), event, key, exp); {
+		case errors.Is(err, storage.ErrTokenUsed):
+			s.refuseReplay(c, event, p.ClientKey, event+" token used a second time")
+			return
+		case err != nil:
+			s.Logger.Error("lifecycle token ledger unavailable", slog.String("error", err.Error()))
+			s.recordLifecycle(c, event, p.ClientKey, storage.OutcomeFailed, "store_unavailable", "token ledger write failed")
+			c.Header("Retry-After", "5")
+			httperr.Abort(c, http.StatusServiceUnavailable, "store_unavailable", "The state change could not be recorded.", "Jira retries the callback.")
+			return
+		}
 		if err := s.Store.SetState(c.Request.Context(), p.ClientKey, state); err != nil {
+			_ = s.UsedTokens.Release(context.WithoutCancel(c.Request.Context()), key)
 			s.Invalidate(p.ClientKey)
 			s.recordLifecycle(c, event, p.ClientKey, storage.OutcomeFailed, "store_unavailable", "database write failed")
 			c.Header("Retry-After", "5")

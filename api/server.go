@@ -31,7 +31,11 @@ type TenantStore interface {
 // TokenLedger remembers single-use tokens until they expire (shared by
 // every instance). *storage.TokenLedger implements it.
 type TokenLedger interface {
-	Use(ctx context.Context, kind, hash, bodyHash string, exp time.Time) error
+	// Use records a token with its body: first is false for the same
+	// token and body again; storage.ErrTokenUsed for another body.
+	Use(ctx context.Context, kind, hash, bodyHash string, exp time.Time) (first bool, err error)
+	// UseOnce records a token: storage.ErrTokenUsed when it was seen.
+	UseOnce(ctx context.Context, kind, hash string, exp time.Time) error
 	Release(ctx context.Context, hash string) error
 }
 

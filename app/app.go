@@ -196,7 +196,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		fapi = forgeapi.New(forgeapi.Deps{Verifier: fitAPI, EventVerifier: fitEvents, Store: fstore, Events: store, Admin: jc,
 			Offline:    forge.NewOfflineTokens(forge.OfflineOptions{HTTPClient: o.HTTPClient, Now: o.Now}),
 			Invalidate: invalidate, Logger: log, Now: o.Now, ConnectAdmin: jc, ConnectTenant: store.Get,
-			License: cfg.ForgeLicense, PreUninstallTimeout: cfg.ForgePreUninstallTimeout})
+			License: cfg.ForgeLicense, PreUninstallTimeout: cfg.ForgePreUninstallTimeout, UsedTokens: ledger})
 		// The panel's handlers serve both protocols: on /forge/api the
 		// viewer (tenant.Viewer, read with api.Viewer) comes from the FIT
 		// and Jira is called through the gateway.
@@ -208,6 +208,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		Catalog: cat, Engine: explain.New(cat), Jira: caller, Admin: admin, History: checks,
 		AppKey: cfg.AppKey, Version: o.Version, APJSURL: cfg.APJSURL, Logger: log, Now: o.Now,
 		ChecksPerMinute: cfg.ChecksPerMinute, AccountChecksPerMinute: cfg.AccountChecksPerMinute, OnDiagnosis: om.diagnosis, ForgeExplain: forgeExplain, Quota: limiter,
+		AllowedHosts: cfg.AllowedHosts,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("admin panel: %w", err))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,25 +297,25 @@ func TestTokenLedger(t *testing.T) {
 	db := storagetest.SQLite(t)
 	l := storage.NewTokenLedger(db, func() time.Time { return now })
 	h, body, other := strings.Repeat("ab", 32), strings.Repeat("01", 32), strings.Repeat("02", 32)
-	if err := l.Use(ctx, "install", h, body, now.Add(3*time.Minute)); err != nil {
-		t.Fatal(err)
+	if first, err := l.Use(ctx, "install", h, body, now.Add(3*time.Minute)); err != nil || !first {
+		t.Fatalf("first use: %v %v", first, err)
 	}
-	if err := l.Use(ctx, "install", h, body, now.Add(3*time.Minute)); err != nil {
-		t.Fatalf("the same token with the same body (a redelivery): %v", err)
+	if first, err := l.Use(ctx, "install", h, body, now.Add(3*time.Minute)); err != nil || first {
+		t.Fatalf("the same token with the same body (a redelivery) must be reported as not first: %v %v", first, err)
 	}
-	if err := l.Use(ctx, "install", h, other, now.Add(3*time.Minute)); !errors.Is(err, storage.ErrTokenUsed) {
+	if _, err := l.Use(ctx, "install", h, other, now.Add(3*time.Minute)); !errors.Is(err, storage.ErrTokenUsed) {
 		t.Fatalf("second use with another body: %v", err)
 	}
 	if err := l.Release(ctx, h); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Use(ctx, "install", h, other, now.Add(3*time.Minute)); err != nil {
-		t.Fatalf("use after release: %v", err)
+	if first, err := l.Use(ctx, "install", h, other, now.Add(3*time.Minute)); err != nil || !first {
+		t.Fatalf("use after release: %v %v", first, err)
 	}
 	if n, err := l.Prune(ctx, now.Add(time.Hour)); err != nil || n != 1 {
 		t.Fatalf("prune: %d %v", n, err)
 	}
-	if err := l.Use(ctx, "install", "short", body, now); err == nil {
+	if _, err := l.Use(ctx, "install", "short", body, now); err == nil {
 		t.Fatal("a malformed hash was accepted")
 	}
 	old := storage.LifecycleEvent{ID: "old", Event: "installed", Outcome: storage.OutcomeAccepted, CreatedAt: now.Add(-100 * 24 * time.Hour)}
@@ -324,4 +326,57 @@ func TestTokenLedger(t *testing.T) {
 	if n, err := storage.PruneLifecycleEvents(ctx, db, now.Add(-90*24*time.Hour)); err != nil || n != 1 {
 		t.Fatalf("prune lifecycle log: %d %v", n, err)
 	}
+}
+
+// TestTokenLedgerUseOnce: a token used once is refused the second time,
+// whatever came with it, by this ledger and by another one on the same
+// database (another instance); of 16 concurrent uses of one token on two
+// ledgers exactly one succeeds. Release lets it through again.
+func TestTokenLedgerUseOnce(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.Now()
+		a, b := storage.NewTokenLedger(db, nil), storage.NewTokenLedger(db, nil)
+		h := strings.Repeat("cd", 32)
+		if err := a.UseOnce(ctx, "forge-event", h, now.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		for name, l := range map[string]*storage.TokenLedger{"same": a, "other instance": b} {
+			if err := l.UseOnce(ctx, "forge-event", h, now.Add(time.Minute)); !errors.Is(err, storage.ErrTokenUsed) {
+				t.Fatalf("%s ledger: second use: %v", name, err)
+			}
+		}
+		if err := b.Release(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.UseOnce(ctx, "forge-event", h, now.Add(time.Minute)); err != nil {
+			t.Fatalf("after release: %v", err)
+		}
+		if err := a.UseOnce(ctx, "forge-event", "short", now); err == nil {
+			t.Fatal("a malformed hash was accepted")
+		}
+		race := strings.Repeat("ef", 32)
+		var wg sync.WaitGroup
+		var ok, used atomic.Int64
+		for i := range 16 {
+			l := a
+			if i%2 == 1 {
+				l = b
+			}
+			wg.Go(func() {
+				switch err := l.UseOnce(ctx, "forge-event", race, now.Add(time.Minute)); {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, storage.ErrTokenUsed):
+					used.Add(1)
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() != 1 || used.Load() != 15 {
+			t.Fatalf("16 racing uses: %d accepted, %d refused as used; want 1 and 15", ok.Load(), used.Load())
+		}
+	})
 }

@@ -40,30 +40,58 @@ func NewTokenLedger(db *DB, now func() time.Time) *TokenLedger {
 }
 
 // Use records hash (a hex SHA-256 of the token) with the hash of the body
-// it came with, until exp. ErrTokenUsed when the token was recorded before
-// with another body; the same token and body again (a redelivery) is
-// accepted. The insert is atomic, so of two instances racing with the same
-// token and different bodies exactly one succeeds.
-func (l *TokenLedger) Use(ctx context.Context, kind, hash, bodyHash string, exp time.Time) error {
+// it came with, until exp. It reports first = true when the token was not
+// recorded before; the same token and body again (a redelivery) gives
+// first = false, and the caller accepts it only when it changes nothing
+// (a replayed old install must not restore an old secret). The token
+// recorded before with another body is ErrTokenUsed. The insert is
+// atomic, so of two instances racing with the same token exactly one sees
+// first = true.
+func (l *TokenLedger) Use(ctx context.Context, kind, hash, bodyHash string, exp time.Time) (first bool, err error) {
 	if len(hash) != 64 || len(bodyHash) != 64 {
-		return storeErr("use token", fmt.Errorf("token or body hash of %d/%d characters", len(hash), len(bodyHash)))
+		return false, storeErr("use token", fmt.Errorf("token or body hash of %d/%d characters", len(hash), len(bodyHash)))
 	}
-	row := UsedTokenRow{TokenHash: hash, Kind: kind, BodyHash: bodyHash, ExpiresAt: exp.UTC(), CreatedAt: l.now().UTC()}
-	res := l.db.Gorm.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-	if res.Error != nil {
-		return storeErr("use token", res.Error)
-	}
-	if res.RowsAffected == 1 {
-		return nil
+	ok, err := l.insert(ctx, kind, hash, bodyHash, exp)
+	if err != nil || ok {
+		return ok, err
 	}
 	var prev UsedTokenRow
 	if err := l.db.Gorm.WithContext(ctx).Select("token_hash, body_hash").Where("token_hash = ?", hash).Take(&prev).Error; err != nil {
-		return storeErr("use token", err)
+		return false, storeErr("use token", err)
 	}
 	if prev.BodyHash != bodyHash {
+		return false, ErrTokenUsed
+	}
+	return false, nil
+}
+
+// UseOnce records hash until exp and reports ErrTokenUsed when it was
+// recorded before, whatever came with it: tokens that may be accepted
+// once only (Forge event FITs by jti, the Connect enabled and disabled
+// callbacks). Several instances sharing the database see one another's
+// tokens; of two racing with one token exactly one succeeds.
+func (l *TokenLedger) UseOnce(ctx context.Context, kind, hash string, exp time.Time) error {
+	if len(hash) != 64 {
+		return storeErr("use token once", fmt.Errorf("token hash of %d characters", len(hash)))
+	}
+	ok, err := l.insert(ctx, kind, hash, "", exp)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return ErrTokenUsed
 	}
 	return nil
+}
+
+// insert adds the row unless the hash is there; it reports whether it did.
+func (l *TokenLedger) insert(ctx context.Context, kind, hash, bodyHash string, exp time.Time) (bool, error) {
+	row := UsedTokenRow{TokenHash: hash, Kind: kind, BodyHash: bodyHash, ExpiresAt: exp.UTC(), CreatedAt: l.now().UTC()}
+	res := l.db.Gorm.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+	if res.Error != nil {
+		return false, storeErr("use token", res.Error)
+	}
+	return res.RowsAffected == 1, nil
 }
 
 // Release forgets a token whose request could not be completed (the store

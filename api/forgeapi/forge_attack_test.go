@@ -240,6 +240,29 @@ func forgeAttacks() []forgeAttack {
 				}
 				return err
 			}},
+		{"event FIT replayed to another instance", "a captured lifecycle delivery (upgraded, empty scopes) replayed to a second instance on the same database",
+			func(t *testing.T, e *forgeEnv) error {
+				other := startForge(t, "", e.site, map[string]string{"DATA_DIR": e.f.env["DATA_DIR"]})
+				fit := e.site.Minter().MustMint()
+				ev := forgesim.InstalledEvent(e.site.InstallationID(), e.site.AppID(), e.site.CloudID(), "")
+				if r := e.post(t, "/forge/lifecycle", fit, ev); r.StatusCode != 200 {
+					t.Fatalf("control: delivery %d", r.StatusCode)
+				}
+				return refused(other.do(t, "POST", "/forge/lifecycle", bearerHeader(fit), mustJSON(ev)), 401)
+			}},
+		{"scheduled FIT replayed to another instance", "a captured scheduled-trigger delivery replayed to a second instance on the same database",
+			func(t *testing.T, e *forgeEnv) error {
+				other := startForge(t, "", e.site, map[string]string{"DATA_DIR": e.f.env["DATA_DIR"]})
+				fit := e.site.Minter().MustMint()
+				if r := e.post(t, "/forge/scheduled", fit, nil); r.StatusCode != 200 {
+					t.Fatalf("control: scheduled %d", r.StatusCode)
+				}
+				err := refused(other.do(t, "POST", "/forge/scheduled", bearerHeader(fit), nil), 401)
+				if in, _ := e.f.app.ForgeStore.Get(context.Background(), e.site.InstallationID()); in != nil && in.State == tenant.StateUninstalled {
+					err = errors.Join(err, errors.New("the replay uninstalled the installation"))
+				}
+				return err
+			}},
 	}
 }
 

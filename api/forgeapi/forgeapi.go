@@ -17,6 +17,8 @@ package forgeapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,6 +110,17 @@ type Deps struct {
 	// License, when set, refuses /forge/api calls whose verified FIT does
 	// not pass the licence policy (RequireActiveLicense).
 	License *forge.LicensePolicy
+	// UsedTokens makes the jti of event FITs single use across every
+	// instance sharing the database (the EventVerifier's replay cache
+	// covers one process only). *storage.TokenLedger implements it; nil
+	// leaves only the in-process cache.
+	UsedTokens TokenLedger
+}
+
+// TokenLedger records single-use tokens until they expire.
+type TokenLedger interface {
+	UseOnce(ctx context.Context, kind, hash string, exp time.Time) error
+	Release(ctx context.Context, hash string) error
 }
 
 // Pre-uninstall bounds: Forge gives the call 55 s.
@@ -184,9 +197,9 @@ const (
 // under /forge/api.
 func (s *Server) Register(r Router, panelAPI APIMounter) {
 	f := r.Group("/forge", panel.LimitBody(MaxEventBody))
-	f.POST("/lifecycle", s.fit(s.EventVerifier), s.fromForge(s.EventModules.Lifecycle), s.lifecycle)
-	f.POST("/scheduled", s.fit(s.EventVerifier), s.fromForge(s.EventModules.Scheduled), s.scheduled)
-	f.POST("/pre-uninstall", s.fit(s.EventVerifier), s.fromForge(s.EventModules.PreUninstall), s.preUninstall)
+	f.POST("/lifecycle", s.fit(s.EventVerifier), s.fromForge(s.EventModules.Lifecycle), s.once(), s.lifecycle)
+	f.POST("/scheduled", s.fit(s.EventVerifier), s.fromForge(s.EventModules.Scheduled), s.once(), s.scheduled)
+	f.POST("/pre-uninstall", s.fit(s.EventVerifier), s.fromForge(s.EventModules.PreUninstall), s.once(), s.preUninstall)
 
 	// requestRemote calls come straight from the browser (the Forge
 	// iframe's origin): CORS preflights carry no token.
@@ -275,6 +288,40 @@ func (s *Server) fromForge(keys []string) gin.HandlerFunc {
 			return
 		}
 		c.Next()
+	}
+}
+
+// once makes an event FIT's jti single use in the shared ledger, so a
+// captured delivery replayed to another instance is refused as on this
+// one (fit_replayed). A delivery answered 5xx releases its jti: Forge's
+// retry is not a replay.
+func (s *Server) once() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if s.UsedTokens == nil {
+			c.Next()
+			return
+		}
+		inv, _ := FromContext(c.Request.Context())
+		cl := inv.Claims
+		sum := sha256.Sum256([]byte("forge-fit\x00" + cl.App.ID + "\x00" + cl.ID))
+		key := hex.EncodeToString(sum[:])
+		exp := s.Now().Add(time.Hour)
+		if cl.ExpiresAt != nil {
+			exp = cl.ExpiresAt.Time.Add(forge.DefaultLeeway)
+		}
+		switch err := s.UsedTokens.UseOnce(c.Request.Context(), "forge-event", key, exp); {
+		case errors.Is(err, storage.ErrTokenUsed):
+			s.Logger.Warn("forge: event FIT replayed", slog.String("route", c.FullPath()), slog.String("installation_id", cl.InstallationID()))
+			abortFIT(c, fmt.Errorf("%w: jti seen by another instance", forge.ErrFITReplayed))
+			return
+		case err != nil:
+			s.storeDown(c, err)
+			return
+		}
+		c.Next()
+		if c.Writer.Status() >= 500 {
+			_ = s.UsedTokens.Release(context.WithoutCancel(c.Request.Context()), key)
+		}
 	}
 }
 

@@ -5,14 +5,19 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/connect-doctor/connect-doctor/api/httperr"
+	"github.com/connect-doctor/connect-doctor/config"
 )
 
 //go:embed web/panel.html web/panel.js web/panel.css
@@ -154,10 +159,26 @@ type renderedPage struct {
 // csp allows exactly what the page needs: its own script and stylesheet,
 // all.js, API calls to its own origin, and framing by the tenant's site
 // (baseUrl and, if the site has a custom domain, displayUrl).
+//
+// Both URLs come from the database, so they are checked again here
+// (issue 16 item 10): a row stored before the install-time check existed,
+// or edited by hand, must not widen frame-ancestors ("https://*") or
+// inject directives. A URL that fails is left out (and logged); with none
+// left the page may not be framed at all.
 func (p *Panel) csp(baseURL, displayURL string) string {
 	ancestors := []string{}
 	for _, u := range []string{baseURL, displayURL} {
-		if o := origin(u); o != "" && !contains(ancestors, o) {
+		if u == "" {
+			continue
+		}
+		o, err := p.ancestor(u)
+		if err != nil {
+			if p.Logger != nil {
+				p.Logger.Warn("a stored site URL is not a valid frame ancestor; left out of the CSP", "url", truncateURL(u), "error", err.Error())
+			}
+			continue
+		}
+		if !contains(ancestors, o) {
 			ancestors = append(ancestors, o)
 		}
 	}
@@ -173,13 +194,67 @@ func (p *Panel) csp(baseURL, displayURL string) string {
 		"base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors " + fa
 }
 
-// origin returns scheme://host[:port] of an http(s) URL, or "".
-func origin(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(u.Host, " ;,'\"") {
-		return ""
+// errNotAncestor: a stored URL that cannot be a frame ancestor.
+var errNotAncestor = errors.New("not a valid frame ancestor")
+
+// ancestor returns the origin of a stored site URL for frame-ancestors:
+// the same host rules as at install time (config.CheckBaseURL against
+// AllowedHosts, when the panel has them) and, always, a plain origin —
+// http(s), an ASCII host name of letters, digits, dots and hyphens (or
+// an IP literal), an optional numeric port; no wildcard, no white space,
+// no quote, comma or semicolon.
+func (p *Panel) ancestor(raw string) (string, error) {
+	if p.AllowedHosts != nil {
+		if err := config.CheckBaseURL(raw, p.AllowedHosts); err != nil {
+			return "", err
+		}
 	}
-	return u.Scheme + "://" + u.Host
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return "", fmt.Errorf("%w: not an http(s) URL with a host", errNotAncestor)
+	}
+	host := u.Hostname()
+	if !validHost(host) {
+		return "", fmt.Errorf("%w: host %.80q", errNotAncestor, host)
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 || strconv.Itoa(n) != port {
+			return "", fmt.Errorf("%w: port %.16q", errNotAncestor, port)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return "", fmt.Errorf("%w: empty port", errNotAncestor)
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host), nil
+}
+
+// validHost: an IP literal, or an ASCII DNS name (LDH labels of 1..63).
+func validHost(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// truncateURL shortens a stored URL for a log line.
+func truncateURL(s string) string {
+	if len(s) > 120 {
+		return strings.ToValidUTF8(s[:120], "") + "…"
+	}
+	return s
 }
 
 // cspSource turns the all.js URL into a CSP source expression matching

@@ -20,6 +20,7 @@ import (
 
 	"github.com/connect-doctor/connect-doctor/api"
 	"github.com/connect-doctor/connect-doctor/api/httperr"
+	"github.com/connect-doctor/connect-doctor/config"
 	"github.com/connect-doctor/connect-doctor/explain"
 	"github.com/connect-doctor/connect-doctor/explain/preflight"
 	"github.com/connect-doctor/connect-doctor/internal/redact"
@@ -97,6 +98,10 @@ type Deps struct {
 	ForgeExplain func(ctx context.Context, ec *explain.Context)
 	// Quota, when set, serves GET /api/quota (the tenant's rate-limit state).
 	Quota QuotaSource
+	// AllowedHosts (ALLOWED_HOSTS) re-checks the stored baseUrl and
+	// displayUrl before they go into the page's frame-ancestors; nil
+	// checks only that each is a plain origin.
+	AllowedHosts []config.HostPattern
 }
 
 // Panel serves the admin page and its API.

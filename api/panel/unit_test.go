@@ -85,6 +85,13 @@ func TestCSPSources(t *testing.T) {
 	if got := p.csp("javascript:alert(1)", ""); !strings.HasSuffix(got, "frame-ancestors 'none'") {
 		t.Fatalf("a non-http baseUrl must not be an ancestor: %s", got)
 	}
+	// Without AllowedHosts, a stored URL must still be a plain origin.
+	for _, bad := range []string{"https://*", "https://*.com", "https://a b.example", "https://x.example:0", "https://x.example:",
+		"https://ex\uff0eample.com", "https://user@x.example", "https://-x.example"} {
+		if got := p.csp("https://acme.atlassian.net", bad); !strings.HasSuffix(got, "frame-ancestors https://acme.atlassian.net") {
+			t.Fatalf("displayUrl %q: %s", bad, got)
+		}
+	}
 	p.APJSURL = "https://x.example/all.js; script-src *"
 	if got := p.csp("https://acme.atlassian.net", "https://acme.atlassian.net"); strings.Contains(got, "*") || strings.Count(got, "acme") != 1 {
 		t.Fatalf("injection or duplicate: %s", got)
