@@ -160,11 +160,28 @@ func replayAfterChange(t *testing.T, first, second *harness, kind string) error 
 			err = errors.Join(err, fmt.Errorf("the replayed disable set the state to %s", st))
 		}
 		return err
-	case "enabled twice":
+	case "enabled after disable":
 		ok(first.signedLifecycle("/installed", payload(ck, s1, "installed"), nil), "install")
 		ea, eb := hsLifecycle(ck, s1, "/enabled")
 		ok(first.do("POST", "/enabled", ea, eb), "enable")
-		return refusedAsReplay(t, second.do("POST", "/enabled", ea, eb))
+		a, body := hsLifecycle(ck, s1, "/disabled")
+		ok(first.do("POST", "/disabled", a, body), "disable")
+		err := refusedAsReplay(t, second.do("POST", "/enabled", ea, eb))
+		if st := stateOf(t, first, ck); st != tenant.StateDisabled {
+			err = errors.Join(err, fmt.Errorf("the replayed enable set the state to %s", st))
+		}
+		return err
+	case "enabled redelivered": // Jira retries when our answer was lost
+		ok(first.signedLifecycle("/installed", payload(ck, s1, "installed"), nil), "install")
+		ea, eb := hsLifecycle(ck, s1, "/enabled")
+		ok(first.do("POST", "/enabled", ea, eb), "enable")
+		if r := second.do("POST", "/enabled", ea, eb); r.StatusCode != 204 {
+			return fmt.Errorf("a redelivered enable that changes nothing answered %d", r.StatusCode)
+		}
+		if st := stateOf(t, first, ck); st != tenant.StateInstalled {
+			return fmt.Errorf("a redelivered enable left the state %s", st)
+		}
+		return nil
 	}
 	t.Fatalf("unknown kind %q", kind)
 	return nil
@@ -300,7 +317,7 @@ func installAttacks() []installAttack {
 			}, false},
 	}
 	for _, kind := range []string{"install after reinstall", "install after disable", "uninstall after reinstall", "uninstall redelivered",
-		"disabled after enable", "enabled twice"} {
+		"disabled after enable", "enabled after disable", "enabled redelivered"} {
 		attacks = append(attacks,
 			installAttack{"replayed " + kind, "item 6 neighbour: a lifecycle callback replayed unchanged (" + kind + ")",
 				func(t *testing.T, dsn string) error {

@@ -414,8 +414,9 @@ func (s *Server) lifecycleToken(event string) gin.HandlerFunc {
 }
 
 // enabledDisabled handles the HS256-signed enabled and disabled callbacks.
-// Each token is accepted once (shared ledger): a captured "disabled"
-// replayed after the site enabled the app again would disable it.
+// Each token changes the state once (shared ledger): a captured "disabled"
+// replayed after the site enabled the app again would disable it, so a
+// token seen before is answered 204 only while it would change nothing.
 func (s *Server) enabledDisabled(event string) gin.HandlerFunc {
 	state := tenant.StateInstalled
 	if event == connect.EventDisabled {
@@ -441,7 +442,13 @@ func (s *Server) enabledDisabled(event string) gin.HandlerFunc {
 		}
 		switch err := s.UsedTokens.UseOnce(c.Request.Context(), event, key, exp); {
 		case errors.Is(err, storage.ErrTokenUsed):
-			s.refuseReplay(c, event, p.ClientKey, event+" token used a second time")
+			// A redelivery (Jira retries when our answer was lost) is
+			// accepted while the tenant is still in the state it asks for;
+			// once the state changed, the old token is a replay.
+			if s.redeliveryIsNoOp(c, event, p.ClientKey, func(t *tenant.Tenant) bool { return t.State == state }) {
+				s.recordLifecycle(c, event, p.ClientKey, storage.OutcomeAccepted, "", "redelivery, nothing changed")
+				c.Status(http.StatusNoContent)
+			}
 			return
 		case err != nil:
 			s.Logger.Error("lifecycle token ledger unavailable", slog.String("error", err.Error()))
