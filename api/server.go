@@ -232,6 +232,21 @@ func Viewer(c *gin.Context) *tenant.Viewer {
 	return v
 }
 
+// ViewerTenant is Viewer(c).Tenant without building a Viewer: the tenant of
+// a request authenticated by a Connect token or set by SetViewer, or nil.
+func ViewerTenant(c *gin.Context) *tenant.Tenant {
+	if v, ok := c.Get(ctxViewer); ok {
+		if vv, _ := v.(*tenant.Viewer); vv != nil {
+			return vv.Tenant
+		}
+		return nil
+	}
+	if cv := Verified(c); cv != nil {
+		return cv.Tenant
+	}
+	return nil
+}
+
 // SetViewer records the viewer of a request authenticated by other means
 // than a Connect token (the Forge Remote routes, with a FIT).
 func SetViewer(c *gin.Context, v *tenant.Viewer) { c.Set(ctxViewer, v) }

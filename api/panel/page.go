@@ -84,13 +84,12 @@ var sections = []string{"installation", "explorer", "check", "explain", "history
 // page renders the admin page. The tenant comes from the verified page
 // token; nothing secret is put into the page.
 func (p *Panel) page(c *gin.Context) {
-	v := p.Viewer(c)
+	t := p.tenantOf(c)
 	base := strings.TrimSuffix(c.FullPath(), "/admin")
 	view, _ := queryValue(c.Request.URL.RawQuery, "view")
 	if !contains(sections, view) {
 		view = ""
 	}
-	t := v.Tenant
 	key := pageKey{base: base, view: view, site: t.BaseURL, display: t.DisplayURL}
 	pg, ok := p.pages.Get(key)
 	if !ok {

@@ -117,6 +117,10 @@ type Panel struct {
 	gzip          *compressor
 	redactor      *redact.Redactor // personal data out of stored checks
 	names         *names           // viewers' display names
+	// tenantOf is the viewer's tenant for routes that need nothing else
+	// (the page): without an injected Viewer it reads the request's context
+	// and builds no Viewer.
+	tenantOf func(*gin.Context) *tenant.Tenant
 }
 
 // Limits of the API.
@@ -138,8 +142,17 @@ func New(d Deps) (*Panel, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	tenantOf := api.ViewerTenant
 	if d.Viewer == nil {
 		d.Viewer = api.Viewer
+	} else {
+		viewer := d.Viewer
+		tenantOf = func(c *gin.Context) *tenant.Tenant {
+			if v := viewer(c); v != nil {
+				return v.Tenant
+			}
+			return nil
+		}
 	}
 	if d.Catalog == nil {
 		d.Catalog = catalog.Default()
@@ -171,7 +184,7 @@ func New(d Deps) (*Panel, error) {
 	}
 	pages := ttlcache.New[pageKey, *renderedPage](ttlcache.Options{Size: 4096})
 	installations := ttlcache.New[installationKey, []byte](ttlcache.Options{Size: 4096})
-	return &Panel{names: newNames(d.Jira, d.Now, d.NameTTL), redactor: redact.New(), pages: pages, installations: installations, gzip: newCompressor(), Deps: d, assets: a,
+	return &Panel{tenantOf: tenantOf, names: newNames(d.Jira, d.Now, d.NameTTL), redactor: redact.New(), pages: pages, installations: installations, gzip: newCompressor(), Deps: d, assets: a,
 		limiter: newCheckBudget(d.AccountChecksPerMinute, d.ChecksPerMinute, 10000), counts: countScopes(d.Catalog)}, nil
 }
 
