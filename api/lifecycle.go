@@ -244,7 +244,7 @@ func (s *Server) signedLifecycle(c *gin.Context, event string) (p *connect.Paylo
 	if err == nil {
 		// The client address bounds how many unknown kids it can make us
 		// fetch (issue 16 item 7).
-		vctx := connect.WithSource(c.Request.Context(), c.RemoteIP())
+		vctx := connect.WithSource(c.Request.Context(), c.ClientIP())
 		claims, err = s.InstallVerifier.Verify(vctx, c.Request.Method, c.Request.RequestURI, tok, p.ClientKey)
 	}
 	if err != nil {

@@ -76,6 +76,10 @@ type Deps struct {
 	// /metrics: the operator serves MetricsHandler on a separate listener
 	// (METRICS_ADDR).
 	MetricsToken string
+	// TrustedProxies (TRUSTED_PROXIES): only a peer in this list may say
+	// who the client is (X-Forwarded-For); empty, the TCP peer is the
+	// client. The per-source key-fetch limit and logs use that address.
+	TrustedProxies []string
 }
 
 // Server holds the router and its dependencies.
@@ -105,6 +109,12 @@ func New(d Deps) *Server {
 		s.UsedTokens = newMemoryLedger(d.Now)
 	}
 	e := gin.New()
+	// gin believes X-Forwarded-For from every peer by default: anyone could
+	// then pick the address the per-source limits count.
+	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
+		d.Logger.Error("TRUSTED_PROXIES ignored", slog.String("error", err.Error()))
+		_ = e.SetTrustedProxies(nil)
+	}
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.Use(withRequestID(), accessLog(d.Logger, s.metrics), recoverJSON(d.Logger), securityHeaders())

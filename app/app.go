@@ -179,7 +179,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	checks := storage.NewCheckStore(db, cfg.CheckHistoryLimit, o.Now)
 	ledger := storage.NewTokenLedger(db, o.Now)
 	srv := api.New(api.Deps{
-		Descriptor: raw, DescriptorInfo: desc, Store: store, Invalidate: invalidate, DB: db,
+		Descriptor: raw, DescriptorInfo: desc, Store: store, Invalidate: invalidate, DB: db, TrustedProxies: cfg.TrustedProxies,
 		InstallVerifier: connect.NewInstallVerifier(keys, connect.InstallVerifierOptions{BaseURL: cfg.BaseURL, Now: o.Now}),
 		UsedTokens:      ledger,
 		RequestVerifier: connect.NewRequestVerifier(cache, connect.RequestVerifierOptions{AppKey: cfg.AppKey, BasePath: connect.BasePath(cfg.BaseURL), Now: o.Now}),

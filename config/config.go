@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -51,6 +52,11 @@ type Config struct {
 	// bearer token. With neither, /metrics is not served at all.
 	MetricsAddr  string
 	MetricsToken string
+	// TrustedProxies are the addresses or CIDRs of the load balancers in
+	// front of the app: only from them is X-Forwarded-For believed for the
+	// client address (per-source limits, logs). Empty: the TCP peer is the
+	// client.
+	TrustedProxies []string
 	// Forge Remote (issue 8): ForgeEnabled is false when FORGE_APP_ID is
 	// unset, and the /forge routes are then not mounted. Forge holds the
 	// validated FORGE_* settings.
@@ -253,6 +259,20 @@ func Load(getenv func(string) string) (*Config, error) {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
 			bad("METRICS_ADDR", c.MetricsAddr, "must be host:port, e.g. 127.0.0.1:9090 (a listener of its own for /metrics)")
 		}
+	}
+	c.TrustedProxies = nil
+	for _, p := range strings.Split(getenv("TRUSTED_PROXIES"), ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("TRUSTED_PROXIES", p, "must be a comma-separated list of IP addresses or CIDRs of your load balancers, e.g. 10.0.0.0/8,192.0.2.7")
+				continue
+			}
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
 	}
 	c.MetricsToken = getenv("METRICS_TOKEN")
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {

@@ -40,6 +40,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"bad host pattern", map[string]string{"ALLOWED_HOSTS": "evil.*"}, "ALLOWED_HOSTS"},
 		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{"trusted proxy not an address", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,lb.example.com"}, "TRUSTED_PROXIES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,5 +127,18 @@ func TestRedactDSN(t *testing.T) {
 	})
 	if err == nil || strings.Contains(err.Error(), "s3cret-pw") {
 		t.Fatalf("configuration error: %v", err)
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load(env(map[string]string{"TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7 ,,2001:db8::/32"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.TrustedProxies, "|"); got != "10.0.0.0/8|192.0.2.7|2001:db8::/32" {
+		t.Fatalf("TrustedProxies = %q", got)
+	}
+	if c, err := Load(env(nil)); err != nil || c.TrustedProxies != nil {
+		t.Fatalf("unset: %v, %v (want none: the TCP peer is the client)", c.TrustedProxies, err)
 	}
 }
