@@ -57,16 +57,23 @@ func (g *Gateway) SetClientKeyProperty(installationID string, p ClientKeyPropert
 	g.ckProps[installationID] = p
 }
 
-// serveAddonProperty answers GET …/addons/{addonKey}/properties/{key}.
-// Only the reserved clientKey property exists here, read-only; any token
-// of the installation that passed the gateway's checks reads it.
-func (g *Gateway) serveAddonProperty(w http.ResponseWriter, r *http.Request, apiPath string, in *Installation) (int, string) {
-	rest := strings.TrimPrefix(apiPath, connectAddonsPrefix)
-	addon, key, ok := strings.Cut(rest, "/properties/")
-	if !ok || addon == "" || strings.Contains(addon, "/") || key == "" || strings.Contains(key, "/") {
-		writeJSON(w, http.StatusNotFound, jiraErrors("No operation matches "+r.Method+" "+apiPath+"."))
-		return http.StatusNotFound, "no such operation"
+// isClientKeyProperty reports whether apiPath is
+// /rest/atlassian-connect/1/addons/{addonKey}/properties/<the reserved
+// key>; every other Connect app property path goes to the catalog (a
+// Connect-only operation, refused to OAuth 2.0 tokens).
+func isClientKeyProperty(apiPath string) bool {
+	rest, ok := strings.CutPrefix(apiPath, connectAddonsPrefix)
+	if !ok {
+		return false
 	}
+	addon, key, ok := strings.Cut(rest, "/properties/")
+	return ok && addon != "" && !strings.Contains(addon, "/") && key == ConnectClientKeyProperty
+}
+
+// serveAddonProperty answers GET on the reserved clientKey property,
+// read-only; any token of the installation that passed the gateway's
+// checks reads it.
+func (g *Gateway) serveAddonProperty(w http.ResponseWriter, r *http.Request, in *Installation) (int, string) {
 	if r.Method != http.MethodGet {
 		writeJSON(w, http.StatusMethodNotAllowed, jiraErrors("The reserved property is read-only."))
 		return http.StatusMethodNotAllowed, "read-only property"
@@ -74,7 +81,7 @@ func (g *Gateway) serveAddonProperty(w http.ResponseWriter, r *http.Request, api
 	g.mu.Lock()
 	p, set := g.ckProps[in.InstallationID]
 	g.mu.Unlock()
-	if key != ConnectClientKeyProperty || !set || p.Status == 0 || p.Status == http.StatusNotFound {
+	if !set || p.Status == 0 || p.Status == http.StatusNotFound {
 		writeJSON(w, http.StatusNotFound, map[string]any{"statusCode": 404, "message": "Property with key not found."})
 		return http.StatusNotFound, "property absent"
 	}

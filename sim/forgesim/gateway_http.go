@@ -52,9 +52,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, rr.Status, codeBody(rr.Status, UnauthorizedMessage))
 		return
 	}
-	if strings.HasPrefix(apiPath, connectAddonsPrefix) {
+	if isClientKeyProperty(apiPath) {
 		rr.Operation = "getAddonProperty"
-		rr.Status, rr.Reason = g.serveAddonProperty(w, r, apiPath, &in)
+		rr.Status, rr.Reason = g.serveAddonProperty(w, r, &in)
 		return
 	}
 	m, ok := g.cat.Match(r.Method, apiPath)
