@@ -196,7 +196,8 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 		fapi = forgeapi.New(forgeapi.Deps{Verifier: fitAPI, EventVerifier: fitEvents, Store: fstore, Events: store, Admin: jc,
 			Offline:    forge.NewOfflineTokens(forge.OfflineOptions{HTTPClient: o.HTTPClient, Now: o.Now}),
 			Invalidate: invalidate, Logger: log, Now: o.Now, ConnectAdmin: jc, ConnectTenant: store.Get,
-			License: cfg.ForgeLicense, PreUninstallTimeout: cfg.ForgePreUninstallTimeout, UsedTokens: ledger})
+			License: cfg.ForgeLicense, PreUninstallTimeout: cfg.ForgePreUninstallTimeout, UsedTokens: ledger,
+			ConnectKey: cfg.AppKey})
 		// The panel's handlers serve both protocols: on /forge/api the
 		// viewer (tenant.Viewer, read with api.Viewer) comes from the FIT
 		// and Jira is called through the gateway.

@@ -79,6 +79,10 @@ type EventAnswer struct {
 	// Repeated is true when a pre-uninstall call found the installation
 	// already uninstalled and changed nothing.
 	Repeated bool `json:"repeated,omitempty"`
+	// ClientKeyLookup is the outcome of reading the Connect clientKey app
+	// property (linked, absent, malformed, other_site, no_connect_tenant,
+	// unavailable); empty when no lookup ran.
+	ClientKeyLookup string `json:"clientKeyLookup,omitempty"`
 }
 
 // readEvent decodes the body (either shape) or writes 400.
@@ -196,6 +200,7 @@ func (s *Server) lifecycle(c *gin.Context) {
 		return
 	}
 	tok := s.keepSystemToken(ctx, id, inv.Tokens.System)
+	inst, lookup := s.linkByClientKey(ctx, inv, inst)
 	s.invalidate(inst)
 	if typ == EventUpgraded && s.Offline != nil {
 		s.Offline.ForgetInstallation(id) // scopes changed: old user tokens carry the old ones
@@ -212,7 +217,7 @@ func (s *Server) lifecycle(c *gin.Context) {
 		status = "upgraded"
 	}
 	c.JSON(http.StatusOK, EventAnswer{Status: status, InstallationID: id, Linked: inst.ClientKey != "", LinkCandidate: inst.LinkCandidate,
-		SystemToken: tok, Retry: retry, RelinkedFrom: from})
+		SystemToken: tok, Retry: retry, RelinkedFrom: from, ClientKeyLookup: lookup})
 }
 
 // scheduled stores the system token the hourly scheduledTrigger delivers
@@ -242,13 +247,17 @@ func (s *Server) scheduled(c *gin.Context) {
 		return
 	}
 	tok := s.keepSystemToken(ctx, id, inv.Tokens.System)
+	var lookup string
+	if inst.ReplacedBy == "" {
+		inst, lookup = s.linkByClientKey(ctx, inv, inst)
+	}
 	if tok == "absent" {
 		s.Logger.Warn("forge: scheduled trigger without a system token: enable auth.appSystemToken on its endpoint",
 			slog.String("installation_id", id))
 	}
 	s.logEvent(c, logScheduled, id, storage.OutcomeAccepted, "system_token_"+tok, detail)
 	c.JSON(http.StatusOK, EventAnswer{Status: "refreshed", InstallationID: id, Linked: inst.ClientKey != "", LinkCandidate: inst.LinkCandidate,
-		SystemToken: tok, Retry: retry, RelinkedFrom: from})
+		SystemToken: tok, Retry: retry, RelinkedFrom: from, ClientKeyLookup: lookup})
 }
 
 // preUninstall marks the installation uninstalled (Forge sends no

@@ -240,6 +240,27 @@ func forgeAttacks() []forgeAttack {
 				}
 				return err
 			}},
+		{"clientKey property naming another site", "issue 15 part 5: the reserved clientKey app property names a Connect tenant of another site (the victim's, same siteUrl, another cloudId): the installed event links nothing",
+			func(t *testing.T, e *forgeEnv) error {
+				ctx := context.Background()
+				err := e.f.app.Store.SaveInstall(ctx, &tenant.Tenant{ClientKey: "ck-victim", AppKey: "connect-doctor",
+					BaseURL: e.site.SiteURL(), CloudID: "0000cccc-victim-cloud", SharedSecret: "victim-shared-secret-0123456789abcd"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.site.Gateway().SetClientKeyProperty(e.site.InstallationID(), forgesim.ClientKeyValue("ck-victim"))
+				resp, rerr := e.site.Install(ctx, e.f.base)
+				if rerr != nil || resp.StatusCode != 200 {
+					t.Fatalf("control: installed event %v %v", resp, rerr)
+				}
+				if ans := decode[forgeapi.EventAnswer](t, resp); ans.ClientKeyLookup != "other_site" {
+					t.Fatalf("control: the property was not read (%+v)", ans)
+				}
+				if in, _ := e.f.app.ForgeStore.Get(ctx, e.site.InstallationID()); in == nil || in.ClientKey != "" {
+					return fmt.Errorf("linked to %q", in.ClientKey)
+				}
+				return nil
+			}},
 		{"event FIT replayed to another instance", "a captured lifecycle delivery (upgraded, empty scopes) replayed to a second instance on the same database",
 			func(t *testing.T, e *forgeEnv) error {
 				other := startForge(t, "", e.site, map[string]string{"DATA_DIR": e.f.env["DATA_DIR"]})

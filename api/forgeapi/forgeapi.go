@@ -115,6 +115,12 @@ type Deps struct {
 	// covers one process only). *storage.TokenLedger implements it; nil
 	// leaves only the in-process cache.
 	UsedTokens TokenLedger
+	// ConnectKey is the manifest's app.connect.key (the Connect descriptor
+	// key). When set, an installation not linked yet reads the reserved
+	// clientKey app property on its installed, upgraded and scheduled
+	// events and links to that Connect tenant of the same site (forge.md
+	// §1.7 option 2). "" turns the lookup off.
+	ConnectKey string
 }
 
 // TokenLedger records single-use tokens until they expire.

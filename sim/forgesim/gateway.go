@@ -160,6 +160,7 @@ type Gateway struct {
 	admins   map[string]bool
 	users    map[string]string // accountID → display name
 	requests []GatewayRequest
+	ckProps  map[string]ClientKeyProperty // installationID → reserved clientKey property
 }
 
 // NewGateway starts a gateway. Close it when done. Like

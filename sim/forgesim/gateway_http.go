@@ -52,6 +52,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, rr.Status, codeBody(rr.Status, UnauthorizedMessage))
 		return
 	}
+	if isClientKeyProperty(apiPath) {
+		rr.Operation = "getAddonProperty"
+		rr.Status, rr.Reason = g.serveAddonProperty(w, r, &in)
+		return
+	}
 	m, ok := g.cat.Match(r.Method, apiPath)
 	if !ok {
 		rr.Status, rr.Reason = http.StatusNotFound, "no such operation"
