@@ -33,6 +33,11 @@ func TestFairGrant(t *testing.T) {
 		{name: "cannot borrow a busy tenant's share", budget: 1000, poolSpent: 900, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 400}}, want: 1000, elapsed: 30 * time.Minute, grant: 0},
 		// A tenant idle so far this hour but busy in the last one keeps
 		// its projected need.
+		// The floor kept for a tenant that barely spends shrinks with the
+		// time left: 100 × 30/60 half-way, 100 × 1/60 a minute before the
+		// reset, so what it will not use before then goes to the borrower.
+		{name: "floor halves half-way", pol: SharePolicy{Floor: 100}, budget: 1000, poolSpent: 501, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 1}}, want: 1000, elapsed: 30 * time.Minute, grant: 449},
+		{name: "floor near the reset", pol: SharePolicy{Floor: 100}, budget: 1000, poolSpent: 501, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 1}}, want: 1000, elapsed: 59 * time.Minute, grant: 497},
 		{name: "last hour's spend reserves for a tenant not yet seen this hour", budget: 1000, poolSpent: 500, me: TenantUse{Spent: 500}, others: []TenantUse{{PrevSpent: 1000}}, want: 1000, elapsed: 30 * time.Minute, grant: 0},
 	}
 	for _, tc := range tests {
