@@ -59,20 +59,31 @@ type TenantUse struct {
 // its whole unspent share for the first tenth of the window, before its
 // rate can be projected.
 func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []TenantUse, want int64, elapsed, window time.Duration) int64 {
+	g, _ := FairGrantCeiling(pol, budget, poolSpent, me, others, want, elapsed, window)
+	return g
+}
+
+// FairGrantCeiling is FairGrant and the pool spend the grant must not
+// push past: the pool for a grant within the tenant's share, the pool less
+// the others' reserve for a borrowing one. A shared ledger applies the
+// grant only while the pool's spend + grant stays within the ceiling, so
+// that instances granting on the same snapshot cannot together eat the
+// reserve.
+func FairGrantCeiling(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []TenantUse, want int64, elapsed, window time.Duration) (int64, int64) {
 	free := budget - poolSpent
 	if free <= 0 || want <= 0 {
-		return 0
+		return 0, budget
 	}
 	if pol.FirstCome {
-		return min(want, free)
+		return min(want, free), budget
 	}
 	share := budget / int64(1+len(others))
 	own := max(share-me.Spent, 0)
 	if want <= own {
-		return min(want, free)
+		return min(want, free), budget
 	}
 	if pol.NoBorrow {
-		return min(own, free)
+		return min(own, free), budget
 	}
 	headroom := pol.Headroom
 	if headroom <= 0 {
@@ -95,8 +106,9 @@ func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []
 		floor := float64(pol.Floor) * left / window.Seconds()
 		reserve += min(unspent, max(rate*left*headroom, floor))
 	}
-	borrow := max(int64(float64(free)-reserve)-own, 0)
-	return min(own+min(want-own, borrow), free)
+	lendable := int64(float64(free) - reserve)
+	borrow := max(lendable-own, 0)
+	return min(own+min(want-own, borrow), free), min(budget, max(poolSpent+lendable, poolSpent+own))
 }
 
 // BudgetStore is the shared ledger. Lease grants up to Want points to the
