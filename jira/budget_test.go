@@ -266,3 +266,28 @@ func TestBudgetTier2(t *testing.T) {
 		t.Errorf("after Jira reported q=70000, the free tenant spent %d×100 more, want 50", got)
 	}
 }
+
+// TestFairGrantCeiling: a borrowing grant carries the pool spend it may not
+// push past (the pool less the others' reserve), which a shared ledger
+// checks in its UPDATE; a grant within the share may use the whole pool.
+func TestFairGrantCeiling(t *testing.T) {
+	tests := []struct {
+		name           string
+		poolSpent      int64
+		me             TenantUse
+		want           int64
+		grant, ceiling int64
+	}{
+		// The other tenant keeps 75 (as in TestFairGrant): 1000 − 75.
+		{name: "borrowing stops at the reserve", poolSpent: 500, me: TenantUse{Spent: 450}, want: 1000, grant: 425, ceiling: 925},
+		{name: "within the share the pool is the ceiling", poolSpent: 100, me: TenantUse{Spent: 50}, want: 10, grant: 10, ceiling: 1000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, c := FairGrantCeiling(SharePolicy{}, 1000, tc.poolSpent, tc.me, []TenantUse{{Spent: 50}}, tc.want, 30*time.Minute, time.Hour)
+			if g != tc.grant || c != tc.ceiling {
+				t.Errorf("grant %d ceiling %d, want %d and %d", g, c, tc.grant, tc.ceiling)
+			}
+		})
+	}
+}
