@@ -10,6 +10,7 @@ package jira
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,20 +59,31 @@ type TenantUse struct {
 // its whole unspent share for the first tenth of the window, before its
 // rate can be projected.
 func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []TenantUse, want int64, elapsed, window time.Duration) int64 {
+	g, _ := FairGrantCeiling(pol, budget, poolSpent, me, others, want, elapsed, window)
+	return g
+}
+
+// FairGrantCeiling is FairGrant and the pool spend the grant must not
+// push past: the pool for a grant within the tenant's share, the pool less
+// the others' reserve for a borrowing one. A shared ledger applies the
+// grant only while the pool's spend + grant stays within the ceiling, so
+// that instances granting on the same snapshot cannot together eat the
+// reserve.
+func FairGrantCeiling(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []TenantUse, want int64, elapsed, window time.Duration) (int64, int64) {
 	free := budget - poolSpent
 	if free <= 0 || want <= 0 {
-		return 0
+		return 0, budget
 	}
 	if pol.FirstCome {
-		return min(want, free)
+		return min(want, free), budget
 	}
 	share := budget / int64(1+len(others))
 	own := max(share-me.Spent, 0)
 	if want <= own {
-		return min(want, free)
+		return min(want, free), budget
 	}
 	if pol.NoBorrow {
-		return min(own, free)
+		return min(own, free), budget
 	}
 	headroom := pol.Headroom
 	if headroom <= 0 {
@@ -88,10 +100,15 @@ func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []
 			continue
 		}
 		rate := max(float64(u.Spent)/el, float64(u.PrevSpent)/window.Seconds())
-		reserve += min(unspent, max(rate*left*headroom, float64(pol.Floor)))
+		// The floor (its next leases) shrinks with the time left: points
+		// kept for a tenant that will not ask before the reset are lost
+		// at the reset, so late in the window they flow to borrowers.
+		floor := float64(pol.Floor) * left / window.Seconds()
+		reserve += min(unspent, max(rate*left*headroom, floor))
 	}
-	borrow := max(int64(float64(free)-reserve)-own, 0)
-	return min(own+min(want-own, borrow), free)
+	lendable := int64(float64(free) - reserve)
+	borrow := max(lendable-own, 0)
+	return min(own+min(want-own, borrow), free), min(budget, max(poolSpent+lendable, poolSpent+own))
 }
 
 // BudgetStore is the shared ledger. Lease grants up to Want points to the
@@ -180,6 +197,7 @@ type tenantLease struct {
 	used     atomic.Int64
 	lastAt   time.Time
 	lastAsk  int64
+	lastUsed int64
 	granted  atomic.Int64 // this window, for the panel
 	last     atomic.Int64 // the last lease's size
 	quota    atomic.Int64 // Tier 2: Jira's tenant-app-quota, 0 when not seen
@@ -315,14 +333,26 @@ func (b *Budget) leaseLocked(ctx context.Context, tenant string, tl *tenantLease
 	// not: a refused tenant's use says nothing of what it needs).
 	asked := tl.asked.Load()
 	want := b.o.LeaseMin
+	used := tl.used.Load()
+	var spend float64 // points drawn per second since the last lease
 	if !tl.lastAt.IsZero() {
 		if dt := now.Sub(tl.lastAt); dt > 0 {
 			rate := float64(asked-tl.lastAsk) / dt.Seconds()
+			spend = float64(used-tl.lastUsed) / dt.Seconds()
 			want = int64(rate * b.o.LeaseSpan.Seconds())
 		}
 	}
 	want = min(max(want, b.o.LeaseMin, need), max(b.o.LeaseMax, need))
-	tl.lastAt, tl.lastAsk = now, asked
+	if spend > 0 {
+		// Points leased but not drawn before the reset are lost: near the
+		// end of the window a lease covers no more than what the tenant
+		// can draw until then at the pace it draws now (× 1.5; demand
+		// counts refused calls, which cost nothing and come faster), and
+		// at least this call. It leases again when half is used.
+		untilReset := ws.Add(b.o.Window).Sub(now).Seconds()
+		want = max(min(want, int64(math.Ceil(1.5*spend*untilReset))), need, 1)
+	}
+	tl.lastAt, tl.lastAsk, tl.lastUsed = now, asked, used
 	b.obs.Lock()
 	budget := b.o.Points
 	if b.obs.quota > 0 && b.obs.window.Equal(ws) {

@@ -33,6 +33,11 @@ func TestFairGrant(t *testing.T) {
 		{name: "cannot borrow a busy tenant's share", budget: 1000, poolSpent: 900, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 400}}, want: 1000, elapsed: 30 * time.Minute, grant: 0},
 		// A tenant idle so far this hour but busy in the last one keeps
 		// its projected need.
+		// The floor kept for a tenant that barely spends shrinks with the
+		// time left: 100 × 30/60 half-way, 100 × 1/60 a minute before the
+		// reset, so what it will not use before then goes to the borrower.
+		{name: "floor halves half-way", pol: SharePolicy{Floor: 100}, budget: 1000, poolSpent: 501, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 1}}, want: 1000, elapsed: 30 * time.Minute, grant: 449},
+		{name: "floor near the reset", pol: SharePolicy{Floor: 100}, budget: 1000, poolSpent: 501, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 1}}, want: 1000, elapsed: 59 * time.Minute, grant: 497},
 		{name: "last hour's spend reserves for a tenant not yet seen this hour", budget: 1000, poolSpent: 500, me: TenantUse{Spent: 500}, others: []TenantUse{{PrevSpent: 1000}}, want: 1000, elapsed: 30 * time.Minute, grant: 0},
 	}
 	for _, tc := range tests {
@@ -259,5 +264,30 @@ func TestBudgetTier2(t *testing.T) {
 	now = now.Add(time.Second) // past the deny
 	if got := spend("free", 100); got != 50 {
 		t.Errorf("after Jira reported q=70000, the free tenant spent %d×100 more, want 50", got)
+	}
+}
+
+// TestFairGrantCeiling: a borrowing grant carries the pool spend it may not
+// push past (the pool less the others' reserve), which a shared ledger
+// checks in its UPDATE; a grant within the share may use the whole pool.
+func TestFairGrantCeiling(t *testing.T) {
+	tests := []struct {
+		name           string
+		poolSpent      int64
+		me             TenantUse
+		want           int64
+		grant, ceiling int64
+	}{
+		// The other tenant keeps 75 (as in TestFairGrant): 1000 − 75.
+		{name: "borrowing stops at the reserve", poolSpent: 500, me: TenantUse{Spent: 450}, want: 1000, grant: 425, ceiling: 925},
+		{name: "within the share the pool is the ceiling", poolSpent: 100, me: TenantUse{Spent: 50}, want: 10, grant: 10, ceiling: 1000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, c := FairGrantCeiling(SharePolicy{}, 1000, tc.poolSpent, tc.me, []TenantUse{{Spent: 50}}, tc.want, 30*time.Minute, time.Hour)
+			if g != tc.grant || c != tc.ceiling {
+				t.Errorf("grant %d ceiling %d, want %d and %d", g, c, tc.grant, tc.ceiling)
+			}
+		})
 	}
 }

@@ -52,8 +52,11 @@ func (s *RateStore) Lease(ctx context.Context, r jira.LeaseRequest) (int64, erro
 		if err != nil {
 			return 0, rateErr("lease", err)
 		}
-		if ok || attempt >= 3 {
+		if ok {
 			return g, nil
+		}
+		if attempt >= 3 {
+			return 0, nil // not applied: grant nothing rather than unrecorded points
 		}
 	}
 }
@@ -107,14 +110,12 @@ func (s *RateStore) tryLease(ctx context.Context, r jira.LeaseRequest) (int64, b
 	if w[0].Quota > 0 {
 		budget = w[0].Quota
 	}
-	g := jira.FairGrant(r.Policy, budget, w[0].Spent, me, others, r.Want, r.Now.Sub(r.Window), r.Length)
-	if own := max(budget/int64(1+len(others))-me.Spent, 0); g > own && !r.Policy.FirstCome {
-		// Borrowing: several instances may lease on the same snapshot, and
-		// the UPDATE below only guards the pool's size, not the others'
-		// reserve; one lease takes at most a quarter of what may be
-		// borrowed, so that concurrent ones cannot eat into the reserve.
-		g = own + max((g-own)/4, 1)
-	}
+	// Several instances may lease on the same snapshot: the UPDATEs below
+	// apply a grant only while the pool's spend stays within the ceiling
+	// (the pool less the others' reserve when borrowing), so concurrent
+	// borrowers cannot eat into the quiet tenants' reserve; a loser reads
+	// again.
+	g, ceiling := jira.FairGrantCeiling(r.Policy, budget, w[0].Spent, me, others, r.Want, r.Now.Sub(r.Window), r.Length)
 	if g == 0 && me.Spent > 0 {
 		return 0, true, nil
 	}
@@ -122,10 +123,10 @@ func (s *RateStore) tryLease(ctx context.Context, r jira.LeaseRequest) (int64, b
 		// One statement, one round trip: the window's row is locked only
 		// while it runs.
 		res := db.Exec(`WITH w AS (UPDATE rate_windows SET spent = spent + ? WHERE window_start = ?
-				AND spent + ? <= CASE WHEN quota > 0 THEN quota ELSE budget END RETURNING 1)
+				AND spent + ? <= CASE WHEN quota > 0 THEN quota ELSE budget END AND spent + ? <= ? RETURNING 1)
 			INSERT INTO rate_spend (window_start, client_key, spent) SELECT ?, ?, ? FROM w
 			ON CONFLICT (window_start, client_key) DO UPDATE SET spent = rate_spend.spent + excluded.spent`,
-			g, ws, g, ws, r.Tenant, g)
+			g, ws, g, g, ceiling, ws, r.Tenant, g)
 		if res.Error != nil {
 			return 0, false, res.Error
 		}
@@ -135,7 +136,7 @@ func (s *RateStore) tryLease(ctx context.Context, r jira.LeaseRequest) (int64, b
 	err := db.Transaction(func(tx *gorm.DB) error {
 		if g > 0 {
 			res := tx.Exec(`UPDATE rate_windows SET spent = spent + ? WHERE window_start = ?
-				AND spent + ? <= CASE WHEN quota > 0 THEN quota ELSE budget END`, g, ws, g)
+				AND spent + ? <= CASE WHEN quota > 0 THEN quota ELSE budget END AND spent + ? <= ?`, g, ws, g, g, ceiling)
 			if res.Error != nil {
 				return res.Error
 			}
