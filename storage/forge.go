@@ -278,6 +278,19 @@ func (s *ForgeStore) setLink(tx *gorm.DB, id, clientKey string) error {
 		Updates(map[string]any{"client_key": clientKey, "link_candidate": nil, "updated_at": s.now().UTC()}).Error
 }
 
+// linkAndLoad links installation id to clientKey (setLink) and returns
+// the installation as stored afterwards.
+func (s *ForgeStore) linkAndLoad(tx *gorm.DB, id, clientKey string) (*ForgeInstallation, error) {
+	if err := s.setLink(tx, id, clientKey); err != nil {
+		return nil, err
+	}
+	var row ForgeInstallationRow
+	if err := tx.Where("installation_id = ?", id).Take(&row).Error; err != nil {
+		return nil, err
+	}
+	return s.toInstallation(&row), nil
+}
+
 // Get returns an installation. A Connect install that named this
 // installation after it was first stored is linked here.
 func (s *ForgeStore) Get(ctx context.Context, installationID string) (*ForgeInstallation, error) {
@@ -351,14 +364,9 @@ func (s *ForgeStore) ConfirmLink(ctx context.Context, installationID, clientKey 
 		if ct.CloudID != "" && row.CloudID != "" && ct.CloudID != row.CloudID {
 			return "", fmt.Errorf("%w: the Connect tenant belongs to another cloudId", ErrNotLinkCandidate)
 		}
-		if err := s.setLink(tx, installationID, clientKey); err != nil {
-			return "", err
-		}
-		if err := tx.Where("installation_id = ?", installationID).Take(&row).Error; err != nil {
-			return "", err
-		}
-		out = s.toInstallation(&row)
-		return clientKey, nil
+		var err error
+		out, err = s.linkAndLoad(tx, installationID, clientKey)
+		return clientKey, err
 	})
 	switch {
 	case errors.Is(err, ErrUnknownInstallation), errors.Is(err, ErrNotLinkCandidate):

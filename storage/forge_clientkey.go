@@ -61,14 +61,8 @@ func (s *ForgeStore) LinkConnectClientKey(ctx context.Context, installationID, c
 		if !sameSite(ct.CloudID, ct.BaseURL, row.CloudID, row.SiteURL) {
 			return "", ErrOtherSite
 		}
-		if err := s.setLink(tx, installationID, clientKey); err != nil {
-			return "", err
-		}
-		if err := tx.Where("installation_id = ?", installationID).Take(&row).Error; err != nil {
-			return "", err
-		}
-		out = s.toInstallation(&row)
-		return clientKey, nil
+		out, err = s.linkAndLoad(tx, installationID, clientKey)
+		return clientKey, err
 	})
 	switch {
 	case errors.Is(err, ErrUnknownInstallation), errors.Is(err, ErrNoConnectTenant), errors.Is(err, ErrOtherSite):

@@ -173,7 +173,7 @@ func (p *Panel) csp(baseURL, displayURL string) string {
 		o, err := p.ancestor(u)
 		if err != nil {
 			if p.Logger != nil {
-				p.Logger.Warn("a stored site URL is not a valid frame ancestor; left out of the CSP", "url", truncateURL(u), "error", err.Error())
+				p.Logger.Warn("a stored site URL is not a valid frame ancestor; left out of the CSP", "url", truncate(u, 120), "error", err.Error())
 			}
 			continue
 		}
@@ -246,14 +246,6 @@ func validHost(h string) bool {
 		}
 	}
 	return true
-}
-
-// truncateURL shortens a stored URL for a log line.
-func truncateURL(s string) string {
-	if len(s) > 120 {
-		return strings.ToValidUTF8(s[:120], "") + "…"
-	}
-	return s
 }
 
 // cspSource turns the all.js URL into a CSP source expression matching
