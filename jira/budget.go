@@ -37,7 +37,21 @@ type SharePolicy struct {
 	// projected to need (within its unspent share): its next leases.
 	// Budget sets it to 2 × LeaseMin when zero.
 	Floor int64
+	// Lead is how far ahead of the window's clock lending may run, as a
+	// fraction of the pool (default 0.1): by elapsed e of window w,
+	// borrowing may raise the pool's spend to at most (e/w + Lead) of the
+	// pool. Capacity is only known to be idle as time passes: a tenant
+	// that starts calling late in the window (or in a window with no
+	// history, when the ledger knows no tenant yet) still finds the part
+	// of the pool its time is owed. Within its own share a tenant is never
+	// held to the clock, except in a cold window (no tenant spent anything
+	// in the last one): there the number of tenants to share with is not
+	// known yet, so no tenant's own spend may pass the clock's part.
+	Lead float64
 }
+
+// DefaultLead is SharePolicy.Lead's default.
+const DefaultLead = 0.1
 
 // TenantUse is one tenant's spend as the ledger knows it.
 type TenantUse struct {
@@ -55,9 +69,12 @@ type TenantUse struct {
 // share gets what it asks. Beyond it, it may borrow what the others are
 // not projected to need: each other tenant keeps min(its unspent share,
 // its spend rate (this window, or the last one, whichever is higher) ×
-// time left × Headroom, and at least Floor); a tenant with no spend in the last window keeps
-// its whole unspent share for the first tenth of the window, before its
-// rate can be projected.
+// time left × Headroom, and at least Floor × the fraction of the window
+// left); a tenant with no spend in the last window keeps its whole
+// unspent share for the first tenth of the window, before its rate can be
+// projected. Borrowing never takes the pool's spend past the clock's part
+// of it (SharePolicy.Lead), and in a cold window (no tenant, me included,
+// spent anything in the last one) no tenant's own spend may pass it.
 func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []TenantUse, want int64, elapsed, window time.Duration) int64 {
 	g, _ := FairGrantCeiling(pol, budget, poolSpent, me, others, want, elapsed, window)
 	return g
@@ -76,6 +93,20 @@ func FairGrantCeiling(pol SharePolicy, budget, poolSpent int64, me TenantUse, ot
 	}
 	if pol.FirstCome {
 		return min(want, free), budget
+	}
+	lead := pol.Lead
+	if lead <= 0 {
+		lead = DefaultLead
+	}
+	// The clock's part of the pool: what lending may have spent by now.
+	paced := int64(float64(budget) * min(1, elapsed.Seconds()/window.Seconds()+lead))
+	if cold(me, others) {
+		// The tenants to share with are not known yet: no tenant runs
+		// ahead of the clock.
+		free = min(free, max(paced-me.Spent, 0))
+		if free <= 0 {
+			return 0, budget
+		}
 	}
 	share := budget / int64(1+len(others))
 	own := max(share-me.Spent, 0)
@@ -106,9 +137,23 @@ func FairGrantCeiling(pol SharePolicy, budget, poolSpent int64, me TenantUse, ot
 		floor := float64(pol.Floor) * left / window.Seconds()
 		reserve += min(unspent, max(rate*left*headroom, floor))
 	}
-	lendable := int64(float64(free) - reserve)
+	lendable := min(int64(float64(budget-poolSpent)-reserve), paced-poolSpent)
 	borrow := max(lendable-own, 0)
 	return min(own+min(want-own, borrow), free), min(budget, max(poolSpent+lendable, poolSpent+own))
+}
+
+// cold reports a window with no history: no tenant spent anything in the
+// previous one (a new ledger, or an app idle for a whole window).
+func cold(me TenantUse, others []TenantUse) bool {
+	if me.PrevSpent > 0 {
+		return false
+	}
+	for _, u := range others {
+		if u.PrevSpent > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // BudgetStore is the shared ledger. Lease grants up to Want points to the
@@ -200,6 +245,7 @@ type tenantLease struct {
 	lastUsed int64
 	granted  atomic.Int64 // this window, for the panel
 	last     atomic.Int64 // the last lease's size
+	cost     atomic.Int64 // the last take's points: a lease covers at least one more call
 	quota    atomic.Int64 // Tier 2: Jira's tenant-app-quota, 0 when not seen
 	idleAsk  int64        // Flush: asked at the last change
 	idleFrom time.Time    // Flush: when asked last changed
@@ -261,6 +307,9 @@ func (b *Budget) take(ctx context.Context, tenant string, points int64, now time
 	tl := b.lease(tenant)
 	w := now.Truncate(b.o.Window).UnixNano()
 	tl.asked.Add(points)
+	if tl.cost.Load() != points {
+		tl.cost.Store(points)
+	}
 	if tl.window.Load() == w {
 		if d := tl.deny.Load(); d > now.UnixNano() {
 			return &LimitedError{Reason: ReasonBudget, Scope: ScopeTenant, Until: time.Unix(0, d), Tenant: tenant, Key: tenant}
@@ -348,9 +397,11 @@ func (b *Budget) leaseLocked(ctx context.Context, tenant string, tl *tenantLease
 		// end of the window a lease covers no more than what the tenant
 		// can draw until then at the pace it draws now (× 1.5; demand
 		// counts refused calls, which cost nothing and come faster), and
-		// at least this call. It leases again when half is used.
+		// at least this call, or one more like the last (a background
+		// refill has no call of its own: a 1-point lease would not cover
+		// a 2-point call). It leases again when half is used.
 		untilReset := ws.Add(b.o.Window).Sub(now).Seconds()
-		want = max(min(want, int64(math.Ceil(1.5*spend*untilReset))), need, 1)
+		want = max(min(want, int64(math.Ceil(1.5*spend*untilReset))), need, tl.cost.Load(), 1)
 	}
 	tl.lastAt, tl.lastAsk, tl.lastUsed = now, asked, used
 	b.obs.Lock()
@@ -390,18 +441,23 @@ func (b *Budget) tenantQuota(tenant string, tl *tenantLease) int64 {
 }
 
 // Observe records the pool's quota and remaining points from Jira's
-// headers; the ledger gets them at the next Flush. A tenant's quota
-// (perTenant, Tier 2) replaces the configured one for that tenant.
-func (b *Budget) Observe(tenant string, perTenant bool, quota, remaining int64) {
+// headers on the answer to a call sent at sent; the ledger gets them at
+// the next Flush, counted in the window the call was sent in (an answer
+// from just before a reset must not mark the new window spent). A
+// tenant's quota (perTenant, Tier 2) replaces the configured one for that
+// tenant.
+func (b *Budget) Observe(tenant string, perTenant bool, quota, remaining int64, sent time.Time) {
 	if perTenant {
 		if b.o.Tier2 && quota > 0 {
 			b.lease(tenant).quota.Store(quota)
 		}
 		return
 	}
-	now := b.o.Now()
+	w := sent.Truncate(b.o.Window)
 	b.obs.Lock()
-	b.obs.window, b.obs.quota, b.obs.left, b.obs.pending = now.Truncate(b.o.Window), quota, remaining, true
+	if !w.Before(b.obs.window) {
+		b.obs.window, b.obs.quota, b.obs.left, b.obs.pending = w, quota, remaining, true
+	}
 	b.obs.Unlock()
 }
 

@@ -25,19 +25,33 @@ func TestFairGrant(t *testing.T) {
 		{name: "pool exhausted", budget: 1000, poolSpent: 1000, want: 10, grant: 0},
 		{name: "first come takes the pool", pol: SharePolicy{FirstCome: true}, budget: 1000, poolSpent: 900, me: TenantUse{Spent: 900}, others: []TenantUse{{}}, want: 500, grant: 100},
 		{name: "no borrowing caps at the share", pol: SharePolicy{NoBorrow: true}, budget: 1000, poolSpent: 480, me: TenantUse{Spent: 480}, others: []TenantUse{{}}, want: 100, elapsed: 30 * time.Minute, grant: 20},
-		// Half the hour gone, the other tenant spent 50 (100/h): it keeps
+		// Lead 1 lifts the clock's cap, to test the reserve alone. Half
+		// the hour gone, the other tenant spent 50 (100/h): it keeps
 		// 50 × 1.5 = 75 of its unspent 450; the borrower gets 1000-500-75-0.
-		{name: "borrows what a light tenant will not need", budget: 1000, poolSpent: 500, me: TenantUse{Spent: 450}, others: []TenantUse{{Spent: 50}}, want: 1000, elapsed: 30 * time.Minute, grant: 425},
+		{name: "borrows what a light tenant will not need", pol: SharePolicy{Lead: 1}, budget: 1000, poolSpent: 500, me: TenantUse{Spent: 450}, others: []TenantUse{{Spent: 50}}, want: 1000, elapsed: 30 * time.Minute, grant: 425},
 		// A busy other tenant (spent 400 in half the hour) keeps its whole
 		// unspent share (100).
 		{name: "cannot borrow a busy tenant's share", budget: 1000, poolSpent: 900, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 400}}, want: 1000, elapsed: 30 * time.Minute, grant: 0},
-		// A tenant idle so far this hour but busy in the last one keeps
-		// its projected need.
 		// The floor kept for a tenant that barely spends shrinks with the
 		// time left: 100 × 30/60 half-way, 100 × 1/60 a minute before the
 		// reset, so what it will not use before then goes to the borrower.
-		{name: "floor halves half-way", pol: SharePolicy{Floor: 100}, budget: 1000, poolSpent: 501, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 1}}, want: 1000, elapsed: 30 * time.Minute, grant: 449},
+		{name: "floor halves half-way", pol: SharePolicy{Floor: 100, Lead: 1}, budget: 1000, poolSpent: 501, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 1}}, want: 1000, elapsed: 30 * time.Minute, grant: 449},
 		{name: "floor near the reset", pol: SharePolicy{Floor: 100}, budget: 1000, poolSpent: 501, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 1}}, want: 1000, elapsed: 59 * time.Minute, grant: 497},
+		// The clock: half-way, lending may take the pool's spend to
+		// (0.5 + 0.1) × 1000 = 600, however little the other tenant is
+		// projected to need; its own 50 it gets.
+		{name: "lending follows the clock", budget: 1000, poolSpent: 500, me: TenantUse{Spent: 450, PrevSpent: 900}, others: []TenantUse{{Spent: 50, PrevSpent: 100}}, want: 1000, elapsed: 30 * time.Minute, grant: 100},
+		// A cold window (no tenant spent anything in the last one): the
+		// ledger does not know who will call, so a lone tenant at the
+		// start gets the Lead's 10%, not the whole pool.
+		{name: "a cold window holds a lone tenant to the clock", budget: 1000, me: TenantUse{}, want: 1000, grant: 100},
+		{name: "a cold window frees the pool as time passes", budget: 1000, poolSpent: 100, me: TenantUse{Spent: 100}, want: 1000, elapsed: 15 * time.Minute, grant: 250},
+		// A warm window: a tenant within its share is not held to the
+		// clock.
+		{name: "a warm window lets a tenant take its share at once", budget: 1000, me: TenantUse{PrevSpent: 800}, want: 1000, grant: 1000},
+		// A tenant that starts calling half-way finds its share: the
+		// busy one was held to the clock.
+		{name: "a tenant new mid-window finds its part", budget: 1000, poolSpent: 600, me: TenantUse{}, others: []TenantUse{{Spent: 600, PrevSpent: 1000}}, want: 300, elapsed: 30 * time.Minute, grant: 300},
 		{name: "last hour's spend reserves for a tenant not yet seen this hour", budget: 1000, poolSpent: 500, me: TenantUse{Spent: 500}, others: []TenantUse{{PrevSpent: 1000}}, want: 1000, elapsed: 30 * time.Minute, grant: 0},
 	}
 	for _, tc := range tests {
@@ -121,6 +135,71 @@ func TestBudgetObserveCorrects(t *testing.T) {
 	}
 	if spent, _ := ledger.Spent(fixedNow.Truncate(time.Hour)); spent != 54000 {
 		t.Errorf("pool spent %d after a lower count, want 54000 kept", spent)
+	}
+}
+
+// TestBudgetObserveCountsTheSentWindow: Jira counts a call in the window
+// it was sent in. An answer with r=0 to a call sent just before the reset
+// and read just after must not mark the new window spent, and an older
+// window's figures do not replace a newer one's still to be flushed.
+func TestBudgetObserveCountsTheSentWindow(t *testing.T) {
+	start := fixedNow.Truncate(time.Hour)
+	now := start.Add(time.Hour + 100*time.Millisecond) // just past the reset
+	ledger := NewMemoryLedger()
+	b := NewBudget(BudgetOptions{Store: ledger, Points: 1000, Now: func() time.Time { return now }})
+	l := NewLimiter(LimiterOptions{Now: func() time.Time { return now }, Budget: b})
+	resp := &http.Response{StatusCode: 200, Header: http.Header{}}
+	resp.Header.Add("RateLimit-Policy", `"global-app-quota";q=1000;w=3600`)
+	resp.Header.Add("RateLimit", `"global-app-quota";r=0;t=1`)
+	l.Done(&Call{Tenant: "a", sent: start.Add(time.Hour - 100*time.Millisecond)}, resp)
+	if err := b.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if spent, _ := ledger.Spent(start.Add(time.Hour)); spent != 0 {
+		t.Errorf("new window spent %d after a late answer from the old one, want 0", spent)
+	}
+	if spent, _ := ledger.Spent(start); spent != 1000 {
+		t.Errorf("old window spent %d, want 1000 (r=0 of q=1000)", spent)
+	}
+	if err := b.Take(t.Context(), "a", 2); err != nil {
+		t.Errorf("take in the new window: %v", err)
+	}
+
+	// Newer first, older second: the newer is what Flush sends.
+	b.Observe("a", false, 1000, 900, start.Add(time.Hour+50*time.Millisecond))
+	b.Observe("a", false, 1000, 0, start.Add(time.Hour-time.Second))
+	if err := b.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if spent, _ := ledger.Spent(start.Add(time.Hour)); spent != 100 {
+		t.Errorf("new window spent %d, want 100 (r=900 of q=1000; the older r=0 dropped)", spent)
+	}
+}
+
+// TestBudgetLeaseCoversTheNextCall: near the reset a lease is sized to
+// what the tenant draws until then, but never below the cost of its last
+// call: a background refill of 1 point would leave a 2-point call short.
+func TestBudgetLeaseCoversTheNextCall(t *testing.T) {
+	start := fixedNow.Truncate(time.Hour)
+	now := start.Add(time.Hour - 3*time.Second)
+	ledger := NewMemoryLedger()
+	b := NewBudget(BudgetOptions{Store: ledger, Points: 100000, LeaseMin: 1, Now: func() time.Time { return now }})
+	for i := range 10 {
+		now = start.Add(time.Hour - 3*time.Second + time.Duration(i)*100*time.Millisecond)
+		if err := b.Take(t.Context(), "a", 5); err != nil {
+			t.Fatalf("take %d: %v", i, err)
+		}
+	}
+	now = start.Add(time.Hour - time.Millisecond)
+	tl := b.lease("a")
+	tl.mu.Lock()
+	got, err := b.leaseLocked(t.Context(), "a", tl, 0) // a background refill
+	tl.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got < 5 {
+		t.Errorf("refill a millisecond before the reset leased %d, want at least the last call's 5", got)
 	}
 }
 
@@ -273,18 +352,21 @@ func TestBudgetTier2(t *testing.T) {
 func TestFairGrantCeiling(t *testing.T) {
 	tests := []struct {
 		name           string
+		pol            SharePolicy
 		poolSpent      int64
 		me             TenantUse
 		want           int64
 		grant, ceiling int64
 	}{
 		// The other tenant keeps 75 (as in TestFairGrant): 1000 − 75.
-		{name: "borrowing stops at the reserve", poolSpent: 500, me: TenantUse{Spent: 450}, want: 1000, grant: 425, ceiling: 925},
+		{name: "borrowing stops at the reserve", pol: SharePolicy{Lead: 1}, poolSpent: 500, me: TenantUse{Spent: 450}, want: 1000, grant: 425, ceiling: 925},
+		// Half-way the clock's part (600) is lower than the reserve's.
+		{name: "borrowing stops at the clock", poolSpent: 500, me: TenantUse{Spent: 450}, want: 1000, grant: 100, ceiling: 600},
 		{name: "within the share the pool is the ceiling", poolSpent: 100, me: TenantUse{Spent: 50}, want: 10, grant: 10, ceiling: 1000},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			g, c := FairGrantCeiling(SharePolicy{}, 1000, tc.poolSpent, tc.me, []TenantUse{{Spent: 50}}, tc.want, 30*time.Minute, time.Hour)
+			g, c := FairGrantCeiling(tc.pol, 1000, tc.poolSpent, tc.me, []TenantUse{{Spent: 50}}, tc.want, 30*time.Minute, time.Hour)
 			if g != tc.grant || c != tc.ceiling {
 				t.Errorf("grant %d ceiling %d, want %d and %d", g, c, tc.grant, tc.ceiling)
 			}

@@ -53,7 +53,8 @@ type Call struct {
 	Method   string
 	Path     string // escaped path relative to the tenant base
 	Query    string
-	points   int64 // estimate charged at Admit
+	points   int64     // estimate charged at Admit
+	sent     time.Time // when Admit let it go: the quota window Jira counts it in
 }
 
 // Gate is what the client consults around each attempt. Admit returns a
@@ -221,6 +222,7 @@ func NewLimiter(o LimiterOptions) *Limiter {
 // answered burst 429s, and charges the points budget.
 func (l *Limiter) Admit(ctx context.Context, c *Call) (time.Duration, error) {
 	now := l.o.Now()
+	c.sent = now
 	l.mu.RLock()
 	if p, ok := l.pauses[scopeKey{kind: ScopeGlobal}]; ok && now.Before(p.Until) {
 		l.mu.RUnlock()
@@ -327,7 +329,11 @@ func (l *Limiter) Done(c *Call, resp *http.Response) (Signal, time.Time) {
 	if b := l.o.Budget; b != nil {
 		for _, p := range s.Policies {
 			if p.Quota > 0 && p.Remaining >= 0 && (p.Name == "global-app-quota" || p.Name == "tenant-app-quota") {
-				b.Observe(c.Tenant, p.Name == "tenant-app-quota", p.Quota, p.Remaining)
+				sent := c.sent
+				if sent.IsZero() {
+					sent = now
+				}
+				b.Observe(c.Tenant, p.Name == "tenant-app-quota", p.Quota, p.Remaining, sent)
 			}
 		}
 	}

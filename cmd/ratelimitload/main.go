@@ -56,18 +56,21 @@ type Report struct {
 	QuietMinSuccess    float64          // worst quiet tenant
 	QuietBelow95       int              // quiet tenants under 95%
 	QuietRefused       map[string]int64 // quiet tenants' failed calls by cause (a LimitedError's reason, a status)
-	NoisyAttempts      int64
-	NoisyOK            int64
-	Early              map[string]int64 // requests reaching the simulator inside an announced pause, per reason
-	Repeat429          map[string]int64 // 429s after the first per reason and scope
-	Limited            map[string]int64 // all 429s per reason
-	Windows            int
-	SpentVsPool        float64 // points charged by the simulator / (pool × windows run)
-	MaxWindowSpend     float64 // the worst single window's spend / pool
-	PropagationMs      []float64
-	Ledger             string
-	LedgerCalls        LedgerStats
-	ledgerStats        *ledgerCounters
+	// QuietFailedAt: quiet tenants' failed calls by when they fell: the
+	// window (0: the first, cold one) and the tenth of it.
+	QuietFailedAt  map[string]int64
+	NoisyAttempts  int64
+	NoisyOK        int64
+	Early          map[string]int64 // requests reaching the simulator inside an announced pause, per reason
+	Repeat429      map[string]int64 // 429s after the first per reason and scope
+	Limited        map[string]int64 // all 429s per reason
+	Windows        int
+	SpentVsPool    float64 // points charged by the simulator / (pool × windows run)
+	MaxWindowSpend float64 // the worst single window's spend / pool
+	PropagationMs  []float64
+	Ledger         string
+	LedgerCalls    LedgerStats
+	ledgerStats    *ledgerCounters
 }
 
 // LedgerStats: the ledger round trips of all instances.
@@ -221,6 +224,7 @@ func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.
 	var wg sync.WaitGroup
 	var refusedMu sync.Mutex
 	rep.QuietRefused = map[string]int64{}
+	rep.QuietFailedAt = map[string]int64{}
 	start := time.Now()
 	end := start.Add(duration)
 	drive := func(ti int, rate float64) {
@@ -251,8 +255,12 @@ func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.
 				} else if err == nil {
 					why = fmt.Sprint(resp.Status)
 				}
+				at := time.Now()
+				ws := at.Truncate(window)
+				when := fmt.Sprintf("w%d/%d", int(ws.Sub(start.Truncate(window))/window), int(10*at.Sub(ws)/window))
 				refusedMu.Lock()
 				rep.QuietRefused[why]++
+				rep.QuietFailedAt[when]++
 				refusedMu.Unlock()
 			}
 		}
@@ -332,7 +340,7 @@ func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.
 	} else {
 		printReport(stdout, rep)
 	}
-	bad := rep.QuietSuccess < 0.95 || sum(rep.Early) > 0 || sum(rep.Repeat429) > 0 || rep.MaxWindowSpend > 1.05
+	bad := rep.QuietSuccess < 0.95 || rep.QuietBelow95 > 0 || sum(rep.Early) > 0 || sum(rep.Repeat429) > 0 || rep.MaxWindowSpend > 1.05
 	if len(rep.PropagationMs) > 0 && slices.Max(rep.PropagationMs) > 1000 {
 		bad = true
 	}
@@ -353,7 +361,7 @@ func sum(m map[string]int64) int64 {
 func printReport(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "tenants %d (1 noisy), instances %d, ledger %s, window %s, pool %d points/window\n", r.Tenants, r.Instances, r.Ledger, r.Window, r.Pool)
 	fmt.Fprintf(w, "quiet tenants: %d/%d ok (%.2f%%), worst tenant %.2f%%, %d tenants under 95%%\n", r.QuietOK, r.QuietSent, 100*r.QuietSuccess, 100*r.QuietMinSuccess, r.QuietBelow95)
-	fmt.Fprintf(w, "quiet tenants' failures by cause: %v\n", r.QuietRefused)
+	fmt.Fprintf(w, "quiet tenants' failures by cause: %v; by window/tenth: %v\n", r.QuietRefused, r.QuietFailedAt)
 	fmt.Fprintf(w, "noisy tenant: %d/%d ok\n", r.NoisyOK, r.NoisyAttempts)
 	fmt.Fprintf(w, "429s by reason %v; after the first per scope %v; requests inside an announced pause %v\n", r.Limited, r.Repeat429, r.Early)
 	fmt.Fprintf(w, "spend: %.1f%% of the pool over %d windows (worst window %.1f%%)\n", 100*r.SpentVsPool, r.Windows, 100*r.MaxWindowSpend)
