@@ -29,6 +29,16 @@ type SharePolicy struct {
 	// NoBorrow caps each tenant at its equal share even when others leave
 	// theirs idle.
 	NoBorrow bool
+	// LendAhead lends an other tenant's share ahead of time on its
+	// projected spend: it keeps only what its rate projects it will need
+	// (× Headroom, at least Floor). By default (false) every other tenant
+	// keeps the part of its equal share the time left is owed,
+	// share × (1 − elapsed/window), whatever it spent so far: only
+	// capacity whose time has passed unused is idle, and a tenant whose
+	// rate was underestimated (it started late, or was idle last window)
+	// is never left short. The pool is still used up by the reset; a
+	// borrower only gets it as time passes.
+	LendAhead bool
 	// Headroom scales the spend projected for the rest of the window that
 	// is kept for each other active tenant when one borrows beyond its
 	// share (default 1.5).
@@ -66,13 +76,13 @@ type TenantUse struct {
 // previous one; elapsed is the time into the window.
 //
 // Equal share: each active tenant is owed budget/n. A tenant within its
-// share gets what it asks. Beyond it, it may borrow what the others are
-// not projected to need: each other tenant keeps min(its unspent share,
-// its spend rate (this window, or the last one, whichever is higher) ×
-// time left × Headroom, and at least Floor × the fraction of the window
-// left); a tenant with no spend in the last window keeps its whole
-// unspent share for the first tenth of the window, before its rate can be
-// projected. Borrowing never takes the pool's spend past the clock's part
+// share gets what it asks. Beyond it, it may borrow what the others will
+// not need: each other tenant keeps min(its unspent share, the larger of
+// its share × the fraction of the window left (unless LendAhead), its
+// spend rate (this window, or the last one, whichever is higher) × time
+// left × Headroom, and Floor × the fraction of the window left); a
+// tenant with no spend in the last window keeps its whole unspent share
+// for the first tenth of the window, before its rate can be projected. Borrowing never takes the pool's spend past the clock's part
 // of it (SharePolicy.Lead), and in a cold window (no tenant, me included,
 // spent anything in the last one) no tenant's own spend may pass it.
 func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []TenantUse, want int64, elapsed, window time.Duration) int64 {
@@ -135,6 +145,10 @@ func FairGrantCeiling(pol SharePolicy, budget, poolSpent int64, me TenantUse, ot
 		// kept for a tenant that will not ask before the reset are lost
 		// at the reset, so late in the window they flow to borrowers.
 		floor := float64(pol.Floor) * left / window.Seconds()
+		if !pol.LendAhead {
+			// Its share of the time left: lent only once that time passes.
+			floor = max(floor, float64(share)*left/window.Seconds())
+		}
 		reserve += min(unspent, max(rate*left*headroom, floor))
 	}
 	lendable := min(int64(float64(budget-poolSpent)-reserve), paced-poolSpent)

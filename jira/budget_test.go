@@ -26,17 +26,24 @@ func TestFairGrant(t *testing.T) {
 		{name: "first come takes the pool", pol: SharePolicy{FirstCome: true}, budget: 1000, poolSpent: 900, me: TenantUse{Spent: 900}, others: []TenantUse{{}}, want: 500, grant: 100},
 		{name: "no borrowing caps at the share", pol: SharePolicy{NoBorrow: true}, budget: 1000, poolSpent: 480, me: TenantUse{Spent: 480}, others: []TenantUse{{}}, want: 100, elapsed: 30 * time.Minute, grant: 20},
 		// Lead 1 lifts the clock's cap, to test the reserve alone. Half
-		// the hour gone, the other tenant spent 50 (100/h): it keeps
-		// 50 × 1.5 = 75 of its unspent 450; the borrower gets 1000-500-75-0.
-		{name: "borrows what a light tenant will not need", pol: SharePolicy{Lead: 1}, budget: 1000, poolSpent: 500, me: TenantUse{Spent: 450}, others: []TenantUse{{Spent: 50}}, want: 1000, elapsed: 30 * time.Minute, grant: 425},
+		// the hour gone, the other tenant spent 50 (100/h). By default it
+		// keeps its share of the time left, 500 × 30/60 = 250, however
+		// little it spends: the borrower gets 1000-500-250.
+		{name: "borrows what the time passed left idle", pol: SharePolicy{Lead: 1}, budget: 1000, poolSpent: 500, me: TenantUse{Spent: 450}, others: []TenantUse{{Spent: 50}}, want: 1000, elapsed: 30 * time.Minute, grant: 250},
+		// LendAhead: it keeps what its rate projects, 50 × 1.5 = 75 of its
+		// unspent 450; the borrower gets 1000-500-75.
+		{name: "lend ahead: borrows what a light tenant will not need", pol: SharePolicy{Lead: 1, LendAhead: true}, budget: 1000, poolSpent: 500, me: TenantUse{Spent: 450}, others: []TenantUse{{Spent: 50}}, want: 1000, elapsed: 30 * time.Minute, grant: 425},
 		// A busy other tenant (spent 400 in half the hour) keeps its whole
 		// unspent share (100).
 		{name: "cannot borrow a busy tenant's share", budget: 1000, poolSpent: 900, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 400}}, want: 1000, elapsed: 30 * time.Minute, grant: 0},
 		// The floor kept for a tenant that barely spends shrinks with the
 		// time left: 100 × 30/60 half-way, 100 × 1/60 a minute before the
 		// reset, so what it will not use before then goes to the borrower.
-		{name: "floor halves half-way", pol: SharePolicy{Floor: 100, Lead: 1}, budget: 1000, poolSpent: 501, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 1}}, want: 1000, elapsed: 30 * time.Minute, grant: 449},
-		{name: "floor near the reset", pol: SharePolicy{Floor: 100}, budget: 1000, poolSpent: 501, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 1}}, want: 1000, elapsed: 59 * time.Minute, grant: 497},
+		{name: "floor halves half-way", pol: SharePolicy{Floor: 100, Lead: 1, LendAhead: true}, budget: 1000, poolSpent: 501, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 1}}, want: 1000, elapsed: 30 * time.Minute, grant: 449},
+		// By default a minute before the reset the other keeps its
+		// share's last minute, 500/60 = 8: the borrower gets 490.
+		{name: "the share's time-part near the reset", budget: 1000, poolSpent: 501, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 1}}, want: 1000, elapsed: 59 * time.Minute, grant: 490},
+		{name: "floor near the reset", pol: SharePolicy{Floor: 100, LendAhead: true}, budget: 1000, poolSpent: 501, me: TenantUse{Spent: 500}, others: []TenantUse{{Spent: 1}}, want: 1000, elapsed: 59 * time.Minute, grant: 497},
 		// The clock: half-way, lending may take the pool's spend to
 		// (0.5 + 0.1) × 1000 = 600, however little the other tenant is
 		// projected to need; its own 50 it gets.
@@ -359,7 +366,7 @@ func TestFairGrantCeiling(t *testing.T) {
 		grant, ceiling int64
 	}{
 		// The other tenant keeps 75 (as in TestFairGrant): 1000 − 75.
-		{name: "borrowing stops at the reserve", pol: SharePolicy{Lead: 1}, poolSpent: 500, me: TenantUse{Spent: 450}, want: 1000, grant: 425, ceiling: 925},
+		{name: "borrowing stops at the reserve", pol: SharePolicy{Lead: 1, LendAhead: true}, poolSpent: 500, me: TenantUse{Spent: 450}, want: 1000, grant: 425, ceiling: 925},
 		// Half-way the clock's part (600) is lower than the reserve's.
 		{name: "borrowing stops at the clock", poolSpent: 500, me: TenantUse{Spent: 450}, want: 1000, grant: 100, ceiling: 600},
 		{name: "within the share the pool is the ceiling", poolSpent: 100, me: TenantUse{Spent: 50}, want: 10, grant: 10, ceiling: 1000},

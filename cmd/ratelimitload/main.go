@@ -76,12 +76,13 @@ type Report struct {
 // LedgerStats: the ledger round trips of all instances.
 type LedgerStats struct {
 	Leases, Returns        int64
+	Errors                 int64 // failed leases: the budget then fails open for that call
 	Wanted, Granted, Given int64 // points asked for, leased, returned
 	MeanLeaseMs            float64
 }
 
 type ledgerCounters struct {
-	leases, returns, wanted, granted, given, nanos atomic.Int64
+	leases, returns, errors, wanted, granted, given, nanos atomic.Int64
 }
 
 type countingLedger struct {
@@ -96,6 +97,9 @@ func (c *countingLedger) Lease(ctx context.Context, r jira.LeaseRequest) (int64,
 	c.st.leases.Add(1)
 	c.st.wanted.Add(r.Want)
 	c.st.granted.Add(g)
+	if err != nil {
+		c.st.errors.Add(1)
+	}
 	return g, err
 }
 
@@ -214,6 +218,20 @@ func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.
 			Retry: jira.RetryPolicy{MaxAttempts: 1}})
 		insts = append(insts, instance{client: c, lim: lim})
 	}
+	// A shared database may still hold a pause an earlier run forced (its
+	// propagation check): wait it out, or this run's first window would
+	// be refused whole.
+	if err := insts[0].lim.Sync(ctx); err == nil {
+		var until time.Time
+		for _, p := range insts[0].lim.Pauses("") {
+			if p.Until.After(until) {
+				until = p.Until
+			}
+		}
+		if d := time.Until(until); d > 0 && d <= 2*window+5*time.Second {
+			time.Sleep(d + 10*time.Millisecond)
+		}
+	}
 	ts := make([]*tenant.Tenant, tenants)
 	for i := range ts {
 		id := fmt.Sprintf("tenant-%03d", i)
@@ -303,7 +321,7 @@ func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.
 		}
 	}
 	ls := rep.ledgerStats
-	rep.LedgerCalls = LedgerStats{Leases: ls.leases.Load(), Returns: ls.returns.Load(), Wanted: ls.wanted.Load(), Granted: ls.granted.Load(), Given: ls.given.Load()}
+	rep.LedgerCalls = LedgerStats{Leases: ls.leases.Load(), Returns: ls.returns.Load(), Errors: ls.errors.Load(), Wanted: ls.wanted.Load(), Granted: ls.granted.Load(), Given: ls.given.Load()}
 	if n := ls.leases.Load(); n > 0 {
 		rep.LedgerCalls.MeanLeaseMs = float64(ls.nanos.Load()) / float64(n) / 1e6
 	}
@@ -366,7 +384,7 @@ func printReport(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "429s by reason %v; after the first per scope %v; requests inside an announced pause %v\n", r.Limited, r.Repeat429, r.Early)
 	fmt.Fprintf(w, "spend: %.1f%% of the pool over %d windows (worst window %.1f%%)\n", 100*r.SpentVsPool, r.Windows, 100*r.MaxWindowSpend)
 	l := r.LedgerCalls
-	fmt.Fprintf(w, "ledger: %d leases (mean %.2f ms), %d points asked, %d leased, %d returned in %d returns\n", l.Leases, l.MeanLeaseMs, l.Wanted, l.Granted, l.Given, l.Returns)
+	fmt.Fprintf(w, "ledger: %d leases (mean %.2f ms, %d failed), %d points asked, %d leased, %d returned in %d returns\n", l.Leases, l.MeanLeaseMs, l.Errors, l.Wanted, l.Granted, l.Given, l.Returns)
 	if len(r.PropagationMs) > 0 {
 		fmt.Fprintf(w, "pause propagation to the other instances: %v ms\n", r.PropagationMs)
 	}
