@@ -162,7 +162,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*App, error
 	rl := cfg.RateLimits
 	limiter := jira.NewLimiter(jira.LimiterOptions{Now: o.Now, Store: rates, Observer: rm,
 		Budget: jira.NewBudget(jira.BudgetOptions{Store: rates, Now: o.Now, Points: rl.PoolPoints,
-			Policy:   jira.SharePolicy{FirstCome: rl.Share == "first-come", NoBorrow: rl.Share == "equal"},
+			Policy:   jira.SharePolicy{FirstCome: rl.Share == "first-come", NoBorrow: rl.Share == "equal", LendAhead: rl.Share == "lend-ahead"},
 			LeaseMax: rl.LeaseMax, LeaseSpan: rl.LeaseSpan, LeaseIdle: rl.LeaseIdle, Tier2: rl.Tier == 2})})
 	jiraOpts := jira.Options{HTTP: &http.Client{Transport: om.transport(base)}, AppKey: cfg.AppKey, Version: o.Version, Tokens: tokens, Now: o.Now, Logger: log,
 		PermissionTTL: time.Minute, ForgeBaseCheck: forgeCheck, RateLimit: limiter}

@@ -76,7 +76,7 @@ type Config struct {
 // RateLimits are the JIRA_RATE_* settings of the points budget.
 type RateLimits struct {
 	PoolPoints int64         // JIRA_RATE_POOL_POINTS: the app's pool per hour until Jira reports its quota
-	Share      string        // JIRA_RATE_SHARE: borrow (equal share, idle capacity lent), equal (no borrowing), first-come
+	Share      string        // JIRA_RATE_SHARE: borrow (equal share, idle capacity lent), lend-ahead (lent on projected spend too), equal (no borrowing), first-come
 	LeaseMax   int64         // JIRA_RATE_LEASE_MAX: largest lease one instance takes for one tenant
 	LeaseSpan  time.Duration // JIRA_RATE_LEASE_SPAN: a lease covers this much of the tenant's demand
 	LeaseIdle  time.Duration // JIRA_RATE_LEASE_IDLE: an unused lease goes back to the ledger after this
@@ -337,10 +337,10 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	switch v := strings.ToLower(strings.TrimSpace(getenv("JIRA_RATE_SHARE"))); v {
 	case "":
-	case "borrow", "equal", "first-come":
+	case "borrow", "lend-ahead", "equal", "first-come":
 		c.RateLimits.Share = v
 	default:
-		bad("JIRA_RATE_SHARE", v, "must be borrow (equal shares, idle capacity lent), equal (no borrowing) or first-come")
+		bad("JIRA_RATE_SHARE", v, "must be borrow (equal shares, capacity lent once its time passed unused), lend-ahead (also lent ahead on projected spend), equal (no borrowing) or first-come")
 	}
 	switch v := strings.TrimSpace(getenv("JIRA_RATE_TIER")); v {
 	case "", "1":

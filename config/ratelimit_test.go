@@ -30,6 +30,11 @@ func TestRateLimitSettings(t *testing.T) {
 	if c.RateLimits != want {
 		t.Errorf("set %+v, want %+v", c.RateLimits, want)
 	}
+	if c, err := load(map[string]string{"JIRA_RATE_SHARE": " lend-ahead "}); err != nil {
+		t.Errorf("JIRA_RATE_SHARE=lend-ahead: %v", err)
+	} else if c.RateLimits.Share != "lend-ahead" {
+		t.Errorf("JIRA_RATE_SHARE=lend-ahead: share %q", c.RateLimits.Share)
+	}
 	for name, tc := range map[string]struct {
 		env  map[string]string
 		want string
