@@ -50,13 +50,12 @@ type SharePolicy struct {
 	// Lead is how far ahead of the window's clock lending may run, as a
 	// fraction of the pool (default 0.1): by elapsed e of window w,
 	// borrowing may raise the pool's spend to at most (e/w + Lead) of the
-	// pool. Capacity is only known to be idle as time passes: a tenant
-	// that starts calling late in the window (or in a window with no
-	// history, when the ledger knows no tenant yet) still finds the part
-	// of the pool its time is owed. Within its own share a tenant is never
-	// held to the clock, except in a cold window (no tenant spent anything
-	// in the last one): there the number of tenants to share with is not
-	// known yet, so no tenant's own spend may pass the clock's part.
+	// pool, and no one tenant's spend may pass that either, even within
+	// its share (which matters only while fewer than 1/Lead tenants are
+	// known: a share of a tenth of the pool or more). The ledger knows
+	// only tenants that spent this window or the last: one that starts
+	// calling later (or after an idle window) still finds the pool's
+	// free part. Every policy but FirstCome. Zero means the default.
 	Lead float64
 }
 
@@ -82,9 +81,9 @@ type TenantUse struct {
 // spend rate (this window, or the last one, whichever is higher) × time
 // left × Headroom, and Floor × the fraction of the window left); a
 // tenant with no spend in the last window keeps its whole unspent share
-// for the first tenth of the window, before its rate can be projected. Borrowing never takes the pool's spend past the clock's part
-// of it (SharePolicy.Lead), and in a cold window (no tenant, me included,
-// spent anything in the last one) no tenant's own spend may pass it.
+// for the first tenth of the window, before its rate can be projected.
+// Neither the pool's spend (by borrowing) nor any one tenant's may pass
+// the clock's part of the pool (SharePolicy.Lead).
 func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []TenantUse, want int64, elapsed, window time.Duration) int64 {
 	g, _ := FairGrantCeiling(pol, budget, poolSpent, me, others, want, elapsed, window)
 	return g
@@ -108,23 +107,27 @@ func FairGrantCeiling(pol SharePolicy, budget, poolSpent int64, me TenantUse, ot
 	if lead <= 0 {
 		lead = DefaultLead
 	}
-	// The clock's part of the pool: what lending may have spent by now.
-	paced := int64(float64(budget) * min(1, elapsed.Seconds()/window.Seconds()+lead))
-	if cold(me, others) {
-		// The tenants to share with are not known yet: no tenant runs
-		// ahead of the clock.
-		free = min(free, max(paced-me.Spent, 0))
-		if free <= 0 {
-			return 0, budget
-		}
+	if window <= 0 {
+		return 0, budget
 	}
+	// The clock's part of the pool: what lending may have spent by now,
+	// and what any one tenant may have. A tenant the ledger has not seen
+	// yet this window or the last (a new one, one idle last window) is
+	// not counted in the shares: the clock keeps its part free.
+	paced := int64(float64(budget) * min(1, elapsed.Seconds()/window.Seconds()+lead))
+	free = min(free, max(paced-me.Spent, 0))
+	if free <= 0 {
+		return 0, budget
+	}
+	// The ceiling never lets the pool pass poolSpent + free: instances
+	// leasing on one snapshot cannot together take a tenant past the clock.
 	share := budget / int64(1+len(others))
 	own := max(share-me.Spent, 0)
 	if want <= own {
-		return min(want, free), budget
+		return min(want, free), poolSpent + free
 	}
 	if pol.NoBorrow {
-		return min(own, free), budget
+		return min(own, free), poolSpent + free
 	}
 	headroom := pol.Headroom
 	if headroom <= 0 {
@@ -153,21 +156,7 @@ func FairGrantCeiling(pol SharePolicy, budget, poolSpent int64, me TenantUse, ot
 	}
 	lendable := min(int64(float64(budget-poolSpent)-reserve), paced-poolSpent)
 	borrow := max(lendable-own, 0)
-	return min(own+min(want-own, borrow), free), min(budget, max(poolSpent+lendable, poolSpent+own))
-}
-
-// cold reports a window with no history: no tenant spent anything in the
-// previous one (a new ledger, or an app idle for a whole window).
-func cold(me TenantUse, others []TenantUse) bool {
-	if me.PrevSpent > 0 {
-		return false
-	}
-	for _, u := range others {
-		if u.PrevSpent > 0 {
-			return false
-		}
-	}
-	return true
+	return min(own+min(want-own, borrow), free), min(poolSpent+free, max(poolSpent+lendable, poolSpent+own))
 }
 
 // BudgetStore is the shared ledger. Lease grants up to Want points to the

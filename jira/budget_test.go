@@ -53,9 +53,14 @@ func TestFairGrant(t *testing.T) {
 		// start gets the Lead's 10%, not the whole pool.
 		{name: "a cold window holds a lone tenant to the clock", budget: 1000, me: TenantUse{}, want: 1000, grant: 100},
 		{name: "a cold window frees the pool as time passes", budget: 1000, poolSpent: 100, me: TenantUse{Spent: 100}, want: 1000, elapsed: 15 * time.Minute, grant: 250},
-		// A warm window: a tenant within its share is not held to the
-		// clock.
-		{name: "a warm window lets a tenant take its share at once", budget: 1000, me: TenantUse{PrevSpent: 800}, want: 1000, grant: 1000},
+		// A tenant alone last window is owed the whole pool as its share,
+		// but is held to the clock: a tenant the ledger has not seen yet
+		// may come.
+		{name: "a lone tenant is held to the clock within its share", budget: 1000, me: TenantUse{PrevSpent: 800}, want: 1000, grant: 100},
+		// It came, five minutes in: the first one holds 100 (held to the
+		// clock), so the newcomer gets its own clock's part, 1000 ×
+		// (5/60 + 0.1) = 183, at once.
+		{name: "a tenant idle last window finds the clock's part", budget: 1000, poolSpent: 100, me: TenantUse{}, others: []TenantUse{{Spent: 100, PrevSpent: 800}}, want: 300, elapsed: 5 * time.Minute, grant: 183},
 		// A tenant that starts calling half-way finds its share: the
 		// busy one was held to the clock.
 		{name: "a tenant new mid-window finds its part", budget: 1000, poolSpent: 600, me: TenantUse{}, others: []TenantUse{{Spent: 600, PrevSpent: 1000}}, want: 300, elapsed: 30 * time.Minute, grant: 300},
@@ -369,7 +374,10 @@ func TestFairGrantCeiling(t *testing.T) {
 		{name: "borrowing stops at the reserve", pol: SharePolicy{Lead: 1, LendAhead: true}, poolSpent: 500, me: TenantUse{Spent: 450}, want: 1000, grant: 425, ceiling: 925},
 		// Half-way the clock's part (600) is lower than the reserve's.
 		{name: "borrowing stops at the clock", poolSpent: 500, me: TenantUse{Spent: 450}, want: 1000, grant: 100, ceiling: 600},
-		{name: "within the share the pool is the ceiling", poolSpent: 100, me: TenantUse{Spent: 50}, want: 10, grant: 10, ceiling: 1000},
+		{name: "within the share the pool is the ceiling", pol: SharePolicy{Lead: 1}, poolSpent: 100, me: TenantUse{Spent: 50}, want: 10, grant: 10, ceiling: 1000},
+		// Half-way the tenant may hold 600 − 50 more: a ceiling of 650
+		// stops instances leasing on one snapshot from passing it.
+		{name: "within the share the clock is the ceiling", poolSpent: 100, me: TenantUse{Spent: 50}, want: 10, grant: 10, ceiling: 650},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -241,3 +241,43 @@ func TestListenRatePauses(t *testing.T) {
 		t.Errorf("the other instance admitted a call after the notification: %v", err)
 	}
 }
+
+// TestRateStoreClockAcrossInstances: with the default policy a lone
+// tenant at the start of a window may hold only the clock's part of the
+// pool (10%); three instances leasing for it at once, on one snapshot,
+// cannot together pass it (the ceiling carries the cap to the UPDATE).
+func TestRateStoreClockAcrossInstances(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dialect string) {
+		stores := instances(t, dialect, 3)
+		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		req := jira.LeaseRequest{Window: now, Length: time.Hour, Now: now, Tenant: "a", Want: 80, Budget: 1000}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var got int64
+		for _, s := range stores {
+			wg.Go(func() {
+				for range 5 {
+					g, err := s.Lease(context.Background(), req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					got += g
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		spent, _, err := stores[0].Spent(t.Context(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got > 100 || spent != got {
+			t.Errorf("three instances leased %d (ledger %d) for a lone tenant at the window's start, want at most 100 (10%% of 1000)", got, spent)
+		}
+		if got < 80 {
+			t.Errorf("leased %d, want the first lease of 80 at least", got)
+		}
+	})
+}

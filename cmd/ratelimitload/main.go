@@ -229,7 +229,11 @@ func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.
 			}
 		}
 		if d := time.Until(until); d > 0 && d <= 2*window+5*time.Second {
-			time.Sleep(d + 10*time.Millisecond)
+			select {
+			case <-ctx.Done():
+				return 1
+			case <-time.After(d + 10*time.Millisecond):
+			}
 		}
 	}
 	ts := make([]*tenant.Tenant, tenants)
@@ -361,7 +365,9 @@ func runWith(ctx context.Context, stdout io.Writer, rep *Report, model *ratesim.
 	} else {
 		printReport(stdout, rep)
 	}
-	bad := rep.QuietSuccess < 0.95 || rep.QuietBelow95 > 0 || sum(rep.Early) > 0 || sum(rep.Repeat429) > 0 || rep.MaxWindowSpend > 1.05
+	// A failed lease lets the call through unbudgeted (fail open): a run
+	// with any is not a measurement of the budget.
+	bad := rep.QuietSuccess < 0.95 || rep.QuietBelow95 > 0 || rep.LedgerCalls.Errors > 0 || sum(rep.Early) > 0 || sum(rep.Repeat429) > 0 || rep.MaxWindowSpend > 1.05
 	if len(rep.PropagationMs) > 0 && slices.Max(rep.PropagationMs) > 1000 {
 		bad = true
 	}
