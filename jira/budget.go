@@ -90,11 +90,12 @@ func FairGrant(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []
 }
 
 // FairGrantCeiling is FairGrant and the pool spend the grant must not
-// push past: the pool for a grant within the tenant's share, the pool less
-// the others' reserve for a borrowing one. A shared ledger applies the
-// grant only while the pool's spend + grant stays within the ceiling, so
-// that instances granting on the same snapshot cannot together eat the
-// reserve.
+// push past: for a grant within the tenant's share the pool's spend plus
+// what the tenant may still take (the pool, or the clock's part), for a
+// borrowing one also the pool less the others' reserve. A shared ledger
+// applies the grant only while the pool's spend + grant stays within the
+// ceiling, so that instances granting on the same snapshot cannot
+// together eat the reserve or pass the clock.
 func FairGrantCeiling(pol SharePolicy, budget, poolSpent int64, me TenantUse, others []TenantUse, want int64, elapsed, window time.Duration) (int64, int64) {
 	free := budget - poolSpent
 	if free <= 0 || want <= 0 {

@@ -360,7 +360,8 @@ func TestBudgetTier2(t *testing.T) {
 
 // TestFairGrantCeiling: a borrowing grant carries the pool spend it may not
 // push past (the pool less the others' reserve), which a shared ledger
-// checks in its UPDATE; a grant within the share may use the whole pool.
+// checks in its UPDATE; a grant within the share may use the pool up to
+// the clock's part.
 func TestFairGrantCeiling(t *testing.T) {
 	tests := []struct {
 		name           string
