@@ -132,22 +132,27 @@ func TestBudgetObserveCorrects(t *testing.T) {
 	resp.Header.Add("Beta-RateLimit-Policy", `"global-app-quota";q=65000;w=3600`)
 	resp.Header.Add("Beta-RateLimit", `"global-app-quota";r=11000;t=600`)
 	l.Done(&Call{Tenant: "a"}, resp)
-	if err := b.Flush(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if spent, _ := ledger.Spent(fixedNow.Truncate(time.Hour)); spent != 54000 {
+	if spent := flushSpent(t, b, ledger, fixedNow.Truncate(time.Hour)); spent != 54000 {
 		t.Errorf("pool spent %d after Jira said r=11000 of q=65000, want 54000", spent)
 	}
 	// A later, lower count does not lower the ledger (leases Jira has not
 	// seen yet would be granted twice).
 	resp.Header.Set("Beta-RateLimit", `"global-app-quota";r=30000;t=500`)
 	l.Done(&Call{Tenant: "a"}, resp)
+	if spent := flushSpent(t, b, ledger, fixedNow.Truncate(time.Hour)); spent != 54000 {
+		t.Errorf("pool spent %d after a lower count, want 54000 kept", spent)
+	}
+}
+
+// flushSpent flushes b's pending figures and returns the ledger's pool
+// spend in the window starting at start.
+func flushSpent(t *testing.T, b *Budget, ledger *MemoryLedger, start time.Time) int64 {
+	t.Helper()
 	if err := b.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if spent, _ := ledger.Spent(fixedNow.Truncate(time.Hour)); spent != 54000 {
-		t.Errorf("pool spent %d after a lower count, want 54000 kept", spent)
-	}
+	spent, _ := ledger.Spent(start)
+	return spent
 }
 
 // TestBudgetObserveCountsTheSentWindow: Jira counts a call in the window
@@ -164,10 +169,7 @@ func TestBudgetObserveCountsTheSentWindow(t *testing.T) {
 	resp.Header.Add("RateLimit-Policy", `"global-app-quota";q=1000;w=3600`)
 	resp.Header.Add("RateLimit", `"global-app-quota";r=0;t=1`)
 	l.Done(&Call{Tenant: "a", sent: start.Add(time.Hour - 100*time.Millisecond)}, resp)
-	if err := b.Flush(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if spent, _ := ledger.Spent(start.Add(time.Hour)); spent != 0 {
+	if spent := flushSpent(t, b, ledger, start.Add(time.Hour)); spent != 0 {
 		t.Errorf("new window spent %d after a late answer from the old one, want 0", spent)
 	}
 	if spent, _ := ledger.Spent(start); spent != 1000 {
@@ -180,10 +182,7 @@ func TestBudgetObserveCountsTheSentWindow(t *testing.T) {
 	// Newer first, older second: the newer is what Flush sends.
 	b.Observe("a", false, 1000, 900, start.Add(time.Hour+50*time.Millisecond))
 	b.Observe("a", false, 1000, 0, start.Add(time.Hour-time.Second))
-	if err := b.Flush(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if spent, _ := ledger.Spent(start.Add(time.Hour)); spent != 100 {
+	if spent := flushSpent(t, b, ledger, start.Add(time.Hour)); spent != 100 {
 		t.Errorf("new window spent %d, want 100 (r=900 of q=1000; the older r=0 dropped)", spent)
 	}
 }

@@ -57,7 +57,7 @@ type Report struct {
 	QuietBelow95       int              // quiet tenants under 95%
 	QuietRefused       map[string]int64 // quiet tenants' failed calls by cause (a LimitedError's reason, a status)
 	// QuietFailedAt: quiet tenants' failed calls by when they fell: the
-	// window (0: the first, cold one) and the tenth of it.
+	// window (0: the first, partial one) and the tenth of it.
 	QuietFailedAt  map[string]int64
 	NoisyAttempts  int64
 	NoisyOK        int64
